@@ -1,0 +1,176 @@
+"""The application factory: config → extensions → request handling → blueprints → errors → CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import lazy_gettext as _l
+
+from app import config
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+log = logging.getLogger("linli.request")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    instance_path = Path(os.environ.get("LINLI_INSTANCE_PATH") or ROOT / "instance").resolve()
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(config.load(instance_path))
+    app.config.update(overrides or {})
+    register_logging(app)
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            try:
+                record.request_id = g.get("request_id", "-")
+            except RuntimeError:  # outside a request
+                record.request_id = "-"
+            return True
+
+    root = logging.getLogger("linli")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+    for name in ("app", "volunteers", "merchants"):
+        logging.getLogger(name).parent = root
+
+
+def register_extensions(app: Flask) -> None:
+    from app import database, models  # noqa: F401  (SQLite pragmas; every table for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from app.models import Person
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(Person, int(user_id)) if user_id.isdigit() else None
+
+
+def select_locale() -> str:
+    """?lang= (remembered in the session), then the user's setting, then the browser, then zh."""
+    from flask import current_app, has_request_context
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in languages:
+        return session["lang"]
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return request.accept_languages.best_match(languages) or "zh"
+
+
+def register_request_hooks(app: Flask) -> None:
+    from app.database import commit_unit_of_work, mark_read_only, reset_read_only
+
+    @app.before_request
+    def start_request():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Reads begin deferred on SQLite; anything else takes the write lock (app.database).
+        g.read_only_token = mark_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+
+    @app.after_request
+    def finish_request(response):
+        # One commit per request, for requests that may change state and did not fail.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+            commit_unit_of_work()
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            elapsed,
+        )
+        return response
+
+    @app.teardown_request
+    def end_request(_exc):
+        token = g.pop("read_only_token", None)
+        if token is not None:
+            reset_read_only(token)
+
+    @app.context_processor
+    def template_globals():
+        from flask_babel import get_locale
+
+        return {
+            "demo_mode": app.config["DEMO_MODE"],
+            "current_locale": str(get_locale()),
+        }
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.panel import bp as panel_bp
+    from merchants import bp as merchants_bp
+    from volunteers import bp as volunteers_bp
+
+    app.register_blueprint(volunteers_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(panel_bp, url_prefix="/panel")
+    app.register_blueprint(merchants_bp, url_prefix="/m")
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import bp as cli_bp
+
+    app.register_blueprint(cli_bp)

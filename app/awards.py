@@ -1,0 +1,88 @@
+"""Awarding points: from a community's issuance account into a resident's wallet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app import audit, ledger, outbox
+from app.errors import BusinessRuleError, InvalidAmount, InvalidInput
+from app.extensions import db
+from app.models import LedgerTransaction, OrgUnit, Person
+
+MAX_AWARD = 100_000
+MAX_REASON = 200
+
+
+def award(
+    person: Person,
+    points: int,
+    *,
+    reason: str,
+    idempotency_key: str,
+    now: datetime,
+    actor: Person | None,
+    source: str,
+    kind: str = "award",
+    may_exceed_budget: bool = False,
+    notify: bool = True,
+) -> LedgerTransaction:
+    """Issue `points` to a resident from their community, tell them, and log who did it."""
+    if type(points) is not int or points <= 0:
+        raise InvalidAmount(
+            _l("Points to award must be a whole number above zero."), field="points"
+        )
+    if points > MAX_AWARD:
+        raise InvalidAmount(
+            _l("No more than %(max)s points can be awarded at once."), field="points", max=MAX_AWARD
+        )
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(_l("A reason is required."), field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(
+            _l("The reason is longer than %(max)s characters."), field="reason", max=MAX_REASON
+        )
+    if person.community_id is None:
+        raise BusinessRuleError(
+            _l("%(name)s does not belong to a community, so no community can award points."),
+            field="person",
+            name=person.name,
+        )
+    community = db.session.get(OrgUnit, person.community_id)
+    wallet = ledger.wallet_for(person)
+    txn = ledger.post(
+        kind=kind,
+        legs=[
+            ledger.Leg(ledger.issuance_account(community), -points),
+            ledger.Leg(wallet, points),
+        ],
+        idempotency_key=idempotency_key,
+        now=now,
+        memo=reason,
+        actor=actor,
+        may_exceed_budget=may_exceed_budget,
+    )
+    if not txn.replayed:
+        audit.record(
+            "points.award",
+            txn,
+            actor=actor,
+            source=source,
+            now=now,
+            after={"person_id": person.id, "points": points},
+            reason=reason,
+        )
+    if not txn.replayed and notify:
+        with force_locale(person.locale):
+            body = _(
+                "You received %(points)s points: %(reason)s. Your balance is now %(balance)s.",
+                points=points,
+                reason=reason,
+                balance=ledger.balance(wallet),
+            )
+        outbox.queue(person, kind="points_earned", body=body, now=now)
+    return txn

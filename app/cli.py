@@ -1,0 +1,253 @@
+"""Flask commands (`flask --app wsgi COMMAND --help`). Each command is one unit of work:
+it commits once when it succeeds and writes nothing when it fails."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import uuid
+from pathlib import Path
+
+import click
+from flask import Blueprint, current_app
+from flask_babel import gettext as _
+from flask_migrate import upgrade
+
+from app import awards, demo, ledger, org, people, residents_import
+from app.clock import utcnow
+from app.database import commit_unit_of_work, read_only, rollback_unit_of_work
+from app.errors import LinliError
+from app.extensions import db
+from app.models import Merchant
+from app.phones import display_phone
+
+bp = Blueprint("cli", __name__, cli_group=None)
+
+
+def unit_of_work(func):
+    """Commit once on success; on a domain error roll back and exit 1 with its message."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+        except LinliError as exc:
+            rollback_unit_of_work()
+            field = f" [{exc.field}]" if exc.field else ""
+            raise click.ClickException(f"{exc}{field}") from None
+        except BaseException:
+            rollback_unit_of_work()
+            raise
+        commit_unit_of_work()
+        return result
+
+    return wrapper
+
+
+@bp.cli.command("init-db")
+def init_db():
+    """Create or upgrade the database schema (runs the Alembic migrations)."""
+    upgrade()
+    click.echo(_("The database is up to date."))
+
+
+@bp.cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has people.")
+@unit_of_work
+def seed_demo(if_empty: bool):
+    """Load the demo street: 3 communities, ~300 residents, teams, merchants, history."""
+    if not current_app.config["DEMO_MODE"]:
+        raise click.ClickException(_("Demo data is not loaded in production."))
+    if demo.is_seeded():
+        if if_empty:
+            click.echo(_("The database already has data; demo data not loaded."))
+            return
+        raise click.ClickException(
+            _("The database already has people in it; seed-demo only fills an empty one.")
+        )
+    total = len(demo.COMMUNITIES) * demo.RESIDENTS_PER_COMMUNITY
+    with click.progressbar(length=total, label=_("Creating residents")) as bar:
+        counts = demo.seed(utcnow(), progress=bar.update)
+    click.echo(
+        _(
+            "Demo street loaded: %(communities)s communities, %(residents)s residents, "
+            "%(merchants)s merchants, %(awards)s awards.",
+            **counts,
+        )
+    )
+
+
+@bp.cli.command("create-community")
+@click.argument("name")
+@click.option("--street", default=demo.STREET, show_default=True, help="The street it belongs to.")
+@click.option("--budget", type=int, default=None, help="Monthly points budget (default: none).")
+@unit_of_work
+def create_community(name: str, street: str, budget: int | None):
+    """Create a community (with its points issuance account)."""
+    community = org.create_community(
+        name, street=org.get_or_create_street(street), monthly_budget=budget
+    )
+    click.echo(_("Community “%(name)s” created (#%(id)s).", name=community.name, id=community.id))
+
+
+@bp.cli.command("create-user")
+@click.option(
+    "--role",
+    type=click.Choice(["staff", "admin", "merchant"]),
+    required=True,
+    help="staff: social worker; admin: street administrator; merchant: merchant operator.",
+)
+@click.option("--name", required=True)
+@click.option("--phone", required=True)
+@click.option("--login", default=None, help="Optional login name besides the phone number.")
+@click.option("--community", "communities", multiple=True, help="For staff; repeatable.")
+@click.option("--merchant", default=None, help="For a merchant operator: the merchant's name.")
+@click.password_option(help="At least 8 characters; asked for when not given.")
+@unit_of_work
+def create_user(role, name, phone, login, communities, merchant, password):
+    """Create a staff member, street administrator or merchant operator."""
+    shop = None
+    if merchant:
+        shop = db.session.scalar(db.select(Merchant).filter_by(name=merchant))
+        if shop is None:
+            raise click.ClickException(_("There is no merchant named “%(name)s”.", name=merchant))
+    person = people.create_user(
+        kind=role,
+        name=name,
+        phone=phone,
+        password=password,
+        login=login,
+        communities=[org.get_community(c) for c in communities],
+        merchant=shop,
+        now=utcnow(),
+        actor=None,
+        source="cli",
+    )
+    click.echo(
+        _("User %(name)s (%(phone)s) can now sign in.", name=person.name, phone=person.phone)
+    )
+
+
+@bp.cli.command("import-residents")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--community", required=True, help="The community the residents live in.")
+@click.option("--commit", "write", is_flag=True, help="Write the changes (default: dry run).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some are bad.")
+@unit_of_work
+def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
+    """Import residents from a CSV file (phone, name[, grid, building, unit, room, tags])."""
+    target = org.get_community(community)
+    plan = residents_import.plan(file.read_bytes(), target)
+    click.echo(
+        _(
+            "%(file)s (%(encoding)s): %(new)s new, %(updated)s to update, %(moved)s moving "
+            "from another community, %(same)s unchanged, %(bad)s bad.",
+            file=file.name,
+            encoding=plan.encoding,
+            new=plan.count("create"),
+            updated=plan.count("update"),
+            moved=plan.count("move"),
+            same=plan.count("unchanged"),
+            bad=len(plan.errors),
+        )
+    )
+    for error in plan.errors:
+        where = f" [{error.field}]" if error.field else ""
+        click.echo(
+            _(
+                "line %(line)s%(where)s: %(message)s",
+                line=error.line,
+                where=where,
+                message=error.message,
+            ),
+            err=True,
+        )
+    if plan.errors and not skip_bad:
+        raise click.ClickException(
+            _("Nothing imported: fix the bad rows, or use --skip-bad to import the others.")
+        )
+    if not write:
+        click.echo(_("Dry run: nothing was written. Run again with --commit to import."))
+        return
+    with click.progressbar(length=len(plan.rows), label=_("Importing")) as bar:
+        changed = residents_import.apply(
+            plan, target, now=utcnow(), actor=None, source="cli", progress=bar.update
+        )
+    click.echo(_("Imported: %(count)s people created or changed.", count=changed))
+
+
+@bp.cli.command("award")
+@click.argument("phone")
+@click.argument("points", type=str)
+@click.option("--reason", required=True, help="Why the points are awarded (shown to the person).")
+@click.option("--key", default=None, help="Idempotency key; repeating a key awards only once.")
+@click.option("--over-budget", is_flag=True, help="Issue past the community's monthly budget.")
+@unit_of_work
+def award(phone: str, points: str, reason: str, key: str | None, over_budget: bool):
+    """Award POINTS to the resident with PHONE, from their community's issuance account."""
+    try:
+        amount = int(points.strip())
+    except ValueError:
+        raise click.ClickException(
+            _("Points must be a whole number above zero, not “%(value)s”.", value=points)
+        ) from None
+    person = people.get_by_phone(phone)
+    txn = awards.award(
+        person,
+        amount,
+        reason=reason,
+        idempotency_key=key or f"cli-{uuid.uuid4()}",
+        now=utcnow(),
+        actor=None,
+        source="cli",
+        may_exceed_budget=over_budget,
+    )
+    wallet = ledger.wallet_for(person)
+    if txn.replayed:
+        click.echo(_("Already awarded earlier with this key (transaction #%(id)s).", id=txn.id))
+    else:
+        click.echo(
+            _(
+                "Awarded %(points)s points to %(name)s (transaction #%(id)s); balance %(balance)s.",
+                points=amount,
+                name=person.name,
+                id=txn.id,
+                balance=ledger.balance(wallet),
+            )
+        )
+
+
+@bp.cli.command("balance")
+@click.argument("phone")
+def balance(phone: str):
+    """Print a resident's balance, points earned this month and verified hours."""
+    with read_only():
+        try:
+            person = people.get_by_phone(phone)
+        except LinliError as exc:
+            raise click.ClickException(str(exc)) from None
+        info = people.summary(person, utcnow())
+    click.echo(f"{person.name} ({display_phone(person.phone)})")
+    click.echo(_("Balance: %(points)s points", points=info.balance))
+    click.echo(_("Earned this month: %(points)s points", points=info.earned_this_month))
+    click.echo(
+        _(
+            "Verified service: %(hours)s h %(minutes)s min (%(stars)s★)",
+            hours=info.verified_minutes // 60,
+            minutes=info.verified_minutes % 60,
+            stars=info.star.stars,
+        )
+    )
+
+
+@bp.cli.command("ledger-check")
+def ledger_check():
+    """Verify every ledger invariant; exits 1 with a report when one fails."""
+    with read_only():
+        problems = ledger.check()
+    if problems:
+        click.echo(_("The ledger has %(count)s problem(s):", count=len(problems)), err=True)
+        for line in problems:
+            click.echo(f"  - {line}", err=True)
+        sys.exit(1)
+    click.echo(_("Ledger OK: every transaction balances and every cached total is right."))

@@ -1,0 +1,120 @@
+"""Settings from the environment, with defaults that run a demo on SQLite with no setup.
+
+Every variable is documented in `.env.example`. Production (`LINLI_ENV=production`) refuses
+to start with a secret it would have had to invent, or a well-known one, and on SQLite
+unless that is asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Secrets that appear in documentation or tutorials; a production server must not use one.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "",
+        "dev",
+        "secret",
+        "changeme",
+        "change-me",
+        "please-change-me",
+        "replace-with-a-long-random-string",
+        "your-secret-key",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a server that must not start."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_from_instance(instance_path: Path) -> str:
+    """Read the generated secret kept in the instance folder, creating it once."""
+    path = instance_path / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if environ is None else environ
+    production = env.get("LINLI_ENV", "development").strip().lower() == "production"
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'linli.sqlite3'}"
+    if database_url.startswith("postgres://"):  # the form Heroku-style hosts hand out
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    secret = env.get("SECRET_KEY")
+    timezone = env.get("LINLI_TIMEZONE", "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"LINLI_TIMEZONE={timezone!r} is not a known time zone") from exc
+
+    if production:
+        if secret is None:
+            raise ConfigError(
+                "LINLI_ENV=production needs SECRET_KEY in the environment "
+                "(a generated demo secret is not used in production)."
+            )
+        if secret.strip().lower() in KNOWN_DEFAULT_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "SECRET_KEY is a default or too short: use at least "
+                f"{MIN_SECRET_LENGTH} random characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        if database_url.startswith("sqlite") and not _flag(env.get("LINLI_ALLOW_SQLITE")):
+            raise ConfigError(
+                "LINLI_ENV=production runs on PostgreSQL: set DATABASE_URL, "
+                "or LINLI_ALLOW_SQLITE=1 for a single small server."
+            )
+    elif not secret:
+        secret = _secret_from_instance(instance_path)
+
+    return {
+        "LINLI_ENV": "production" if production else "development",
+        "DEMO_MODE": not production,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
+        "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
+        "TELEGRAM_BOT_TOKEN": env.get("TELEGRAM_BOT_TOKEN") or None,
+        "TELEGRAM_WEBHOOK_SECRET": env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        "LINLI_TIMEZONE": timezone,
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": timezone,
+        "LANGUAGES": ("zh", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    }
+
+
+def _engine_options(database_url: str) -> dict:
+    if database_url.startswith("sqlite"):
+        # Writers wait for each other (busy timeout) instead of failing at once.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,86 @@
+"""How Linli talks to its database: SQLite pragmas, write locks, the one commit.
+
+SQLite allows one writer at a time. A transaction that starts as a reader and later writes
+fails outright (SQLITE_BUSY) when another writer got in between, so every transaction takes
+the write lock when it begins (`BEGIN IMMEDIATE`) and waits its turn behind the busy timeout
+instead. Requests that only read (GET, HEAD) say so with `read_only()` and begin deferred,
+so the many readers of a WAL database never queue behind a writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db
+
+_read_only = contextvars.ContextVar("linli_read_only", default=False)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    if not _is_sqlite(dbapi_connection):
+        return
+    # Let SQLAlchemy's "begin" event below decide how each transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    immediate = not _read_only.get()
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    connection.info["write_locked"] = immediate
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+def mark_read_only(flag: bool) -> contextvars.Token:
+    """Declare whether the unit of work in this context will write (see module docstring)."""
+    return _read_only.set(flag)
+
+
+def reset_read_only(token: contextvars.Token) -> None:
+    _read_only.reset(token)
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    token = mark_read_only(True)
+    try:
+        yield
+    finally:
+        reset_read_only(token)
+
+
+def holds_write_lock() -> bool:
+    """True where the current transaction may write without racing another writer.
+
+    PostgreSQL locks rows as it goes; SQLite must have begun the transaction IMMEDIATE.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return True
+    return bool(connection.info.get("write_locked"))
+
+
+def commit_unit_of_work() -> None:
+    """The one place a request, webhook or CLI command commits (services only flush)."""
+    db.session.commit()
+
+
+def rollback_unit_of_work() -> None:
+    db.session.rollback()

@@ -1,0 +1,294 @@
+"""A realistic demo street: three communities, ~300 residents, teams, merchants, history.
+
+Loaded by `flask seed-demo` (and by ./run on an empty database). Deterministic: the same
+seed gives the same street, so the logins below always work.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app import awards, ledger, org, people
+from app.extensions import db
+from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
+
+DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105  (demo mode only; listed on the sign-in page)
+DEMO_LOGINS = [
+    (_l("Street administrator"), "admin", DEMO_PASSWORD),
+    (_l("Social worker, 阳光社区"), "yangguang", DEMO_PASSWORD),
+    (_l("Social worker, 和平社区"), "heping", DEMO_PASSWORD),
+    (_l("Merchant operator, 惠民超市"), "huimin", DEMO_PASSWORD),
+    (_l("Merchant operator, 老张理发店"), "laozhang", DEMO_PASSWORD),
+]
+DEMO_VOLUNTEER_PHONE = "+8613800138000"
+
+STREET = "幸福街道"
+COMMUNITIES = [("阳光社区", "yangguang"), ("和平社区", "heping"), ("新华社区", "xinhua")]
+RESIDENTS_PER_COMMUNITY = 100
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"  # noqa: E501
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华慧建国文红玉兰桂珍志刚海燕平德福春梅荣"  # noqa: E501
+TAGS = [("党员", 0.22), ("在职党员", 0.08), ("志愿者骨干", 0.1), ("退休", 0.3)]
+DEEDS = [
+    ("助老服务：陪同老人就医", 20),
+    ("助老服务：上门探访独居老人", 10),
+    ("垃圾分类督导", 10),
+    ("治安巡逻", 15),
+    ("邻里纠纷调解", 30),
+    ("社区文化活动志愿服务", 15),
+    ("楼道清洁", 5),
+    ("防诈骗宣传", 10),
+]
+TEAMS = [
+    (
+        "阳光社区",
+        "小巷骑兵",
+        "巡查楼道安全隐患；为行动不便的老人跑腿代购；恶劣天气时提醒并协助加固阳台物品",
+    ),
+    ("和平社区", "小巷医生", "每周二、周五为老人测量血压血糖；建立健康档案；普及常见病防治知识"),
+]
+MERCHANTS = [
+    # name, tier, category, address, hours, operator login, offers (title, kind, cost, fen)
+    (
+        "惠民超市",
+        "street",
+        "超市",
+        "幸福路88号",
+        "08:00-22:00",
+        "huimin",
+        [("满50元减5元", "discount", 50, 500), ("大米5公斤", "goods", 300, 3500)],
+    ),
+    (
+        "光明影院",
+        "street",
+        "影院",
+        "幸福路120号",
+        "10:00-23:00",
+        "guangming",
+        [("电影票一张", "goods", 200, 4000), ("爆米花套餐半价", "discount", 60, 1500)],
+    ),
+    (
+        "新华书店",
+        "street",
+        "书店",
+        "解放路15号",
+        "09:00-21:00",
+        "xinhuashu",
+        [("图书八折", "discount", 40, None), ("儿童绘本一本", "goods", 120, 2500)],
+    ),
+    (
+        "老张理发店",
+        "community",
+        "理发",
+        "阳光社区3号楼底商",
+        "08:30-19:00",
+        "laozhang",
+        [("老人免费理发", "service", 80, 2000), ("洗剪吹", "service", 120, 3000)],
+    ),
+    (
+        "仁心诊所",
+        "community",
+        "诊所",
+        "和平社区1号楼",
+        "08:00-17:30",
+        "renxin",
+        [("免费测血糖", "service", 20, 1000), ("中医推拿30分钟", "service", 150, 6000)],
+    ),
+    (
+        "便民早餐店",
+        "community",
+        "餐饮",
+        "新华社区南门",
+        "06:00-10:30",
+        "bianmin",
+        [("早餐套餐", "goods", 30, 800), ("豆浆油条", "goods", 15, 500)],
+    ),
+]
+
+
+def is_seeded() -> bool:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Person)) > 0
+
+
+def _name(rng: random.Random) -> str:
+    given = "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2, 2))))
+    return rng.choice(SURNAMES) + given
+
+
+def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int = 2026) -> dict:
+    """Create the demo street. Returns counts of what was made."""
+    rng = random.Random(seed)
+    tick = progress or (lambda _n: None)
+    source = "cli"
+    street = org.get_or_create_street(STREET)
+    admin = people.create_user(
+        kind="admin",
+        name="街道管理员",
+        phone="+8613900000001",
+        password=DEMO_PASSWORD,
+        login="admin",
+        now=now,
+        actor=None,
+        source=source,
+    )
+    communities: dict[str, OrgUnit] = {}
+    staff: dict[str, Person] = {}
+    residents: dict[str, list[Person]] = {}
+    phone_serial = 100
+    for index, (name, login) in enumerate(COMMUNITIES):
+        community = org.create_community(name, street=street, monthly_budget=20000)
+        communities[name] = community
+        staff[name] = people.create_user(
+            kind="staff",
+            name=f"{name}社工",
+            phone=f"+86139000000{10 + index:02d}",
+            password=DEMO_PASSWORD,
+            login=login,
+            communities=[community],
+            now=now,
+            actor=admin,
+            source=source,
+        )
+        residents[name] = []
+        for grid_no in (1, 2):
+            grid = org.place(community, f"第{grid_no}网格")
+            for building_no in range(1, 4):
+                building_name = f"{(grid_no - 1) * 3 + building_no}号楼"
+                for unit_no in (1, 2):
+                    for room in _rooms(rng):
+                        if len(residents[name]) >= RESIDENTS_PER_COMMUNITY:
+                            break
+                        household = org.place(
+                            community, grid.name, building_name, f"{unit_no}单元", room
+                        )
+                        for _member in range(rng.choice((1, 2, 2, 3))):
+                            if len(residents[name]) >= RESIDENTS_PER_COMMUNITY:
+                                break
+                            is_demo = not residents[name] and index == 0
+                            phone_serial += 1
+                            phone = (
+                                DEMO_VOLUNTEER_PHONE
+                                if is_demo
+                                else (f"+86137{index:01d}{phone_serial:07d}")
+                            )
+                            person = people.create_person(
+                                name="张明" if is_demo else _name(rng),
+                                phone=phone,
+                                community=community,
+                                org_unit=household,
+                                tags=[tag for tag, share in TAGS if rng.random() < share],
+                                now=now,
+                                actor=staff[name],
+                                source=source,
+                            )
+                            residents[name].append(person)
+                            tick(1)
+        _appoint_leaders(community, residents[name], rng)
+
+    _make_teams(communities, residents, rng)
+    merchants = _make_merchants(communities, now, admin)
+    awarded = _award_history(communities, residents, staff, now, rng)
+    db.session.flush()
+    return {
+        "communities": len(communities),
+        "residents": sum(len(r) for r in residents.values()),
+        "merchants": len(merchants),
+        "awards": awarded,
+    }
+
+
+def _rooms(rng: random.Random) -> list[str]:
+    return [f"{floor}0{door}" for floor in range(1, 4) for door in (1, 2)]
+
+
+def _appoint_leaders(community: OrgUnit, members: list[Person], rng: random.Random) -> None:
+    """A grid, building and unit leader (三长) for every node that has residents under it."""
+    by_node: dict[int, list[Person]] = {}
+    nodes: dict[int, OrgUnit] = {}
+    for person in members:
+        for node in org.ancestors(person.org_unit):
+            if node.kind in ("grid", "building", "unit"):
+                by_node.setdefault(node.id, []).append(person)
+                nodes[node.id] = node
+    role_for = {"grid": "grid_leader", "building": "building_leader", "unit": "unit_leader"}
+    for node_id, candidates in sorted(by_node.items()):
+        node = nodes[node_id]
+        people.make_leader(rng.choice(candidates), node, role_for[node.kind])
+
+
+def _make_teams(communities, residents, rng: random.Random) -> None:
+    for community_name, team_name, duties in TEAMS:
+        team = Team(community_id=communities[community_name].id, name=team_name, duties=duties)
+        db.session.add(team)
+        chosen = rng.sample(residents[community_name], 8)
+        team.members = [
+            TeamMember(person_id=person.id, is_leader=(i == 0)) for i, person in enumerate(chosen)
+        ]
+    db.session.flush()
+
+
+def _make_merchants(communities: dict[str, OrgUnit], now: datetime, admin: Person) -> list:
+    made = []
+    all_communities = list(communities.values())
+    for index, (name, tier, category, address, hours, login, offers) in enumerate(MERCHANTS):
+        merchant = Merchant(
+            name=name, tier=tier, category=category, address=address, opening_hours=hours
+        )
+        db.session.add(merchant)
+        db.session.flush()
+        served = all_communities if tier == "street" else [all_communities[index % 3]]
+        db.session.add_all(
+            MerchantCommunity(merchant_id=merchant.id, community_id=c.id) for c in served
+        )
+        for title, kind, cost, fen in offers:
+            db.session.add(
+                Offer(
+                    merchant_id=merchant.id,
+                    title=title,
+                    kind=kind,
+                    points_cost=cost,
+                    money_value_fen=fen,
+                )
+            )
+        ledger.merchant_account(merchant)
+        people.create_user(
+            kind="merchant",
+            name=f"{name}店员",
+            phone=f"+86139000001{index:02d}",
+            password=DEMO_PASSWORD,
+            login=login,
+            merchant=merchant,
+            now=now,
+            actor=admin,
+            source="cli",
+        )
+        made.append(merchant)
+    return made
+
+
+def _award_history(communities, residents, staff, now: datetime, rng: random.Random) -> int:
+    """About 90 days of deed awards, so balances, months and boards have something to show."""
+    count = 0
+    for community_name in communities:
+        active = rng.sample(residents[community_name], 60)
+        active.insert(0, residents[community_name][0])
+        for day in range(90, 0, -1):
+            when = now - timedelta(days=day, hours=rng.randint(0, 8))
+            for person in rng.sample(active, rng.randint(1, 4)):
+                reason, points = rng.choice(DEEDS)
+                count += 1
+                awards.award(
+                    person,
+                    points,
+                    reason=reason,
+                    idempotency_key=f"demo-award-{count}",
+                    now=when,
+                    actor=staff[community_name],
+                    source="cli",
+                    notify=False,
+                )
+    return count

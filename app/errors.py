@@ -1,0 +1,165 @@
+"""Domain errors (raised by services) and the handlers that show them to people.
+
+Services raise a `LinliError` subclass with a stable `code` and a translatable message; each
+edge decides how to show it: an HTML page or flash, a JSON body, a CLI message, a chat reply.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from app.database import rollback_unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+class LinliError(Exception):
+    """Base of every error a person may be shown. `message` is a lazy translation."""
+
+    code = "error"
+    http_status = 400
+    default_message = _l("Something is not right with this request.")
+
+    def __init__(self, message=None, *, field: str | None = None, **params):
+        self.message = message if message is not None else self.default_message
+        self.field = field
+        self.params = params
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": str(self)}
+        if self.field:
+            body["fields"] = {self.field: [str(self)]}
+        return body
+
+
+class InvalidInput(LinliError):
+    code = "invalid_input"
+    http_status = 400
+
+
+class InvalidPhone(InvalidInput):
+    code = "invalid_phone"
+    default_message = _l("This is not a valid mobile phone number.")
+
+
+class DuplicatePhone(LinliError):
+    code = "duplicate_phone"
+    http_status = 409
+    default_message = _l("Someone with this phone number is already registered.")
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+    default_message = _l("Points must be a whole number other than zero.")
+
+
+class NotFound(LinliError):
+    code = "not_found"
+    http_status = 404
+    default_message = _l("Not found.")
+
+
+class UnknownAccount(NotFound):
+    code = "unknown_account"
+    default_message = _l("There is no such points account.")
+
+
+class NotPermitted(LinliError):
+    code = "not_permitted"
+    http_status = 403
+    default_message = _l("You are not allowed to do this.")
+
+
+class BusinessRuleError(LinliError):
+    """The input is well-formed but a rule of the product refuses it."""
+
+    code = "refused"
+    http_status = 422
+
+
+class InsufficientPoints(BusinessRuleError):
+    code = "insufficient_points"
+    default_message = _l("Not enough points: the balance is %(balance)s, %(needed)s are needed.")
+
+
+class BudgetExceeded(BusinessRuleError):
+    code = "budget_exceeded"
+    default_message = _l(
+        "This would pass the community's monthly budget of %(budget)s points "
+        "(%(issued)s already issued this month); an administrator must issue it."
+    )
+
+
+class AlreadyReversed(BusinessRuleError):
+    code = "already_reversed"
+    http_status = 409
+    default_message = _l("This transaction has already been reversed.")
+
+
+class IdempotencyConflict(LinliError):
+    code = "idempotency_conflict"
+    http_status = 409
+    default_message = _l("This request key was already used for a different request.")
+
+
+class ImportFailed(InvalidInput):
+    code = "import_failed"
+    default_message = _l("The file could not be imported.")
+
+
+def _wants_json() -> bool:
+    if request.path.startswith(("/api/", "/chat/")) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and (
+        request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def _render(status: int, code: str, message: str, fields: dict | None = None):
+    if _wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("errors/page.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    from flask_babel import gettext as _
+
+    @app.errorhandler(LinliError)
+    def handle_domain_error(error: LinliError):
+        rollback_unit_of_work()
+        body = error.to_dict()
+        return _render(error.http_status, error.code, body["message"], body.get("fields"))
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        messages = {
+            400: _("The request could not be understood."),
+            403: _("You are not allowed to see this page."),
+            404: _("This page does not exist."),
+            405: _("This page does not accept that kind of request."),
+            413: _("The upload is too large."),
+            429: _("Too many attempts. Please wait a minute and try again."),
+        }
+        status = error.code or 500
+        message = messages.get(status) or error.description or ""
+        code = (error.name or "error").lower().replace(" ", "_")
+        return _render(status, code, str(message))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        rollback_unit_of_work()
+        log.exception("unhandled error")
+        return _render(500, "internal_error", _("Something went wrong on our side."))

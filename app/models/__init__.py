@@ -1,0 +1,29 @@
+"""All models, imported here so Alembic and the app see every table."""
+
+from app.models.audit import AuditEvent
+from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
+from app.models.merchants import Merchant, MerchantCommunity, MerchantOperator, Offer
+from app.models.org import OrgUnit, Team, TeamMember
+from app.models.outbox import OutboxMessage
+from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
+
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "LeaderRole",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Merchant",
+    "MerchantCommunity",
+    "MerchantOperator",
+    "Offer",
+    "OrgUnit",
+    "OutboxMessage",
+    "PeriodTotal",
+    "Person",
+    "PersonRole",
+    "PersonTag",
+    "StaffCommunity",
+    "Team",
+    "TeamMember",
+]

@@ -1,0 +1,120 @@
+"""Services for the organisation tree: communities and the places people live."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app import ledger
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.models import OrgUnit
+from app.models.org import ORG_KINDS
+
+MAX_NAME = 100
+
+
+def _clean_name(name: str | None, field: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_l("A name is required."), field=field)
+    if len(name) > MAX_NAME:
+        raise InvalidInput(
+            _l("The name is longer than %(max)s characters."), field=field, max=MAX_NAME
+        )
+    return name
+
+
+def _child(parent: OrgUnit | None, kind: str, name: str, *, create: bool) -> OrgUnit | None:
+    under = OrgUnit.parent_id == parent.id if parent else OrgUnit.parent_id.is_(None)
+    node = db.session.scalar(
+        sa.select(OrgUnit).where(under, OrgUnit.kind == kind, OrgUnit.name == name)
+    )
+    if node is not None or not create:
+        return node
+    node = OrgUnit(kind=kind, name=name, parent=parent)
+    db.session.add(node)
+    db.session.flush()
+    node.community_id = (
+        node.id if kind == "community" else (parent.community_id if parent else None)
+    )
+    node.path = f"{parent.path if parent else '/'}{node.id}/"
+    db.session.flush()
+    return node
+
+
+def get_or_create_street(name: str) -> OrgUnit:
+    return _child(None, "street", _clean_name(name, "street"), create=True)
+
+
+def create_community(
+    name: str, *, street: OrgUnit | None = None, monthly_budget: int | None = None
+) -> OrgUnit:
+    """A community under a street, with its issuance account. Refuses a duplicate name."""
+    name = _clean_name(name, "name")
+    if monthly_budget is not None and (type(monthly_budget) is not int or monthly_budget < 0):
+        raise InvalidInput(
+            _l("The monthly budget must be a whole number of points, zero or more."),
+            field="monthly_budget",
+        )
+    if find_community(name) is not None:
+        raise InvalidInput(
+            _l("A community named “%(name)s” already exists."), field="name", name=name
+        )
+    community = _child(street, "community", name, create=True)
+    community.monthly_budget = monthly_budget
+    ledger.issuance_account(community)
+    return community
+
+
+def find_community(name: str) -> OrgUnit | None:
+    return db.session.scalar(
+        sa.select(OrgUnit).where(OrgUnit.kind == "community", OrgUnit.name == name.strip())
+    )
+
+
+def get_community(name: str) -> OrgUnit:
+    community = find_community(name)
+    if community is None:
+        raise NotFound(_l("There is no community named “%(name)s”."), field="community", name=name)
+    return community
+
+
+def communities() -> list[OrgUnit]:
+    return list(
+        db.session.scalars(
+            sa.select(OrgUnit).where(OrgUnit.kind == "community").order_by(OrgUnit.id)
+        )
+    )
+
+
+def place(
+    community: OrgUnit,
+    grid: str | None = None,
+    building: str | None = None,
+    unit: str | None = None,
+    room: str | None = None,
+) -> OrgUnit:
+    """The deepest node for a resident's address, creating missing levels on the way.
+
+    Levels left blank are skipped: a building without a grid hangs under the community.
+    A room makes a household (户) node, the level family figures are counted on.
+    """
+    node = community
+    for kind, name in zip(ORG_KINDS[2:], (grid, building, unit, room), strict=True):
+        name = (name or "").strip()
+        if name:
+            node = _child(node, kind, _clean_name(name, kind), create=True)
+    return node
+
+
+def subtree_filter(column, node: OrgUnit):
+    """A WHERE clause: `column` (an org_unit id) lies in node's subtree."""
+    return column.in_(sa.select(OrgUnit.id).where(OrgUnit.path.startswith(node.path)))
+
+
+def ancestors(node: OrgUnit) -> list[OrgUnit]:
+    """The path from the street down to the node itself."""
+    ids = [int(part) for part in node.path.strip("/").split("/") if part]
+    found = {n.id: n for n in db.session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

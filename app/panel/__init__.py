@@ -1,0 +1,7 @@
+"""The staff web panel (desktop first)."""
+
+from flask import Blueprint
+
+bp = Blueprint("panel", __name__)
+
+from app.panel import views  # noqa: E402,F401

@@ -1,0 +1,251 @@
+"""Importing residents from a CSV file: read, plan (what would change), then apply.
+
+The file comes from Excel as often as not: UTF-8 with or without a BOM, GB18030 (what
+Chinese Excel writes), or UTF-16. Headers may be English or Chinese. A plan lists every
+bad row with its line number and reason; applying it writes all good rows in the caller's
+transaction, so an interrupted or refused import writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app import org, people
+from app.errors import ImportFailed, LinliError
+from app.extensions import db
+from app.models import OrgUnit, Person
+from app.phones import normalize_phone
+
+COLUMNS = {
+    "phone": ("phone", "mobile", "手机号", "手机", "手机号码", "电话"),
+    "name": ("name", "姓名", "名字"),
+    "grid": ("grid", "网格"),
+    "building": ("building", "楼栋", "楼号"),
+    "unit": ("unit", "单元"),
+    "room": ("room", "房号", "门牌号"),
+    "tags": ("tags", "标签"),
+}
+REQUIRED = ("phone", "name")
+TAG_SEPARATORS = re.compile(r"[;；、]")
+MAX_ROWS = 300_000
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    phone: str
+    name: str
+    grid: str
+    building: str
+    unit: str
+    room: str
+    tags: list[str]
+    action: str = "create"  # create | update | move | unchanged
+    person_id: int | None = None
+
+
+@dataclass
+class ImportPlan:
+    encoding: str
+    rows: list[PlannedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of an uploaded file and the encoding it was in."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        raise ImportFailed(
+            _l("The file is neither UTF-8 nor GB18030 text; save it from Excel as CSV."),
+            field="file",
+        ) from None
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    aliases = {alias.lower(): key for key, names in COLUMNS.items() for alias in names}
+    found: dict[str, int] = {}
+    for index, title in enumerate(header):
+        key = aliases.get(title.strip().lower())
+        if key is not None and key not in found:
+            found[key] = index
+    missing = [key for key in REQUIRED if key not in found]
+    if missing:
+        raise ImportFailed(
+            _l(
+                "The header row lacks the column(s) %(columns)s "
+                "(accepted: phone or 手机号, name or 姓名)."
+            ),
+            field="file",
+            columns=", ".join(missing),
+        )
+    return found
+
+
+def plan(data: bytes, community: OrgUnit) -> ImportPlan:
+    """Read the file and work out, row by row, what importing it into `community` would do."""
+    text, encoding = decode(data)
+    result = ImportPlan(encoding=encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFailed(_l("The file is empty."), field="file") from None
+    except csv.Error as exc:
+        raise ImportFailed(_l("The file is not a readable CSV file."), field="file") from exc
+    columns = _header_map(header)
+    first_line_of: dict[str, int] = {}
+
+    line = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            result.errors.append(RowError(reader.line_num, None, str(exc)))
+            break
+        row_line = line + 1
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(result.rows) + len(result.errors) >= MAX_ROWS:
+            raise ImportFailed(
+                _l("The file has more than %(max)s rows; split it."), field="file", max=MAX_ROWS
+            )
+
+        def cell(key: str, record=record) -> str:
+            index = columns.get(key)
+            return record[index].strip() if index is not None and index < len(record) else ""
+
+        try:
+            phone = normalize_phone(cell("phone"))
+            name = people.clean_name(cell("name"))
+            tags = people.clean_tags(TAG_SEPARATORS.split(cell("tags")))
+        except LinliError as exc:
+            result.errors.append(RowError(row_line, exc.field, str(exc)))
+            continue
+        if phone in first_line_of:
+            result.errors.append(
+                RowError(
+                    row_line,
+                    "phone",
+                    _(
+                        "The same phone number is already on line %(line)s.",
+                        line=first_line_of[phone],
+                    ),
+                )
+            )
+            continue
+        first_line_of[phone] = row_line
+        result.rows.append(
+            PlannedRow(
+                line=row_line,
+                phone=phone,
+                name=name,
+                grid=cell("grid"),
+                building=cell("building"),
+                unit=cell("unit"),
+                room=cell("room"),
+                tags=tags,
+            )
+        )
+    _classify(result, community)
+    return result
+
+
+def _classify(result: ImportPlan, community: OrgUnit) -> None:
+    """Mark each row as a new person, an update, a move from another community, or no change."""
+    phones = [row.phone for row in result.rows]
+    known: dict[str, Person] = {}
+    for start in range(0, len(phones), 900):
+        for person in db.session.scalars(
+            sa.select(Person).where(Person.phone.in_(phones[start : start + 900]))
+        ):
+            known[person.phone] = person
+    for row in result.rows:
+        person = known.get(row.phone)
+        if person is None:
+            continue
+        row.person_id = person.id
+        if person.community_id not in (None, community.id):
+            row.action = "move"
+        elif (
+            person.name == row.name
+            and set(person.tag_names) == set(row.tags)
+            and not (row.grid or row.building or row.unit or row.room)
+        ):
+            row.action = "unchanged"
+        else:
+            row.action = "update"
+
+
+def apply(
+    import_plan: ImportPlan,
+    community: OrgUnit,
+    *,
+    now: datetime,
+    actor: Person | None,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the good rows of a plan; returns how many people were created or changed."""
+    changed = 0
+    for row in import_plan.rows:
+        if row.action != "unchanged":
+            place = org.place(community, row.grid, row.building, row.unit, row.room)
+            if row.person_id is None:
+                people.create_person(
+                    name=row.name,
+                    phone=row.phone,
+                    community=community,
+                    org_unit=place,
+                    tags=row.tags,
+                    now=now,
+                    actor=actor,
+                    source=source,
+                )
+                changed += 1
+            else:
+                has_address = any((row.grid, row.building, row.unit, row.room))
+                if people.update_person(
+                    db.session.get(Person, row.person_id),
+                    name=row.name,
+                    community=community,
+                    org_unit=place if has_address else None,
+                    tags=row.tags,
+                    now=now,
+                    actor=actor,
+                    source=source,
+                ):
+                    changed += 1
+        if progress is not None:
+            progress(1)
+    db.session.flush()
+    return changed

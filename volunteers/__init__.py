@@ -1,0 +1,7 @@
+"""The volunteer-facing phone pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("volunteers", __name__)
+
+from volunteers import views  # noqa: E402,F401

@@ -1,0 +1,10 @@
+from flask import render_template
+
+from app import reports
+from app.clock import utcnow
+from volunteers import bp
+
+
+@bp.route("/")
+def index():
+    return render_template("volunteers/index.html", figures=reports.street_figures(utcnow()))

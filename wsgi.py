@@ -1,0 +1,5 @@
+"""Entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
+
+from app import create_app
+
+app = create_app()
