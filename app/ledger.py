@@ -182,7 +182,7 @@ def _upsert(table, values: dict, index: list[str], set_: dict, where=None):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=index, set_=set_, where=where)
-    return db.session.execute(stmt)
+    return db.session.execute(stmt.returning(*table.primary_key.columns))
 
 
 def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
@@ -200,7 +200,9 @@ def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | N
         {"amount": table.c.amount + delta},
         where,
     )
-    return result.rowcount == 1
+    # RETURNING gives no row when the ceiling held the update back (rowcount is not
+    # reported for upserts by every driver).
+    return result.first() is not None
 
 
 def post(

@@ -1,0 +1,318 @@
+"""Fixtures: one app per test session on a real database, a rolled-back transaction per test.
+
+The suite runs once per database: `LINLI_TEST_DB=sqlite` (the default) or
+`LINLI_TEST_DB=postgresql` with `TEST_DATABASE_URL` (default: the local server at
+127.0.0.1:5432, database `test`). The schema is built by the Alembic migrations, as in
+production. Where PostgreSQL cannot be reached its pass is skipped with the reason shown,
+or fails outright when `LINLI_REQUIRE_POSTGRES=1` (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+DB_KIND = os.environ.get("LINLI_TEST_DB", "sqlite")
+PG_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
+NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai, mid-month
+_pg_problem: str | None = None
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 5})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect is a reason to skip
+        return f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+def pytest_configure(config):
+    global _pg_problem
+    if DB_KIND not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"LINLI_TEST_DB must be sqlite or postgresql, not {DB_KIND!r}")
+    if DB_KIND == "postgresql":
+        _pg_problem = _postgres_problem()
+        if _pg_problem and REQUIRE_PG:
+            raise pytest.UsageError(_pg_problem + " (LINLI_REQUIRE_POSTGRES=1)")
+
+
+def pytest_report_header(config):
+    return f"database under test: {DB_KIND}" + (f" ({_pg_problem})" if _pg_problem else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if DB_KIND == "postgresql" and _pg_problem:
+            item.add_marker(pytest.mark.skip(reason=_pg_problem))
+        elif DB_KIND != "sqlite" and item.get_closest_marker("once"):
+            item.add_marker(
+                pytest.mark.skip(reason="does not depend on the database; runs in the SQLite pass")
+            )
+
+
+def _migrate(app) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def _reset_postgres() -> None:
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _copy_sqlite(source: str, target: Path) -> None:
+    """Copy a SQLite database whole (a WAL-mode file alone may lack its latest pages)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def _make_app(url: str, instance: Path):
+    from app import create_app
+
+    os.environ["LINLI_INSTANCE_PATH"] = str(instance)
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": (
+                {"connect_args": {"timeout": 30, "check_same_thread": False}}
+                if url.startswith("sqlite")
+                else {"pool_size": 20, "max_overflow": 40}
+            ),
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> str:
+    """A migrated, empty database: a SQLite file to copy, or the PostgreSQL URL."""
+    instance = tmp_path_factory.mktemp("instance")
+    if DB_KIND == "postgresql":
+        _reset_postgres()
+        _migrate(_make_app(PG_URL, instance))
+        return PG_URL
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    _migrate(_make_app(f"sqlite:///{path}", instance))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def app(template_db, tmp_path_factory):
+    """The application on the database under test, shared by the whole session."""
+    instance = tmp_path_factory.mktemp("app-instance")
+    if DB_KIND == "postgresql":
+        return _make_app(template_db, instance)
+    path = tmp_path_factory.mktemp("db") / "shared.sqlite3"
+    _copy_sqlite(template_db, path)
+    return _make_app(f"sqlite:///{path}", instance)
+
+
+@pytest.fixture
+def db(app) -> Iterator:
+    """The database, inside a transaction rolled back after the test.
+
+    Services' flushes and the edges' commits become savepoints of that outer transaction.
+    """
+    from app.extensions import db as _db
+
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        original = _db.session
+        _db.session = session
+        try:
+            yield _db
+        finally:
+            session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def committed_app(app, template_db, tmp_path) -> Iterator:
+    """An app whose transactions really commit, for tests with threads and real connections.
+
+    SQLite: a fresh copy of the migrated database. PostgreSQL: the shared database, emptied
+    afterwards (TRUNCATE does not fire the append-only triggers; DELETE would be refused).
+    """
+    from app.extensions import db as _db
+
+    if DB_KIND == "postgresql":
+        yield app
+        with app.app_context():
+            tables = ", ".join(
+                t.name for t in _db.metadata.sorted_tables if t.name != "alembic_version"
+            )
+            _db.session.remove()
+            with _db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return
+    path = tmp_path / "committed.sqlite3"
+    _copy_sqlite(template_db, path)
+    other = _make_app(f"sqlite:///{path}", tmp_path / "instance")
+    yield other
+    with other.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+# --- builders -----------------------------------------------------------------------------
+
+_serial = iter(range(10_000_000))
+
+
+def next_phone() -> str:
+    return f"+86136{next(_serial):08d}"
+
+
+@pytest.fixture
+def make_community(db):
+    """make_community(name=None, budget=None) → a community with its issuance account."""
+    from app import org
+
+    def make(name: str | None = None, budget: int | None = None):
+        street = org.get_or_create_street("测试街道")
+        return org.create_community(
+            name or f"社区{next(_serial)}", street=street, monthly_budget=budget
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_volunteer(db, make_community, now):
+    """make_volunteer(community=None, name='张明', phone=None, points=0) → a resident."""
+    from app import awards, people
+
+    def make(community=None, name: str = "张明", phone: str | None = None, points: int = 0):
+        community = community or make_community()
+        person = people.create_person(
+            name=name,
+            phone=phone or next_phone(),
+            community=community,
+            now=now,
+            actor=None,
+            source="test",
+        )
+        if points:
+            awards.award(
+                person,
+                points,
+                reason="测试",
+                idempotency_key=f"seed-{person.id}",
+                now=now,
+                actor=None,
+                source="test",
+                notify=False,
+            )
+        return person
+
+    return make
+
+
+@pytest.fixture
+def make_user(db, make_community, now):
+    """make_user(kind='staff', communities=None, password='correct horse') → a sign-in user."""
+    from app import people
+
+    def make(kind: str = "staff", communities=None, password: str = "correct horse", **kw):
+        if kind == "staff" and communities is None:
+            communities = [make_community()]
+        return people.create_user(
+            kind=kind,
+            name=kw.pop("name", "李社工"),
+            phone=kw.pop("phone", next_phone()),
+            password=password,
+            communities=communities or [],
+            now=now,
+            actor=None,
+            source="test",
+            **kw,
+        )
+
+    return make
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """login(person_or_login, password='correct horse') signs the test client in."""
+
+    def do(who, password: str = "correct horse"):
+        name = who if isinstance(who, str) else who.phone
+        page = client.get("/login")
+        return client.post(
+            "/login",
+            data={"login": name, "password": password, "csrf_token": csrf_from(page.text)},
+        )
+
+    return do
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(committed_app):
+    """The committed app served over HTTP on a free port in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), committed_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
