@@ -20,10 +20,10 @@ from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team
 DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105  (demo mode only; listed on the sign-in page)
 DEMO_LOGINS = [
     (_l("Street administrator"), "admin", DEMO_PASSWORD),
-    (_l("Social worker, 阳光社区"), "yangguang", DEMO_PASSWORD),
-    (_l("Social worker, 和平社区"), "heping", DEMO_PASSWORD),
-    (_l("Merchant operator, 惠民超市"), "huimin", DEMO_PASSWORD),
-    (_l("Merchant operator, 老张理发店"), "laozhang", DEMO_PASSWORD),
+    (_l("Social worker, %(place)s", place="阳光社区"), "yangguang", DEMO_PASSWORD),
+    (_l("Social worker, %(place)s", place="和平社区"), "heping", DEMO_PASSWORD),
+    (_l("Merchant operator, %(place)s", place="惠民超市"), "huimin", DEMO_PASSWORD),
+    (_l("Merchant operator, %(place)s", place="老张理发店"), "laozhang", DEMO_PASSWORD),
 ]
 DEMO_VOLUNTEER_PHONE = "+8613800138000"
 

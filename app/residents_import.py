@@ -73,19 +73,20 @@ class ImportPlan:
 def decode(data: bytes) -> tuple[str, str]:
     """The text of an uploaded file and the encoding it was in."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    try:
-        return data.decode(encoding), encoding
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        raise ImportFailed(
-            _l("The file is neither UTF-8 nor GB18030 text; save it from Excel as CSV."),
-            field="file",
-        ) from None
+        candidates = ["utf-16"]
+    elif data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    else:
+        candidates = ["utf-8", "gb18030"]
+    for encoding in candidates:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise ImportFailed(
+        _l("The file is not UTF-8, GB18030 or UTF-16 text; save it from Excel as CSV."),
+        field="file",
+    )
 
 
 def _header_map(header: list[str]) -> dict[str, int]:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 DB_KIND = os.environ.get("LINLI_TEST_DB", "sqlite")
-PG_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
 NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai, mid-month
 _pg_problem: str | None = None
@@ -191,8 +191,25 @@ def now() -> datetime:
     return NOW
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`.
+
+    Tests keep one app context open for their builders, and Flask reuses an open app
+    context for a request, so `g` (the signed-in user, the chosen language) would leak
+    from one request into the next. A real server never shares `g` between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.__dict__.clear()
+
+
 @pytest.fixture
 def client(app, db):
+    app.test_client_class = FreshGlobalsClient
     return app.test_client()
 
 

@@ -127,7 +127,7 @@ def test_amount_must_be_a_nonzero_whole_number(make_volunteer, shop, db, now, am
 
 def test_entries_must_balance(make_volunteer, shop, db, now):
     wallet = ledger.wallet_for(make_volunteer(points=10))
-    with pytest.raises(InvalidInput, match="add up to zero"):
+    with pytest.raises(InvalidInput, match="之和必须为零"):
         ledger.post(
             kind="redemption",
             legs=[ledger.Leg(wallet, -5), ledger.Leg(shop, 4)],
@@ -148,23 +148,23 @@ def test_unknown_account_and_bad_shapes_are_refused(make_volunteer, shop, db, no
         )
     with pytest.raises(UnknownAccount):
         ledger.get_account(999999)
-    with pytest.raises(InvalidInput, match="at least two"):
+    with pytest.raises(InvalidInput, match="至少需要两条分录"):
         ledger.post(kind="transfer", legs=[ledger.Leg(wallet, 0)], idempotency_key="k", now=now)
-    with pytest.raises(InvalidInput, match="appears twice"):
+    with pytest.raises(InvalidInput, match="出现了两次"):
         ledger.post(
             kind="transfer",
             legs=[ledger.Leg(wallet, -1), ledger.Leg(wallet, 1)],
             idempotency_key="k",
             now=now,
         )
-    with pytest.raises(InvalidInput, match="kind"):
+    with pytest.raises(InvalidInput, match="未知交易类型"):
         ledger.post(
             kind="gift",
             legs=[ledger.Leg(wallet, -1), ledger.Leg(shop, 1)],
             idempotency_key="k",
             now=now,
         )
-    with pytest.raises(InvalidInput, match="idempotency key"):
+    with pytest.raises(InvalidInput, match="缺少幂等键"):
         spend(wallet, shop, 1, " ", now)
 
 

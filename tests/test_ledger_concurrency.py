@@ -21,11 +21,23 @@ def _setup(app, points: int) -> tuple[int, int]:
     with app.app_context():
         community = org.create_community("并发社区")
         person = people.create_person(
-            name="王芳", phone="13800138001", community=community, now=NOW, actor=None,
+            name="王芳",
+            phone="13800138001",
+            community=community,
+            now=NOW,
+            actor=None,
             source="test",
         )
-        awards.award(person, points, reason="测试", idempotency_key="seed", now=NOW,
-                     actor=None, source="test", notify=False)
+        awards.award(
+            person,
+            points,
+            reason="测试",
+            idempotency_key="seed",
+            now=NOW,
+            actor=None,
+            source="test",
+            notify=False,
+        )
         shop = Merchant(name="惠民超市", tier="street", category="超市")
         db.session.add(shop)
         db.session.flush()
@@ -129,8 +141,12 @@ def test_concurrent_awards_respect_the_monthly_budget(committed_app):
         person_ids = []
         for i in range(20):
             person = people.create_person(
-                name=f"居民{i}", phone=f"1380013{8100 + i}", community=community, now=NOW,
-                actor=None, source="test",
+                name=f"居民{i}",
+                phone=f"1380013{8100 + i}",
+                community=community,
+                now=NOW,
+                actor=None,
+                source="test",
             )
             person_ids.append(person.id)
         commit_unit_of_work()
@@ -139,8 +155,16 @@ def test_concurrent_awards_respect_the_monthly_budget(committed_app):
         with committed_app.app_context():
             try:
                 person = db.session.get(Person, person_ids[index])
-                txn = awards.award(person, 10, reason="巡逻", idempotency_key=f"a-{index}",
-                                   now=NOW, actor=None, source="test", notify=False)
+                txn = awards.award(
+                    person,
+                    10,
+                    reason="巡逻",
+                    idempotency_key=f"a-{index}",
+                    now=NOW,
+                    actor=None,
+                    source="test",
+                    notify=False,
+                )
                 commit_unit_of_work()
                 return txn.id
             except Exception:
