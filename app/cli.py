@@ -176,7 +176,9 @@ def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
     click.echo(_("Imported: %(count)s people created or changed.", count=changed))
 
 
-@bp.cli.command("award")
+# A negative number ("-5") is read as the POINTS argument and refused with a clear
+# message, not as an unknown option.
+@bp.cli.command("award", context_settings={"ignore_unknown_options": True})
 @click.argument("phone")
 @click.argument("points", type=str)
 @click.option("--reason", required=True, help="Why the points are awarded (shown to the person).")

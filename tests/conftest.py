@@ -200,6 +200,11 @@ class FreshGlobalsClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # What the test built so far is "committed" (its savepoint released), as it would
+        # be before a real request: a request that fails and rolls back undoes only itself.
+        from app.extensions import db as _db
+
+        _db.session.commit()
         g.__dict__.clear()
         try:
             return super().open(*args, **kwargs)
