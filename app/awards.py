@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import audit, ledger, outbox
-from app.errors import BusinessRuleError, InvalidAmount, InvalidInput
+from app.errors import BusinessRuleError, InvalidAmount
 from app.extensions import db
 from app.models import LedgerTransaction, OrgUnit, Person
+from app.text import one_line
 
 MAX_AWARD = 100_000
 MAX_REASON = 200
@@ -39,13 +40,13 @@ def award(
         raise InvalidAmount(
             _l("No more than %(max)s points can be awarded at once."), field="points", max=MAX_AWARD
         )
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise InvalidInput(_l("A reason is required."), field="reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(
-            _l("The reason is longer than %(max)s characters."), field="reason", max=MAX_REASON
-        )
+    reason = one_line(
+        reason,
+        field="reason",
+        max_length=MAX_REASON,
+        required=_l("A reason is required."),
+        too_long=_l("The reason is longer than %(max)s characters."),
+    )
     if person.community_id is None:
         raise BusinessRuleError(
             _l("%(name)s does not belong to a community, so no community can award points."),

@@ -10,19 +10,19 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import OrgUnit
 from app.models.org import ORG_KINDS
+from app.text import one_line
 
 MAX_NAME = 100
 
 
 def _clean_name(name: str | None, field: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput(_l("A name is required."), field=field)
-    if len(name) > MAX_NAME:
-        raise InvalidInput(
-            _l("The name is longer than %(max)s characters."), field=field, max=MAX_NAME
-        )
-    return name
+    return one_line(
+        name,
+        field=field,
+        max_length=MAX_NAME,
+        required=_l("A name is required."),
+        too_long=_l("The name is longer than %(max)s characters."),
+    )
 
 
 def _child(parent: OrgUnit | None, kind: str, name: str, *, create: bool) -> OrgUnit | None:

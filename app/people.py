@@ -24,6 +24,7 @@ from app.models import (
 )
 from app.models.people import LEADER_ROLES, USER_ROLES
 from app.phones import normalize_phone
+from app.text import one_line
 
 MAX_NAME = 50
 MAX_TAG = 30
@@ -35,15 +36,14 @@ STAR_HOURS = (100, 300, 600, 1000, 1500)
 _DUMMY_HASH = generate_password_hash("linli-no-such-user")
 
 
-def clean_name(name: str | None) -> str:
-    name = " ".join((name or "").split())
-    if not name:
-        raise InvalidInput(_l("A name is required."), field="name")
-    if len(name) > MAX_NAME:
-        raise InvalidInput(
-            _l("The name is longer than %(max)s characters."), field="name", max=MAX_NAME
-        )
-    return name
+def clean_name(name: str | None, field: str = "name") -> str:
+    return one_line(
+        name,
+        field=field,
+        max_length=MAX_NAME,
+        required=_l("A name is required."),
+        too_long=_l("The name is longer than %(max)s characters."),
+    )
 
 
 def clean_tags(tags) -> list[str]:

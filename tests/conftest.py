@@ -62,9 +62,7 @@ def pytest_collection_modifyitems(config, items):
         if DB_KIND == "postgresql" and _pg_problem:
             item.add_marker(pytest.mark.skip(reason=_pg_problem))
         elif DB_KIND != "sqlite" and item.get_closest_marker("once"):
-            item.add_marker(
-                pytest.mark.skip(reason="does not depend on the database; runs in the SQLite pass")
-            )
+            item.add_marker(pytest.mark.skip(reason="runs once per suite, in the SQLite pass"))
 
 
 def _migrate(app) -> None:

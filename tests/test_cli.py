@@ -54,67 +54,14 @@ def test_create_user_for_each_role(cli, db):
     assert staff is not None and staff.phone == "+8613900000010"
     assert staff.password_hash.startswith(("scrypt:", "pbkdf2:"))
     bad = [
-        (
-            "--role",
-            "staff",
-            "--name",
-            "x",
-            "--phone",
-            "123",
-            "--community",
-            "阳光社区",
-            "--password",
-            "a-long-password",
-        ),
-        (
-            "--role",
-            "staff",
-            "--name",
-            "x",
-            "--phone",
-            "13900000011",
-            "--community",
-            "无此社区",
-            "--password",
-            "a-long-password",
-        ),
-        (
-            "--role",
-            "staff",
-            "--name",
-            "x",
-            "--phone",
-            "13900000011",
-            "--password",
-            "short1",
-            "--community",
-            "阳光社区",
-        ),
-        (
-            "--role",
-            "merchant",
-            "--name",
-            "x",
-            "--phone",
-            "13900000011",
-            "--merchant",
-            "无此商家",
-            "--password",
-            "a-long-password",
-        ),
-        (
-            "--role",
-            "staff",
-            "--name",
-            "x",
-            "--phone",
-            "13900000011",
-            "--password",
-            "a-long-password",
-        ),
+        "--role staff --name x --phone 123 --community 阳光社区 --password a-long-password",
+        "--role staff --name x --phone 13900000011 --community 无此社区 --password a-long-password",
+        "--role staff --name x --phone 13900000011 --community 阳光社区 --password short1",
+        "--role merchant --name x --phone 13900000011 --merchant 无此商家 --password long-pass",
+        "--role staff --name x --phone 13900000011 --password a-long-password",
     ]
     for args in bad:
-        result = cli("create-user", *args)
+        result = cli("create-user", *args.split())
         assert result.exit_code != 0, (args, result.output)
         assert "Error" in result.output
     assert count(db, Person) == 1

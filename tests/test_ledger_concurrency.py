@@ -66,28 +66,33 @@ def _run_threads(count: int, work) -> list:
     return results
 
 
+def _spend(app, wallet_id: int, shop_id: int, points: int, key: str) -> int:
+    """One redemption as its own unit of work on its own connection; returns the txn id."""
+    with app.app_context():
+        try:
+            txn = ledger.post(
+                kind="redemption",
+                legs=[
+                    ledger.Leg(ledger.get_account(wallet_id), -points),
+                    ledger.Leg(ledger.get_account(shop_id), points),
+                ],
+                idempotency_key=key,
+                now=NOW,
+            )
+            commit_unit_of_work()
+            return txn.id
+        except Exception:
+            rollback_unit_of_work()
+            raise
+        finally:
+            db.session.remove()
+
+
 def test_fifty_concurrent_spenders_never_overdraw(committed_app):
     wallet_id, shop_id = _setup(committed_app, 100)
 
     def spend(index: int):
-        with committed_app.app_context():
-            try:
-                txn = ledger.post(
-                    kind="redemption",
-                    legs=[
-                        ledger.Leg(ledger.get_account(wallet_id), -7),
-                        ledger.Leg(ledger.get_account(shop_id), 7),
-                    ],
-                    idempotency_key=f"spend-{index}",
-                    now=NOW,
-                )
-                commit_unit_of_work()
-                return txn.id
-            except Exception:
-                rollback_unit_of_work()
-                raise
-            finally:
-                db.session.remove()
+        return _spend(committed_app, wallet_id, shop_id, 7, f"spend-{index}")
 
     results = _run_threads(50, spend)
     succeeded = [r for r in results if isinstance(r, int)]
@@ -104,21 +109,7 @@ def test_one_key_from_two_threads_posts_once(committed_app):
     wallet_id, shop_id = _setup(committed_app, 100)
 
     def spend(_index: int):
-        with committed_app.app_context():
-            try:
-                txn = ledger.post(
-                    kind="redemption",
-                    legs=[
-                        ledger.Leg(ledger.get_account(wallet_id), -10),
-                        ledger.Leg(ledger.get_account(shop_id), 10),
-                    ],
-                    idempotency_key="double-tap",
-                    now=NOW,
-                )
-                commit_unit_of_work()
-                return txn.id
-            finally:
-                db.session.remove()
+        return _spend(committed_app, wallet_id, shop_id, 10, "double-tap")
 
     results = _run_threads(2, spend)
     assert all(isinstance(r, int) for r in results), results
