@@ -109,6 +109,8 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Password attempts per client address (brute force is slowed, not just logged).
+        "LOGIN_RATE_LIMIT": env.get("LINLI_LOGIN_RATE_LIMIT") or "10 per minute",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
     }
 

@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, pre_load
 
 from app import org, people
 from app.errors import ImportFailed, LinliError
@@ -37,6 +38,54 @@ COLUMNS = {
 REQUIRED = ("phone", "name")
 TAG_SEPARATORS = re.compile(r"[;；、]")
 MAX_ROWS = 300_000
+
+
+class _Checked(fields.String):
+    """A text cell cleaned by a service function that raises LinliError when it is bad."""
+
+    def __init__(self, clean, **kwargs):
+        super().__init__(**kwargs)
+        self.clean = clean
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return self.clean(super()._deserialize(value, attr, data, **kwargs))
+        except LinliError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class _Tags(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return people.clean_tags(TAG_SEPARATORS.split(text))
+        except LinliError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _short_enough(value: str) -> None:
+    if len(value) > org.MAX_NAME:
+        raise ValidationError(_("Longer than %(max)s characters.", max=org.MAX_NAME))
+
+
+def _place() -> fields.String:
+    return fields.String(load_default="", validate=_short_enough)
+
+
+class ResidentRowSchema(Schema):
+    """One CSV row, cell by cell; every bad cell of a row is reported, not just the first."""
+
+    phone = _Checked(normalize_phone, required=True)
+    name = _Checked(people.clean_name, required=True)
+    grid = _place()
+    building = _place()
+    unit = _place()
+    room = _place()
+    tags = _Tags(load_default=list)
+
+    @pre_load
+    def strip_cells(self, data, **kwargs):
+        return {key: value.strip() for key, value in data.items()}
 
 
 @dataclass
@@ -141,17 +190,16 @@ def plan(data: bytes, community: OrgUnit) -> ImportPlan:
                 _l("The file has more than %(max)s rows; split it."), field="file", max=MAX_ROWS
             )
 
-        def cell(key: str, record=record) -> str:
-            index = columns.get(key)
-            return record[index].strip() if index is not None and index < len(record) else ""
-
+        values = {key: record[index] for key, index in columns.items() if index < len(record)}
         try:
-            phone = normalize_phone(cell("phone"))
-            name = people.clean_name(cell("name"))
-            tags = people.clean_tags(TAG_SEPARATORS.split(cell("tags")))
-        except LinliError as exc:
-            result.errors.append(RowError(row_line, exc.field, str(exc)))
+            row = ResidentRowSchema().load(values)
+        except ValidationError as exc:
+            result.errors += [
+                RowError(row_line, key, " ".join(str(m) for m in messages))
+                for key, messages in sorted(exc.messages.items())
+            ]
             continue
+        phone = row["phone"]
         if phone in first_line_of:
             result.errors.append(
                 RowError(
@@ -165,18 +213,7 @@ def plan(data: bytes, community: OrgUnit) -> ImportPlan:
             )
             continue
         first_line_of[phone] = row_line
-        result.rows.append(
-            PlannedRow(
-                line=row_line,
-                phone=phone,
-                name=name,
-                grid=cell("grid"),
-                building=cell("building"),
-                unit=cell("unit"),
-                room=cell("room"),
-                tags=tags,
-            )
-        )
+        result.rows.append(PlannedRow(line=row_line, **row))
     _classify(result, community)
     return result
 

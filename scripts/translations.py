@@ -2,6 +2,7 @@
 
     python scripts/translations.py update   # extract strings, merge into zh and en
     python scripts/translations.py check    # exit 1 if a zh or en entry is missing or fuzzy
+    python scripts/translations.py fill zh.json  # set zh translations from {"msgid": "译文"}
 
 English msgids are the source; the en catalog carries them over as its translations so
 that it is complete too; zh (the default locale) must be translated by hand in
@@ -71,6 +72,24 @@ def update() -> None:
         write_po(fh, catalog, omit_header=False, sort_output=True)
 
 
+def fill(path: Path) -> None:
+    """Write zh translations given as a JSON object of msgid → text into the zh catalog."""
+    import json
+
+    given = json.loads(path.read_text(encoding="utf-8"))
+    target = po_path("zh")
+    with target.open("rb") as fh:
+        catalog = read_po(fh, locale="zh")
+    unknown = [msgid for msgid in given if msgid not in catalog]
+    if unknown:
+        sys.exit("not in the zh catalog (run update first): " + ", ".join(map(repr, unknown)))
+    for msgid, text in given.items():
+        catalog[msgid].string = text
+        catalog[msgid].flags.discard("fuzzy")
+    with target.open("wb") as fh:
+        write_po(fh, catalog, omit_header=False, sort_output=True)
+
+
 def problems() -> list[str]:
     """Entries of the pot that a catalog lacks, leaves empty, or marks fuzzy."""
     with POT.open("rb") as fh:
@@ -98,6 +117,8 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     if command == "update":
         update()
+    elif command == "fill":
+        fill(Path(sys.argv[2]))
     found = problems()
     for line in found:
         print(line)
