@@ -30,8 +30,12 @@ def award(
     kind: str = "award",
     may_exceed_budget: bool = False,
     notify: bool = True,
+    community: OrgUnit | None = None,
 ) -> LedgerTransaction:
-    """Issue `points` to a resident from their community, tell them, and log who did it."""
+    """Issue `points` to a resident, tell them, and log who did it.
+
+    The points come from `community` (an activity's community) or else the person's own.
+    """
     if type(points) is not int or points <= 0:
         raise InvalidAmount(
             _l("Points to award must be a whole number above zero."), field="points"
@@ -47,13 +51,13 @@ def award(
         required=_l("A reason is required."),
         too_long=_l("The reason is longer than %(max)s characters."),
     )
-    if person.community_id is None:
+    if community is None and person.community_id is None:
         raise BusinessRuleError(
             _l("%(name)s does not belong to a community, so no community can award points."),
             field="person",
             name=person.name,
         )
-    community = db.session.get(OrgUnit, person.community_id)
+    community = community or db.session.get(OrgUnit, person.community_id)
     wallet = ledger.wallet_for(person)
     txn = ledger.post(
         kind=kind,
@@ -85,5 +89,5 @@ def award(
                 reason=reason,
                 balance=ledger.balance(wallet),
             )
-        outbox.queue(person, kind="points_earned", body=body, now=now)
+        outbox.queue(person=person, kind="points_earned", body=body, now=now)
     return txn

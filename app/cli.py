@@ -13,8 +13,7 @@ from flask import Blueprint, current_app
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
-from app import awards, demo, ledger, org, people, residents_import
-from app.clock import utcnow
+from app import awards, clock, demo, ledger, org, people, residents_import
 from app.database import commit_unit_of_work, read_only, rollback_unit_of_work
 from app.errors import LinliError
 from app.extensions import db
@@ -67,7 +66,7 @@ def seed_demo(if_empty: bool):
         )
     total = len(demo.COMMUNITIES) * demo.RESIDENTS_PER_COMMUNITY
     with click.progressbar(length=total, label=_("Creating residents")) as bar:
-        counts = demo.seed(utcnow(), progress=bar.update)
+        counts = demo.seed(clock.now(), progress=bar.update)
     click.echo(
         _(
             "Demo street loaded: %(communities)s communities, %(residents)s residents, "
@@ -119,7 +118,7 @@ def create_user(role, name, phone, login, communities, merchant, password):
         login=login,
         communities=[org.get_community(c) for c in communities],
         merchant=shop,
-        now=utcnow(),
+        now=clock.now(),
         actor=None,
         source="cli",
     )
@@ -171,7 +170,7 @@ def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
         return
     with click.progressbar(length=len(plan.rows), label=_("Importing")) as bar:
         changed = residents_import.apply(
-            plan, target, now=utcnow(), actor=None, source="cli", progress=bar.update
+            plan, target, now=clock.now(), actor=None, source="cli", progress=bar.update
         )
     click.echo(_("Imported: %(count)s people created or changed.", count=changed))
 
@@ -199,7 +198,7 @@ def award(phone: str, points: str, reason: str, key: str | None, over_budget: bo
         amount,
         reason=reason,
         idempotency_key=key or f"cli-{uuid.uuid4()}",
-        now=utcnow(),
+        now=clock.now(),
         actor=None,
         source="cli",
         may_exceed_budget=over_budget,
@@ -228,7 +227,7 @@ def balance(phone: str):
             person = people.get_by_phone(phone)
         except LinliError as exc:
             raise click.ClickException(str(exc)) from None
-        info = people.summary(person, utcnow())
+        info = people.summary(person, clock.now())
     click.echo(f"{person.name} ({display_phone(person.phone)})")
     click.echo(_("Balance: %(points)s points", points=info.balance))
     click.echo(_("Earned this month: %(points)s points", points=info.earned_this_month))

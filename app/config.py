@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,6 +87,10 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
             )
     elif not secret:
         secret = _secret_from_instance(instance_path)
+    if env.get("SMS_GATEWAY_URL"):
+        missing = [n for n in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM") if not env.get(n)]
+        if missing:
+            raise ConfigError("SMS_GATEWAY_URL is set but not " + ", ".join(missing))
 
     return {
         "LINLI_ENV": "production" if production else "development",
@@ -96,6 +101,8 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
         "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
+        "SMS_ACCOUNT_SID": env.get("SMS_ACCOUNT_SID") or None,
+        "SMS_FROM": env.get("SMS_FROM") or None,
         "TELEGRAM_BOT_TOKEN": env.get("TELEGRAM_BOT_TOKEN") or None,
         "TELEGRAM_WEBHOOK_SECRET": env.get("TELEGRAM_WEBHOOK_SECRET") or None,
         "LINLI_TIMEZONE": timezone,
@@ -112,7 +119,28 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # Password attempts per client address (brute force is slowed, not just logged).
         "LOGIN_RATE_LIMIT": env.get("LINLI_LOGIN_RATE_LIMIT") or "10 per minute",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        # A volunteer stays signed in on their phone for 30 days ("remember me").
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Check-in opens this long before an activity starts; hours are capped at the
+        # scheduled length plus the grace, and check-out stays open for the grace after
+        # the end (then open attendances are closed automatically, unverified).
+        "CHECKIN_EARLY_MINUTES": _minutes(env, "LINLI_CHECKIN_EARLY_MINUTES", 30),
+        "ATTENDANCE_GRACE_MINUTES": _minutes(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
     }
+
+
+def _minutes(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number of minutes") from None
+    if not 0 <= value <= 24 * 60:
+        raise ConfigError(f"{name}={raw!r} must be between 0 and 1440 minutes")
+    return value
 
 
 def _engine_options(database_url: str) -> dict:

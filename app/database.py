@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -77,10 +77,23 @@ def holds_write_lock() -> bool:
     return bool(connection.info.get("write_locked"))
 
 
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the current unit of work has committed (never if it rolls back).
+
+    For work that must not happen unless the data is saved and must not hold the write
+    lock, such as sending the sign-in code just queued in the outbox.
+    """
+    db.session.info.setdefault("linli_after_commit", []).append(callback)
+
+
 def commit_unit_of_work() -> None:
     """The one place a request, webhook or CLI command commits (services only flush)."""
     db.session.commit()
+    callbacks = db.session.info.pop("linli_after_commit", [])
+    for callback in callbacks:
+        callback()
 
 
 def rollback_unit_of_work() -> None:
     db.session.rollback()
+    db.session.info.pop("linli_after_commit", None)

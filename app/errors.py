@@ -111,6 +111,33 @@ class IdempotencyConflict(LinliError):
     default_message = _l("This request key was already used for a different request.")
 
 
+class CodeExpired(BusinessRuleError):
+    """A one-time or rotating code that was good once and is not any more."""
+
+    code = "code_expired"
+    default_message = _l("This code has expired. Ask for a new one.")
+
+
+class InvalidCode(BusinessRuleError):
+    """A code that was never good: wrong digits, a forged or tampered token."""
+
+    code = "invalid_code"
+    default_message = _l("This code is not valid.")
+
+
+class TooManyAttempts(BusinessRuleError):
+    code = "too_many_attempts"
+    http_status = 429
+    default_message = _l("Too many attempts. Please wait a minute and try again.")
+
+
+class AlreadyDone(BusinessRuleError):
+    """The same thing done twice (a second scan); the first still stands."""
+
+    code = "already_done"
+    http_status = 409
+
+
 class ImportFailed(InvalidInput):
     code = "import_failed"
     default_message = _l("The file could not be imported.")

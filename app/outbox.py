@@ -1,21 +1,39 @@
-"""Queue messages to people in the transaction that causes them (delivered after commit)."""
+"""Queue messages to people in the transaction that causes them; deliver them after commit.
+
+`queue` writes a row in the caller's transaction, so a message exists exactly when what
+it announces was committed. Delivery (`app.delivery`) claims a row, sends it with no
+transaction open, and records the result; a failed send is retried with backoff.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OutboxMessage, Person
 
+MAX_ATTEMPTS = 6
+# A claimed message not reported back within this time is tried again (the sender died).
+LEASE = timedelta(minutes=2)
 
-def queue(person: Person, *, kind: str, body: str, now: datetime) -> OutboxMessage:
-    """A message to a person by SMS to their phone (chat channels arrive with issue 7)."""
+
+def queue(
+    *,
+    kind: str,
+    body: str,
+    now: datetime,
+    person: Person | None = None,
+    phone: str | None = None,
+) -> OutboxMessage:
+    """A text message to a person (or to a bare phone number, e.g. a sign-in code)."""
+    if person is None and phone is None:
+        raise ValueError("a message needs a person or a phone number")
     message = OutboxMessage(
-        person_id=person.id,
+        person_id=person.id if person else None,
         channel="sms",
-        recipient=person.phone,
+        recipient=phone or person.phone,
         kind=kind,
         body=body,
         status="pending",
@@ -23,7 +41,57 @@ def queue(person: Person, *, kind: str, body: str, now: datetime) -> OutboxMessa
         created_at=now,
     )
     db.session.add(message)
+    db.session.flush()
     return message
+
+
+def due_ids(now: datetime, limit: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim(message_id: int, now: datetime) -> OutboxMessage | None:
+    """Take a due message for sending; None when another sender has it or it is not due.
+
+    The claim is an atomic conditional update, so two workers never send one message.
+    """
+    table = OutboxMessage.__table__
+    claimed = db.session.execute(
+        sa.update(table)
+        .where(
+            table.c.id == message_id,
+            table.c.status == "pending",
+            table.c.next_attempt_at <= now,
+        )
+        .values(attempts=table.c.attempts + 1, next_attempt_at=now + LEASE)
+        .returning(table.c.id)
+    ).first()
+    if claimed is None:
+        return None
+    return db.session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def record_sent(message: OutboxMessage, now: datetime, *, shown_only: bool) -> None:
+    message.status = "shown" if shown_only else "sent"
+    message.sent_at = now
+    message.last_error = ""
+    db.session.flush()
+
+
+def record_failure(message: OutboxMessage, now: datetime, error: str, *, permanent: bool) -> None:
+    """A failed send: tried again later with exponential backoff, or given up."""
+    message.last_error = error[:500]
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = "failed"
+    else:
+        message.next_attempt_at = now + timedelta(seconds=30 * 2 ** (message.attempts - 1))
+    db.session.flush()
 
 
 def recent(limit: int = 100) -> list[OutboxMessage]:

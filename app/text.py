@@ -16,3 +16,13 @@ def one_line(value: str | None, *, field: str, max_length: int, required, too_lo
     if len(text) > max_length:
         raise InvalidInput(too_long, field=field, max=max_length)
     return text
+
+
+def mask_name(name: str) -> str:
+    """A name as the public and merchants see it: 张*明, 欧**娜; a two-character name as 张*."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -186,6 +186,15 @@ def committed_app(app, template_db, tmp_path) -> Iterator:
 
 
 @pytest.fixture
+def english(db):
+    """Messages in English for the test (the default language is Chinese)."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def now() -> datetime:
     return NOW
 
@@ -318,6 +327,26 @@ def login(client):
     return do
 
 
+def run_threads(count: int, work) -> list:
+    """Start `count` threads together (a barrier) and collect what each returned or raised."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as exc:  # kept for the assertions
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -337,3 +366,32 @@ def live_server(committed_app):
     finally:
         server.shutdown()
         thread.join()
+
+
+@pytest.fixture
+def make_activity(db, make_community, now):
+    """make_activity(community=None, starts_in=timedelta(0), hours=2, **fields) → an activity.
+
+    Times are relative to `now`; other keyword arguments are ActivityFields (capacity,
+    points, points_rule, needs_approval, signup_required, title, ...).
+    """
+    from datetime import timedelta
+
+    from app import activities
+
+    def make(community=None, starts_in=timedelta(0), hours: float = 2, **fields):
+        community = community or make_community()
+        starts_at = now + starts_in
+        fields.setdefault("title", "社区清扫")
+        fields.setdefault("points", 10)
+        return activities.create_activity(
+            community,
+            activities.ActivityFields(
+                starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours), **fields
+            ),
+            actor=None,
+            now=now,
+            source="test",
+        )
+
+    return make

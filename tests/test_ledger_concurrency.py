@@ -1,6 +1,5 @@
 """The ledger under real concurrency: threads, each with its own connection, really committing."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ from app.database import commit_unit_of_work, rollback_unit_of_work
 from app.errors import InsufficientPoints
 from app.extensions import db
 from app.models import LedgerTransaction, Merchant, Person
+from tests.conftest import run_threads
 
 pytestmark = pytest.mark.committing
 NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)
@@ -46,26 +46,6 @@ def _setup(app, points: int) -> tuple[int, int]:
         return ids
 
 
-def _run_threads(count: int, work) -> list:
-    """Start `count` threads together (a barrier) and collect what each returned or raised."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except Exception as exc:  # kept for the assertions
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def _spend(app, wallet_id: int, shop_id: int, points: int, key: str) -> int:
     """One redemption as its own unit of work on its own connection; returns the txn id."""
     with app.app_context():
@@ -94,7 +74,7 @@ def test_fifty_concurrent_spenders_never_overdraw(committed_app):
     def spend(index: int):
         return _spend(committed_app, wallet_id, shop_id, 7, f"spend-{index}")
 
-    results = _run_threads(50, spend)
+    results = run_threads(50, spend)
     succeeded = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, InsufficientPoints)]
     assert len(succeeded) == 14, results
@@ -111,7 +91,7 @@ def test_one_key_from_two_threads_posts_once(committed_app):
     def spend(_index: int):
         return _spend(committed_app, wallet_id, shop_id, 10, "double-tap")
 
-    results = _run_threads(2, spend)
+    results = run_threads(2, spend)
     assert all(isinstance(r, int) for r in results), results
     assert results[0] == results[1]
     with committed_app.app_context():
@@ -164,7 +144,7 @@ def test_concurrent_awards_respect_the_monthly_budget(committed_app):
             finally:
                 db.session.remove()
 
-    results = _run_threads(20, give)
+    results = run_threads(20, give)
     assert sum(isinstance(r, int) for r in results) == 12, results
     with committed_app.app_context():
         issuance = ledger.issuance_account(org.get_community("预算社区"))

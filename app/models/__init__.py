@@ -1,6 +1,8 @@
 """All models, imported here so Alembic and the app see every table."""
 
+from app.models.activities import Activity, Attendance, Signup
 from app.models.audit import AuditEvent
+from app.models.codes import PersonalCode, SignInCode
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import Merchant, MerchantCommunity, MerchantOperator, Offer
 from app.models.org import OrgUnit, Team, TeamMember
@@ -8,6 +10,8 @@ from app.models.outbox import OutboxMessage
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
 
 __all__ = [
+    "Activity",
+    "Attendance",
     "Account",
     "AuditEvent",
     "LeaderRole",
@@ -20,9 +24,12 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "PeriodTotal",
+    "PersonalCode",
     "Person",
     "PersonRole",
     "PersonTag",
+    "SignInCode",
+    "Signup",
     "StaffCommunity",
     "Team",
     "TeamMember",

@@ -34,5 +34,7 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The gateway's answer to the last failed attempt, for whoever looks into it.
+    last_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     person: Mapped[Person | None] = relationship()

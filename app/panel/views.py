@@ -1,8 +1,7 @@
 from flask import abort, current_app, render_template
 from flask_login import current_user
 
-from app import outbox, people, reports
-from app.clock import utcnow
+from app import clock, outbox, people, reports
 from app.panel import bp
 from app.web import role_required
 
@@ -11,7 +10,7 @@ from app.web import role_required
 @role_required("staff", "admin")
 def index():
     visible = people.visible_community_ids(current_user)
-    rows = reports.community_overview(utcnow(), visible)
+    rows = reports.community_overview(clock.now(), visible)
     return render_template("panel/index.html", rows=rows)
 
 

@@ -1,0 +1,71 @@
+"""Delivering the outbox: claim a message, send it with no transaction open, record the result.
+
+This is an edge, like the CLI: it commits (through `app.database`) between the steps, so
+a slow gateway never holds a database lock, and a crash after sending leaves the claim to
+expire and the message to be tried again (delivery is at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+
+from app import outbox
+from app.database import commit_unit_of_work
+from app.sms import SendFailed, SmsSender, sender_from_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def configured_sender() -> SmsSender | None:
+    sender = current_app.extensions.get("linli_sms_sender")
+    if sender is None:
+        sender = sender_from_config(current_app.config)
+        current_app.extensions["linli_sms_sender"] = sender
+    return sender
+
+
+def deliver(message_ids: Iterable[int], clock: Callable[[], datetime]) -> Report:
+    """Send the given messages if they are still due (another sender may have them)."""
+    report = Report()
+    sender = configured_sender()
+    for message_id in message_ids:
+        message = outbox.claim(message_id, clock())
+        commit_unit_of_work()
+        if message is None:
+            continue
+        if sender is None:
+            outbox.record_failure(
+                message, clock(), "no SMS gateway configured (SMS_GATEWAY_URL)", permanent=True
+            )
+            report.failed += 1
+        else:
+            try:
+                sender.send(message.recipient, message.body)
+            except SendFailed as exc:
+                log.warning("message #%s not sent: %s", message.id, exc)
+                outbox.record_failure(message, clock(), str(exc), permanent=exc.permanent)
+                if message.status == "failed":
+                    report.failed += 1
+                else:
+                    report.retrying += 1
+            else:
+                outbox.record_sent(message, clock(), shown_only=not sender.delivers)
+                report.sent += 1
+        commit_unit_of_work()
+    return report
+
+
+def deliver_due(clock: Callable[[], datetime], limit: int = 100) -> Report:
+    return deliver(outbox.due_ids(clock(), limit), clock)

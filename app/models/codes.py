@@ -1,0 +1,53 @@
+"""One-time codes: sign-in codes sent by SMS, and volunteers' personal codes for merchants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime
+from app.models.people import Person
+
+
+class SignInCode(db.Model):
+    """A 6-digit code sent to a phone. Only a keyed hash of the code is stored.
+
+    `attempts` counts wrong guesses; at the limit the code is dead and `locked_at` starts
+    the phone's cool-down.
+    """
+
+    __tablename__ = "sign_in_codes"
+    __table_args__ = (Index("ix_sign_in_codes_phone_created_at", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PersonalCode(db.Model):
+    """A volunteer's short-lived, single-use code for a merchant: a QR token and 6 digits.
+
+    The 6 digits are unique among rows (expired rows are purged before a number is reused);
+    the QR token is a signed row id plus a secret whose hash is kept here. Neither holds
+    anything about the person.
+    """
+
+    __tablename__ = "personal_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    digits: Mapped[str] = mapped_column(String(6), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship()
