@@ -75,7 +75,9 @@ def register_extensions(app: Flask) -> None:
     )
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
+    # Residents sign in with an SMS code; staff and shop operators with their password.
+    login_manager.login_view = "volunteers.signin_phone"
+    login_manager.blueprint_login_views = {"panel": "auth.login", "merchants": "auth.login"}
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
@@ -141,6 +143,13 @@ def register_request_hooks(app: Flask) -> None:
         token = g.pop("read_only_token", None)
         if token is not None:
             reset_read_only(token)
+
+    @app.template_filter("local")
+    def local_time(moment, community=None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        """A UTC time shown in the community's zone (the deployment's when none is given)."""
+        from app import clock
+
+        return clock.local(moment, community).strftime(pattern) if moment else ""
 
     @app.context_processor
     def template_globals():

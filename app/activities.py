@@ -50,6 +50,8 @@ MAX_REASON = 200
 MAX_POINTS = 10_000
 MAX_CAPACITY = 100_000
 MAX_LENGTH = timedelta(days=7)
+# The projector shows the check-out code from this long before the scheduled end.
+CHECKOUT_CODE_LEAD = timedelta(minutes=30)
 
 
 # --- activities ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from flask import Blueprint, current_app
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
-from app import awards, clock, demo, ledger, org, people, residents_import
+from app import activities, awards, clock, delivery, demo, ledger, org, people, residents_import
 from app.database import commit_unit_of_work, read_only, rollback_unit_of_work
 from app.errors import LinliError
 from app.extensions import db
@@ -252,3 +253,38 @@ def ledger_check():
             click.echo(f"  - {line}", err=True)
         sys.exit(1)
     click.echo(_("Ledger OK: every transaction balances and every cached total is right."))
+
+
+@bp.cli.command("close-attendances")
+@unit_of_work
+def close_attendances():
+    """Close attendances nobody checked out of once check-out has closed (run from cron).
+
+    Their time runs to the scheduled end and is marked unverified, waiting for staff.
+    """
+    closed = activities.close_overdue(clock.now())
+    click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
+
+
+@bp.cli.command("send-messages")
+@click.option("--watch", is_flag=True, help="Keep running and send new messages as they come.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between looks (--watch).")
+def send_messages(watch: bool, interval: float):
+    """Deliver the outbox (SMS) now; with --watch, keep delivering until interrupted."""
+    while True:
+        report = delivery.deliver_due(clock.now)
+        if report.sent or report.retrying or report.failed or not watch:
+            click.echo(
+                _(
+                    "Sent %(sent)s, will retry %(retrying)s, failed %(failed)s.",
+                    sent=report.sent,
+                    retrying=report.retrying,
+                    failed=report.failed,
+                )
+            )
+        if not watch:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:  # a claimed message is retried after its lease anyway
+            return

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from app import ledger
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.models import OrgUnit
+from app.models import OrgUnit, Team
 from app.models.org import ORG_KINDS
 from app.text import one_line
 
@@ -78,6 +78,30 @@ def get_community(name: str) -> OrgUnit:
     if community is None:
         raise NotFound(_l("There is no community named “%(name)s”."), field="community", name=name)
     return community
+
+
+def community_by_id(community_id: int) -> OrgUnit:
+    community = db.session.get(OrgUnit, community_id)
+    if community is None or community.kind != "community":
+        raise NotFound(_l("There is no such community."), field="community")
+    return community
+
+
+def teams_of(community_ids: list[int]) -> list[Team]:
+    return list(
+        db.session.scalars(
+            sa.select(Team)
+            .where(Team.community_id.in_(community_ids))
+            .order_by(Team.community_id, Team.name)
+        )
+    )
+
+
+def get_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(_l("There is no such team."), field="team")
+    return team
 
 
 def communities() -> list[OrgUnit]:

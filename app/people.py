@@ -64,6 +64,13 @@ def clean_tags(tags) -> list[str]:
     return result
 
 
+def get(person_id: int) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise NotFound(_l("There is no such person."), field="person")
+    return person
+
+
 def find_by_phone(raw_phone: str) -> Person | None:
     return db.session.scalar(sa.select(Person).filter_by(phone=normalize_phone(raw_phone)))
 
@@ -283,6 +290,22 @@ def create_user(
         after={"role": kind, "communities": [c.id for c in communities]},
     )
     return person
+
+
+def search(text: str, community_ids: set[int] | None, limit: int = 20) -> list[Person]:
+    """People whose name contains `text` or whose phone contains its digits."""
+    text = " ".join((text or "").split())
+    if not text:
+        return []
+    digits = "".join(ch for ch in text if ch.isdigit())
+    pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+    match = [Person.name.like(pattern)]
+    if len(digits) >= 4:
+        match.append(Person.phone.like(f"%{digits}%"))
+    query = sa.select(Person).where(sa.or_(*match), Person.community_id.is_not(None))
+    if community_ids is not None:
+        query = query.where(Person.community_id.in_(community_ids))
+    return list(db.session.scalars(query.order_by(Person.name, Person.id).limit(limit)))
 
 
 def visible_community_ids(person: Person) -> set[int] | None:

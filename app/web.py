@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
-from flask import abort
+from flask import abort, url_for
 from flask_login import current_user, login_required
 
 
@@ -22,3 +23,22 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
+
+
+def home_for(person) -> str:
+    """Where a person lands after signing in: staff to the panel, operators to their shop."""
+    if person.has_role("staff") or person.has_role("admin"):
+        return url_for("panel.index")
+    if person.has_role("merchant"):
+        return url_for("merchants.index")
+    return url_for("volunteers.index")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never follow ?next= to another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

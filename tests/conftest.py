@@ -395,3 +395,28 @@ def make_activity(db, make_community, now):
         )
 
     return make
+
+
+class Clock:
+    """A clock the test moves by hand; the app reads it through `app.clock.now()`."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta) -> datetime:
+        from datetime import timedelta
+
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def app_clock(app, now):
+    """The app's clock, set to `now` and moved with clock.advance(minutes=...)."""
+    fake = Clock(now)
+    app.config["LINLI_CLOCK"] = fake
+    yield fake
+    app.config.pop("LINLI_CLOCK", None)

@@ -95,7 +95,7 @@ def shop_operator(db, make_user):
     return make_user("merchant", merchant=merchant)
 
 
-@pytest.mark.parametrize("path", ["/panel/", "/panel/outbox"])
+@pytest.mark.parametrize("path", ["/panel/", "/panel/activities"])
 def test_panel_is_for_staff_only(client, login, make_user, make_volunteer, shop_operator, path):
     assert client.get(path).status_code == 302  # anonymous → sign-in page
     resident = make_volunteer()
@@ -144,9 +144,16 @@ def test_dev_outbox_shows_messages_in_demo_mode_only(
     awards.award(
         person, 15, reason="楼道清洁", idempotency_key="k", now=now, actor=None, source="test"
     )
-    login(make_user("staff"))
+    # Nothing is sent in demo mode, so anyone may read what would have been.
     page = client.get("/panel/outbox")
     assert "您获得 15 积分：楼道清洁。当前余额 15 积分。" in page.text
+    app.config["SMS_GATEWAY_URL"] = "http://127.0.0.1:9"
+    try:  # with a real gateway, real codes: staff only
+        assert client.get("/panel/outbox").status_code == 403
+        login(make_user("staff"))
+        assert client.get("/panel/outbox").status_code == 200
+    finally:
+        app.config["SMS_GATEWAY_URL"] = None
     app.config["DEMO_MODE"] = False
     try:
         assert client.get("/panel/outbox").status_code == 404

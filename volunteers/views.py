@@ -1,9 +1,311 @@
-from flask import render_template
+from datetime import datetime, timedelta
 
-from app import clock, reports
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
+from wtforms import SelectChoice
+
+from app import (
+    activities,
+    clock,
+    delivery,
+    ledger,
+    org,
+    people,
+    personal_codes,
+    qr,
+    rankings,
+    reports,
+    signin,
+)
+from app.database import after_commit
+from app.errors import LinliError
+from app.web import safe_next
 from volunteers import bp
+from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
+
+# How long a scanned check-in code is held while the volunteer signs in first.
+SCAN_HOLD = timedelta(minutes=15)
+# How long a verified phone may take to fill in the join form.
+JOIN_HOLD = timedelta(minutes=30)
 
 
 @bp.route("/")
 def index():
+    if current_user.is_authenticated and current_user.community_id is not None:
+        now = clock.now()
+        return render_template(
+            "volunteers/home.html",
+            summary=people.summary(current_user, now),
+            rank=rankings.community_rank_this_month(current_user, now),
+            upcoming=activities.upcoming_for(current_user, now, limit=3),
+        )
     return render_template("volunteers/index.html", figures=reports.street_figures(clock.now()))
+
+
+# --- signing in with a code ---------------------------------------------------------------
+
+
+def _remember_next() -> None:
+    target = safe_next(request.args.get("next"))
+    if target:
+        session["after_signin"] = target
+
+
+def _finish_signin(person):
+    login_user(person, remember=True)
+    session.pop("signin_phone", None)
+    return redirect(safe_next(session.pop("after_signin", None)) or url_for("volunteers.index"))
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin_phone():
+    _remember_next()
+    if current_user.is_authenticated:
+        return redirect(safe_next(session.pop("after_signin", None)) or url_for(".index"))
+    form = PhoneForm()
+    if form.validate_on_submit():
+        try:
+            message = signin.send_code(form.phone.data, now=clock.now(), locale=str(get_locale()))
+        except LinliError as exc:
+            form.phone.errors.append(str(exc))
+        else:
+            message_id = message.id
+            after_commit(lambda: delivery.deliver([message_id], clock.now))
+            session["signin_phone"] = message.recipient
+            return redirect(url_for(".signin_code"))
+    return render_template("volunteers/signin.html", form=form)
+
+
+@bp.route("/signin/code", methods=["GET", "POST"])
+def signin_code():
+    phone = session.get("signin_phone")
+    if not phone:
+        return redirect(url_for(".signin_phone"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        # A wrong code is answered with 200 so that its counted attempt is committed.
+        try:
+            verified = signin.check_code(phone, form.code.data, now=clock.now())
+        except LinliError as exc:
+            form.code.errors.append(str(exc))
+        else:
+            person = people.find_by_phone(verified)
+            if person is not None:
+                if not person.is_active:
+                    abort(403)
+                return _finish_signin(person)
+            session["verified_phone"] = {"phone": verified, "at": clock.now().isoformat()}
+            return redirect(url_for(".join"))
+    return render_template(
+        "volunteers/signin_code.html",
+        form=form,
+        phone=phone,
+        resend=PhoneForm(formdata=None, phone=phone),
+    )
+
+
+@bp.route("/join", methods=["GET", "POST"])
+def join():
+    held = session.get("verified_phone")
+    now = clock.now()
+    if not held or datetime.fromisoformat(held["at"]) < now - JOIN_HOLD:
+        session.pop("verified_phone", None)
+        return redirect(url_for(".signin_phone"))
+    form = JoinForm()
+    form.community.choices = [SelectChoice(c.id, c.name) for c in org.communities()]
+    if form.validate_on_submit():
+        try:
+            person = people.create_person(
+                name=form.name.data,
+                phone=held["phone"],
+                community=org.community_by_id(form.community.data),
+                now=now,
+                actor=None,
+                source="self",
+                locale=str(get_locale()),
+            )
+        except LinliError as exc:
+            (getattr(form, exc.field, None) or form.name).errors.append(str(exc))
+        else:
+            session.pop("verified_phone", None)
+            flash(_("Welcome to Linli, %(name)s!", name=person.name), "info")
+            return _finish_signin(person)
+    return render_template("volunteers/join.html", form=form, phone=held["phone"])
+
+
+# --- activities ---------------------------------------------------------------------------
+
+
+@bp.route("/activities")
+@login_required
+def activity_list():
+    now = clock.now()
+    upcoming = activities.upcoming_for(current_user, now)
+    return render_template(
+        "volunteers/activities.html",
+        upcoming=upcoming,
+        signups={a.id: activities.signup_of(a, current_user) for a in upcoming},
+    )
+
+
+@bp.route("/activities/<int:activity_id>")
+@login_required
+def activity_detail(activity_id: int):
+    activity = activities.get_activity(activity_id)
+    signup = activities.signup_of(activity, current_user)
+    return render_template(
+        "volunteers/activity.html",
+        activity=activity,
+        signup=signup,
+        position=activities.waiting_position(signup)
+        if signup and signup.status == "waitlisted"
+        else None,
+        attendance=activities.attendance_of(activity, current_user),
+        form=ButtonForm(),
+        now=clock.now(),
+    )
+
+
+@bp.route("/activities/<int:activity_id>/signup", methods=["POST"])
+@login_required
+def activity_signup(activity_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    activity = activities.get_activity(activity_id)
+    signup = activities.sign_up(activity, current_user, now=clock.now())
+    if signup.status == "confirmed":
+        flash(_("You are signed up."), "info")
+    else:
+        flash(_("The activity is full: you are on the waiting list."), "info")
+    return redirect(url_for(".activity_detail", activity_id=activity.id))
+
+
+@bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
+@login_required
+def activity_cancel(activity_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    activity = activities.get_activity(activity_id)
+    activities.cancel_signup(activity, current_user, now=clock.now())
+    flash(_("Your sign-up is cancelled."), "info")
+    return redirect(url_for(".activity_detail", activity_id=activity.id))
+
+
+# --- scanning the activity's QR code ------------------------------------------------------
+
+
+@bp.route("/scan/<kind>/<token>")
+def scan(kind: str, token: str):
+    """The URL inside the projector's QR code, opened by the phone's camera app.
+
+    The code is checked now (it rotates), then held in the signed session for a few
+    minutes, so a volunteer who has to sign in first is not sent back to the screen.
+    Recording happens on the confirmation page's POST (a link preview must not check
+    anyone in); with JavaScript that form sends itself at once.
+    """
+    now = clock.now()
+    activity = activities.read_scan_token(token, kind, now)
+    session["scan"] = {"activity": activity.id, "kind": kind, "at": now.isoformat()}
+    if not current_user.is_authenticated:
+        flash(_("Sign in to finish checking in; your scan is kept for 15 minutes."), "info")
+        return redirect(url_for(".signin_phone", next=url_for(".scan_confirm")))
+    return redirect(url_for(".scan_confirm"))
+
+
+def _held_scan():
+    held = session.get("scan")
+    if not held:
+        return None
+    scanned_at = datetime.fromisoformat(held["at"])
+    if scanned_at < clock.now() - SCAN_HOLD:
+        session.pop("scan", None)
+        return None
+    return activities.get_activity(held["activity"]), held["kind"], scanned_at
+
+
+@bp.route("/scan/confirm", methods=["GET", "POST"])
+@login_required
+def scan_confirm():
+    held = _held_scan()
+    if held is None:
+        flash(_("No recent scan. Scan the code on the screen again."), "error")
+        return redirect(url_for(".index"))
+    activity, kind, scanned_at = held
+    form = ButtonForm()
+    if form.validate_on_submit():
+        session.pop("scan", None)
+        # The time of the scan counts, not the time the form was sent.
+        if kind == "in":
+            result = activities.check_in(activity, current_user, now=scanned_at)
+        else:
+            result = activities.check_out(activity, current_user, now=scanned_at)
+        return render_template(
+            "volunteers/scan_done.html", activity=activity, kind=kind, result=result
+        )
+    return render_template("volunteers/scan_confirm.html", activity=activity, kind=kind, form=form)
+
+
+# --- history, certificate, my code --------------------------------------------------------
+
+
+@bp.route("/history")
+@login_required
+def history():
+    wallet = ledger.find_wallet(current_user)
+    return render_template(
+        "volunteers/history.html",
+        lines=ledger.history(wallet, limit=200) if wallet else [],
+        months=activities.minutes_by_month(current_user),
+        summary=people.summary(current_user, clock.now()),
+    )
+
+
+@bp.route("/certificate")
+@login_required
+def certificate():
+    return render_template(
+        "volunteers/certificate.html",
+        person=current_user,
+        attendances=activities.approved_for(current_user),
+        summary=people.summary(current_user, clock.now()),
+        today=clock.local(clock.now(), current_user.community),
+    )
+
+
+@bp.route("/me/code", methods=["GET", "POST"])
+@login_required
+def my_code():
+    """The personal code for merchants. GET shows the page; POST issues a fresh code
+    (as JSON for the page's refresh script, or as the page itself without JavaScript)."""
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template("volunteers/my_code.html", form=form, issued=None)
+    if not form.validate_on_submit():
+        abort(400)
+    now = clock.now()
+    issued = personal_codes.issue(current_user, now=now)
+    svg = qr.svg(issued.token, label=_("My code for red partner shops"))
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(
+            svg=str(svg),
+            digits=issued.digits,
+            expires_in=int((issued.expires_at - now).total_seconds()),
+        )
+    return render_template("volunteers/my_code.html", form=form, issued=issued, svg=svg, now=now)
+
+
+@bp.app_context_processor
+def volunteer_globals():
+    return {"sms_demo": current_app.config["DEMO_MODE"]}

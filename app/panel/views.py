@@ -1,8 +1,28 @@
-from flask import abort, current_app, render_template
-from flask_login import current_user
+import csv
+import io
+from datetime import UTC
 
-from app import clock, outbox, people, reports
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app import activities, clock, org, outbox, people, qr, reports
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.models import Activity
 from app.panel import bp
+from app.panel.forms import ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.web import role_required
 
 
@@ -15,9 +35,397 @@ def index():
 
 
 @bp.route("/outbox")
-@role_required("staff", "admin")
 def dev_outbox():
-    # Messages hold sign-in codes: shown to staff only in demo mode, where nothing is sent.
+    # Demo mode without a gateway sends nothing: the codes and notices it would send are
+    # shown here to anyone, so a visitor can sign in with the code (demo logins are public
+    # too). With a real gateway only staff may look; outside demo mode nobody.
     if not current_app.config["DEMO_MODE"]:
         abort(404)
+    if current_app.config["SMS_GATEWAY_URL"] and not (
+        current_user.is_authenticated
+        and (current_user.has_role("staff") or current_user.has_role("admin"))
+    ):
+        abort(403)
     return render_template("panel/outbox.html", messages=outbox.recent())
+
+
+# --- activities ---------------------------------------------------------------------------
+
+
+def _visible(activity_id: int) -> Activity:
+    activity = activities.get_activity(activity_id)
+    visible = people.visible_community_ids(current_user)
+    if visible is not None and activity.community_id not in visible:
+        abort(404)
+    return activity
+
+
+def _communities():
+    visible = people.visible_community_ids(current_user)
+    return [c for c in org.communities() if visible is None or c.id in visible]
+
+
+def _to_utc(naive, community):
+    return naive.replace(tzinfo=clock.zone_for(community)).astimezone(UTC)
+
+
+def _to_local_input(moment, community):
+    return clock.local(moment, community).replace(tzinfo=None)
+
+
+def _fill_choices(form: ActivityForm) -> None:
+    communities = _communities()
+    form.community.choices = [SelectChoice(c.id, c.name) for c in communities]
+    teams = org.teams_of([c.id for c in communities])
+    names = {c.id: c.name for c in communities}
+    form.team.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(t.id, f"{names[t.community_id]} · {t.name}") for t in teams
+    ]
+
+
+def _fields(form: ActivityForm, community) -> activities.ActivityFields:
+    team = org.get_team(form.team.data) if form.team.data else None
+    return activities.ActivityFields(
+        title=form.title.data,
+        description=form.description.data or "",
+        place=form.place.data or "",
+        starts_at=_to_utc(form.starts_at.data, community),
+        ends_at=_to_utc(form.ends_at.data, community),
+        capacity=form.capacity.data,
+        points_rule=form.points_rule.data,
+        points=form.points.data,
+        needs_approval=form.needs_approval.data,
+        signup_required=form.signup_required.data,
+        team=team,
+    )
+
+
+def _show_error(form, exc: LinliError) -> None:
+    target = getattr(form, exc.field or "", None)
+    if target is not None and hasattr(target, "errors") and isinstance(target.errors, list):
+        target.errors.append(str(exc))
+    else:
+        flash(str(exc), "error")
+
+
+@bp.route("/activities")
+@role_required("staff", "admin")
+def activity_list():
+    visible = people.visible_community_ids(current_user)
+    return render_template(
+        "panel/activities.html",
+        items=activities.for_communities(visible),
+        now=clock.now(),
+    )
+
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def activity_new():
+    form = ActivityForm()
+    _fill_choices(form)
+    if form.validate_on_submit():
+        community = org.community_by_id(form.community.data)
+        try:
+            activity = activities.create_activity(
+                community,
+                _fields(form, community),
+                actor=current_user,
+                now=clock.now(),
+                source="panel",
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            _show_error(form, exc)
+        else:
+            flash(_("The activity is saved."), "info")
+            return redirect(url_for(".activity_detail", activity_id=activity.id))
+    return render_template("panel/activity_form.html", form=form, activity=None)
+
+
+@bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def activity_edit(activity_id: int):
+    activity = _visible(activity_id)
+    form = ActivityForm(obj=None if request.method == "POST" else activity)
+    _fill_choices(form)
+    if request.method == "GET":
+        form.community.data = activity.community_id
+        form.team.data = activity.team_id or 0
+        form.starts_at.data = _to_local_input(activity.starts_at, activity.community)
+        form.ends_at.data = _to_local_input(activity.ends_at, activity.community)
+    # An activity stays in its community: the field is shown but not changeable.
+    form.community.choices = [SelectChoice(activity.community_id, activity.community.name)]
+    form.community.data = activity.community_id
+    if form.validate_on_submit():
+        try:
+            activities.update_activity(
+                activity,
+                _fields(form, activity.community),
+                actor=current_user,
+                now=clock.now(),
+                source="panel",
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            _show_error(form, exc)
+        else:
+            flash(_("The activity is saved."), "info")
+            return redirect(url_for(".activity_detail", activity_id=activity.id))
+    return render_template("panel/activity_form.html", form=form, activity=activity)
+
+
+@bp.route("/activities/<int:activity_id>")
+@role_required("staff", "admin")
+def activity_detail(activity_id: int):
+    activity = _visible(activity_id)
+    query = request.args.get("q", "")
+    found = people.search(query, people.visible_community_ids(current_user)) if query else []
+    rows = activities.attendances(activity)
+    return render_template(
+        "panel/activity.html",
+        activity=activity,
+        rows=rows,
+        waiting=sum(1 for row in rows if row.status == "pending"),
+        query=query,
+        found=found,
+        attending={row.person_id for row in rows},
+        form=ButtonForm(),
+        reason_form=ReasonForm(),
+        times_form=TimesForm(),
+        to_local_input=lambda moment: _to_local_input(moment, activity.community),
+    )
+
+
+def _back(activity: Activity, anchor: str = ""):
+    return redirect(url_for(".activity_detail", activity_id=activity.id) + anchor)
+
+
+@bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/approve", methods=["POST"])
+@role_required("staff", "admin")
+def attendance_approve(activity_id: int, attendance_id: int):
+    activity = _visible(activity_id)
+    attendance = activities.get_attendance(activity, attendance_id)
+    try:
+        activities.approve(attendance, actor=current_user, now=clock.now())
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
+    else:
+        flash(_("Approved: %(name)s.", name=attendance.person.name), "info")
+    return _back(activity, f"#a{attendance_id}")
+
+
+@bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/reject", methods=["POST"])
+@role_required("staff", "admin")
+def attendance_reject(activity_id: int, attendance_id: int):
+    activity = _visible(activity_id)
+    attendance = activities.get_attendance(activity, attendance_id)
+    form = ReasonForm()
+    try:
+        activities.reject(
+            attendance, actor=current_user, now=clock.now(), reason=form.reason.data or ""
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
+    else:
+        flash(_("Rejected: %(name)s.", name=attendance.person.name), "info")
+    return _back(activity, f"#a{attendance_id}")
+
+
+@bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/times", methods=["POST"])
+@role_required("staff", "admin")
+def attendance_times(activity_id: int, attendance_id: int):
+    activity = _visible(activity_id)
+    attendance = activities.get_attendance(activity, attendance_id)
+    form = TimesForm()
+    if not form.validate():
+        flash(_("%(name)s: enter both times and a reason.", name=attendance.person.name), "error")
+        return _back(activity, f"#a{attendance_id}")
+    try:
+        activities.correct_times(
+            attendance,
+            checked_in_at=_to_utc(form.checked_in_at.data, activity.community),
+            checked_out_at=_to_utc(form.checked_out_at.data, activity.community),
+            actor=current_user,
+            now=clock.now(),
+            reason=form.reason.data,
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
+    else:
+        flash(_("Times corrected: %(name)s.", name=attendance.person.name), "info")
+    return _back(activity, f"#a{attendance_id}")
+
+
+@bp.route("/activities/<int:activity_id>/approve", methods=["POST"])
+@role_required("staff", "admin")
+def attendance_approve_many(activity_id: int):
+    activity = _visible(activity_id)
+    ids = {int(value) for value in request.form.getlist("attendance") if value.isdigit()}
+    approved, problems = 0, []
+    now = clock.now()
+    for attendance in activities.attendances(activity):
+        if attendance.id not in ids or attendance.status != "pending":
+            continue
+        try:
+            activities.approve(attendance, actor=current_user, now=now)
+        except LinliError as exc:
+            problems.append(f"{attendance.person.name}: {exc}")
+        else:
+            approved += 1
+    flash(_("%(count)s attendances approved.", count=approved), "info")
+    for problem in problems:
+        flash(problem, "error")
+    return _back(activity)
+
+
+@bp.route("/activities/<int:activity_id>/checkin", methods=["POST"])
+@role_required("staff", "admin")
+def staff_check_in(activity_id: int):
+    activity = _visible(activity_id)
+    person = people.get(request.form.get("person", type=int) or 0)
+    visible = people.visible_community_ids(current_user)
+    if visible is not None and person.community_id not in visible:
+        abort(404)
+    try:
+        result = activities.check_in(
+            activity, person, now=clock.now(), method="staff", recorded_by=current_user
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(_("%(name)s: %(error)s", name=person.name, error=exc), "error")
+    else:
+        when = clock.local(result.attendance.checked_in_at, activity.community).strftime("%H:%M")
+        if result.repeated:
+            flash(
+                _("%(name)s was already checked in at %(time)s.", name=person.name, time=when),
+                "info",
+            )
+        else:
+            flash(_("%(name)s is checked in.", name=person.name), "info")
+    return _back(activity)
+
+
+@bp.route("/activities/<int:activity_id>/close-overdue", methods=["POST"])
+@role_required("staff", "admin")
+def close_overdue(activity_id: int):
+    activity = _visible(activity_id)
+    closed = activities.close_overdue(clock.now())
+    flash(_("%(count)s attendances without a check-out were closed.", count=closed), "info")
+    return _back(activity)
+
+
+@bp.route("/activities/<int:activity_id>/attendances.csv")
+@role_required("staff", "admin")
+def attendance_csv(activity_id: int):
+    activity = _visible(activity_id)
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            _("Name"),
+            _("Phone"),
+            _("Checked in"),
+            _("Checked out"),
+            _("Minutes"),
+            _("Points"),
+            _("Status"),
+            _("Unverified"),
+            _("Note"),
+        ]
+    )
+    status_names = _status_names()
+    for row in activities.attendances(activity):
+        writer.writerow(
+            [
+                row.person.name,
+                row.person.phone,
+                clock.local(row.checked_in_at, activity.community).strftime("%Y-%m-%d %H:%M"),
+                clock.local(row.checked_out_at, activity.community).strftime("%Y-%m-%d %H:%M")
+                if row.checked_out_at
+                else "",
+                row.minutes if row.minutes is not None else "",
+                row.points,
+                status_names[row.status],
+                _("yes") if row.unverified else "",
+                row.note,
+            ]
+        )
+    filename = f"attendance-{activity.id}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
+
+
+def _status_names() -> dict[str, str]:
+    return {
+        "checked_in": _("On site"),
+        "pending": _("Waiting for approval"),
+        "approved": _("Approved"),
+        "rejected": _("Rejected"),
+    }
+
+
+@bp.app_context_processor
+def panel_globals():
+    return {"attendance_status_names": _status_names}
+
+
+# --- the projector page -------------------------------------------------------------------
+
+
+def _screen_codes(activity: Activity, now) -> dict[str, str]:
+    """The QR codes to show now: check-in until the end; check-out from 30 min before it."""
+    codes = {}
+    if now <= activity.ends_at:
+        url = url_for(
+            "volunteers.scan",
+            kind="in",
+            token=activities.scan_token(activity, "in", now),
+            _external=True,
+        )
+        codes["in"] = str(qr.svg(url, label=_("Check-in code")))
+    if now >= activity.ends_at - activities.CHECKOUT_CODE_LEAD:
+        url = url_for(
+            "volunteers.scan",
+            kind="out",
+            token=activities.scan_token(activity, "out", now),
+            _external=True,
+        )
+        codes["out"] = str(qr.svg(url, label=_("Check-out code")))
+    return codes
+
+
+@bp.route("/activities/<int:activity_id>/screen")
+@role_required("staff", "admin")
+def activity_screen(activity_id: int):
+    activity = _visible(activity_id)
+    now = clock.now()
+    return render_template(
+        "panel/screen.html",
+        activity=activity,
+        codes=_screen_codes(activity, now),
+        state=activities.screen_state(activity),
+    )
+
+
+@bp.route("/activities/<int:activity_id>/screen.json")
+@role_required("staff", "admin")
+def activity_screen_state(activity_id: int):
+    activity = _visible(activity_id)
+    now = clock.now()
+    state = activities.screen_state(activity)
+    return jsonify(
+        codes=_screen_codes(activity, now),
+        checked_in=state.checked_in,
+        latest=[
+            {"name": name, "time": clock.local(at, activity.community).strftime("%H:%M")}
+            for name, at in state.latest
+        ],
+    )

@@ -1,0 +1,81 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class ActivityForm(FlaskForm):
+    title = StringField(
+        _l("Title"), validators=[DataRequired(message=_l("A title is required.")), Length(max=100)]
+    )
+    community = SelectField(_l("Community"), coerce=int)
+    team = SelectField(_l("Team (optional)"), coerce=int)
+    place = StringField(_l("Place"), validators=[Length(max=200)])
+    starts_at = DateTimeLocalField(
+        _l("Starts"),
+        format=TIME_FORMAT,
+        validators=[InputRequired(message=_l("When does it start?"))],
+    )
+    ends_at = DateTimeLocalField(
+        _l("Ends"),
+        format=TIME_FORMAT,
+        validators=[InputRequired(message=_l("When does it end?"))],
+    )
+    capacity = IntegerField(
+        _l("Places (empty: no limit)"), validators=[Optional(), NumberRange(min=1, max=100_000)]
+    )
+    points_rule = RadioField(
+        _l("Points"),
+        choices=[
+            SelectChoice("fixed", _l("A fixed number")),
+            SelectChoice("per_hour", _l("Per hour (rounded down)")),
+        ],
+        default="fixed",
+    )
+    points = IntegerField(
+        _l("Points (fixed, or per hour)"),
+        default=10,
+        validators=[InputRequired(message=_l("How many points?")), NumberRange(min=0, max=10_000)],
+    )
+    needs_approval = BooleanField(_l("Staff approve each attendance before points are posted"))
+    signup_required = BooleanField(_l("Only people who signed up may check in"))
+    description = TextAreaField(_l("Description"), validators=[Length(max=4000)])
+    submit = SubmitField(_l("Save"))
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(
+        _l("Reason"),
+        validators=[DataRequired(message=_l("A reason is required.")), Length(max=200)],
+    )
+    submit = SubmitField(_l("Reject"))
+
+
+class TimesForm(FlaskForm):
+    checked_in_at = DateTimeLocalField(
+        _l("Checked in"), format=TIME_FORMAT, validators=[InputRequired()]
+    )
+    checked_out_at = DateTimeLocalField(
+        _l("Checked out"), format=TIME_FORMAT, validators=[InputRequired()]
+    )
+    reason = StringField(
+        _l("Reason"),
+        validators=[DataRequired(message=_l("A reason is required.")), Length(max=200)],
+    )
+    submit = SubmitField(_l("Correct the times"))
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button: it carries the CSRF token."""

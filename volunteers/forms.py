@@ -1,0 +1,49 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+
+class PhoneForm(FlaskForm):
+    phone = StringField(
+        _l("Mobile phone number"),
+        validators=[
+            DataRequired(message=_l("Please enter your mobile phone number.")),
+            Length(max=30),
+        ],
+        render_kw={
+            "autocomplete": "tel",
+            "inputmode": "tel",
+            "type": "tel",
+            "placeholder": "138 0013 8000",
+        },
+    )
+    submit = SubmitField(_l("Send me a code"))
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("The 6-digit code from the text message"),
+        validators=[DataRequired(message=_l("Please enter the code.")), Length(max=12)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "pattern": "[0-9 ]*",
+            "maxlength": "7",
+        },
+    )
+    submit = SubmitField(_l("Sign in"))
+
+
+class JoinForm(FlaskForm):
+    name = StringField(
+        _l("Your name"),
+        validators=[DataRequired(message=_l("Please enter your name.")), Length(max=50)],
+        render_kw={"autocomplete": "name"},
+    )
+    community = SelectField(_l("Your community"), coerce=int)
+    submit = SubmitField(_l("Join"))
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (sign up, cancel, confirm): it carries the CSRF token."""
