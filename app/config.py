@@ -99,6 +99,9 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
         "REDIS_URL": env.get("REDIS_URL") or None,
+        # The address phones reach this server at, for URLs inside QR codes (a projector
+        # page opened on http://127.0.0.1 must still show a code a phone can open).
+        "PUBLIC_URL": (env.get("LINLI_PUBLIC_URL") or "").rstrip("/") or None,
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
         "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
         "SMS_ACCOUNT_SID": env.get("SMS_ACCOUNT_SID") or None,

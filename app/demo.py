@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import awards, ledger, org, people
+from app import activities, awards, ledger, org, people
 from app.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
 
@@ -192,12 +192,14 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     _make_teams(communities, residents, rng)
     merchants = _make_merchants(communities, now, admin)
     awarded = _award_history(communities, residents, staff, now, rng)
+    made = _make_activities(communities, residents, staff, now, rng)
     db.session.flush()
     return {
         "communities": len(communities),
         "residents": sum(len(r) for r in residents.values()),
         "merchants": len(merchants),
         "awards": awarded,
+        "activities": made,
     }
 
 
@@ -292,3 +294,77 @@ def _award_history(communities, residents, staff, now: datetime, rng: random.Ran
                     notify=False,
                 )
     return count
+
+
+PAST_ACTIVITIES = [
+    ("周末环境整治", "小区中心花园", 2, "per_hour", 10),
+    ("敬老院探访", "幸福敬老院", 2, "fixed", 20),
+    ("垃圾分类定时定点督导", "2号楼垃圾分类亭", 2, "per_hour", 8),
+    ("反诈骗宣传进楼栋", "社区活动中心", 1, "fixed", 10),
+    ("义务理发", "社区活动中心", 3, "per_hour", 10),
+    ("夜间治安巡逻", "社区各楼栋", 2, "per_hour", 10),
+]
+
+
+def _make_activities(communities, residents, staff, now: datetime, rng: random.Random) -> int:
+    """Past activities with verified attendance, one on now, and some coming up.
+
+    The one on now lets a visitor scan the projector code straight away.
+    """
+    made = 0
+    for community_name, community in communities.items():
+        crowd = residents[community_name]
+        worker = staff[community_name]
+        for weeks_ago, (title, place, hours, rule, points) in enumerate(PAST_ACTIVITIES, 1):
+            starts = (now - timedelta(weeks=weeks_ago)).replace(minute=0, second=0, microsecond=0)
+            activity = activities.create_activity(
+                community,
+                activities.ActivityFields(
+                    title=title,
+                    place=place,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=hours),
+                    points_rule=rule,
+                    points=points,
+                ),
+                actor=worker,
+                now=starts - timedelta(days=7),
+                source="cli",
+            )
+            made += 1
+            attendees = [crowd[0], *rng.sample(crowd[1:], rng.randint(8, 15))]
+            for person in attendees:
+                arrived = starts + timedelta(minutes=rng.randint(-10, 15))
+                activities.check_in(activity, person, now=arrived)
+                left = starts + timedelta(hours=hours, minutes=rng.randint(-20, 10))
+                activities.check_out(activity, person, now=left)
+        current = (now - timedelta(minutes=30)).replace(second=0, microsecond=0)
+        upcoming = [
+            ("社区议事会志愿服务", "社区党群服务中心", current, 3, None, False, "per_hour", 10),
+            ("周六义诊", "社区卫生服务站", now + timedelta(days=2), 3, 10, False, "fixed", 25),
+            ("小区消防演练", "3号楼前广场", now + timedelta(days=6), 2, 30, True, "fixed", 15),
+        ]
+        for title, place, starts, hours, capacity, signup_required, rule, points in upcoming:
+            starts = starts.replace(second=0, microsecond=0)
+            activity = activities.create_activity(
+                community,
+                activities.ActivityFields(
+                    title=title,
+                    place=place,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=hours),
+                    capacity=capacity,
+                    signup_required=signup_required,
+                    points_rule=rule,
+                    points=points,
+                    description="请穿好红马甲，提前十分钟到场。",
+                ),
+                actor=worker,
+                now=now - timedelta(days=3),
+                source="cli",
+            )
+            made += 1
+            if capacity:
+                for person in rng.sample(crowd[1:], min(capacity + 2, len(crowd) - 1)):
+                    activities.sign_up(activity, person, now=now - timedelta(days=1))
+    return made

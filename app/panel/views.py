@@ -380,25 +380,19 @@ def panel_globals():
 # --- the projector page -------------------------------------------------------------------
 
 
+def _scan_url(activity: Activity, kind: str, now) -> str:
+    path = url_for("volunteers.scan", kind=kind, token=activities.scan_token(activity, kind, now))
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return base + path
+
+
 def _screen_codes(activity: Activity, now) -> dict[str, str]:
     """The QR codes to show now: check-in until the end; check-out from 30 min before it."""
     codes = {}
     if now <= activity.ends_at:
-        url = url_for(
-            "volunteers.scan",
-            kind="in",
-            token=activities.scan_token(activity, "in", now),
-            _external=True,
-        )
-        codes["in"] = str(qr.svg(url, label=_("Check-in code")))
+        codes["in"] = str(qr.svg(_scan_url(activity, "in", now), label=_("Check-in code")))
     if now >= activity.ends_at - activities.CHECKOUT_CODE_LEAD:
-        url = url_for(
-            "volunteers.scan",
-            kind="out",
-            token=activities.scan_token(activity, "out", now),
-            _external=True,
-        )
-        codes["out"] = str(qr.svg(url, label=_("Check-out code")))
+        codes["out"] = str(qr.svg(_scan_url(activity, "out", now), label=_("Check-out code")))
     return codes
 
 
