@@ -121,6 +121,9 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         # Password attempts per client address (brute force is slowed, not just logged).
         "LOGIN_RATE_LIMIT": env.get("LINLI_LOGIN_RATE_LIMIT") or "10 per minute",
+        # Sign-in codes asked for per client address, across all phone numbers (each phone
+        # has its own limits too): one address cannot make the server text half the city.
+        "CODE_RATE_LIMIT": env.get("LINLI_CODE_RATE_LIMIT") or "5 per minute;30 per hour",
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         # A volunteer stays signed in on their phone for 30 days ("remember me").
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),

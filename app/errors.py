@@ -131,6 +131,12 @@ class TooManyAttempts(BusinessRuleError):
     default_message = _l("Too many attempts. Please wait a minute and try again.")
 
 
+class CodeRecentlySent(TooManyAttempts):
+    """A code went to this phone a moment ago: use that one (or wait to ask again)."""
+
+    code = "code_recently_sent"
+
+
 class AlreadyDone(BusinessRuleError):
     """The same thing done twice (a second scan); the first still stands."""
 

@@ -373,12 +373,13 @@ def reverse(
 
 
 def history(account: Account, limit: int = 50) -> list[tuple[LedgerEntry, LedgerTransaction]]:
-    """The newest entries of an account with their transactions."""
+    """The newest entries of an account with their transactions, by the time they count at
+    (a posting may be dated in the past, e.g. attendance recorded after the event)."""
     rows = db.session.execute(
         sa.select(LedgerEntry, LedgerTransaction)
         .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
         .where(LedgerEntry.account_id == account.id)
-        .order_by(LedgerEntry.id.desc())
+        .order_by(LedgerTransaction.created_at.desc(), LedgerEntry.id.desc())
         .limit(limit)
     ).all()
     return [(entry, txn) for entry, txn in rows]

@@ -21,7 +21,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import outbox, people
-from app.errors import BusinessRuleError, CodeExpired, InvalidCode, TooManyAttempts
+from app.errors import (
+    BusinessRuleError,
+    CodeExpired,
+    CodeRecentlySent,
+    InvalidCode,
+    TooManyAttempts,
+)
 from app.extensions import db
 from app.models import OutboxMessage, SignInCode
 from app.phones import normalize_phone
@@ -68,7 +74,7 @@ def send_code(raw_phone: str, *, now: datetime, locale: str) -> OutboxMessage:
             minutes=_minutes_until(max(locked) + COOL_DOWN, now),
         )
     if recent and recent[0].created_at > now - RESEND_AFTER:
-        raise TooManyAttempts(
+        raise CodeRecentlySent(
             _l("A code was just sent. You can ask for another in %(seconds)s seconds."),
             field="phone",
             seconds=math.ceil((recent[0].created_at + RESEND_AFTER - now).total_seconds()),

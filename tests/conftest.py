@@ -103,6 +103,7 @@ def _make_app(url: str, instance: Path):
             ),
             # Many sign-ins from one address; tests/test_rate_limits.py checks the real limit.
             "LOGIN_RATE_LIMIT": "10000 per minute",
+            "CODE_RATE_LIMIT": "10000 per minute",
             "SERVER_NAME": None,
         }
     )

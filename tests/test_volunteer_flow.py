@@ -65,6 +65,16 @@ def test_sign_in_by_code_keeps_the_phone_signed_in_for_30_days(
     assert db.session.scalar(sa.select(SignInCode)).used_at is not None
 
 
+def test_asking_again_within_the_minute_goes_to_the_code_page(client, db, app_clock):
+    page = client.get("/signin")
+    token = csrf_from(page.text)
+    client.post("/signin", data={"phone": "13900004444", "csrf_token": token})
+    app_clock.advance(seconds=20)
+    again = client.post("/signin", data={"phone": "139 0000 4444", "csrf_token": token})
+    assert again.headers["Location"] == "/signin/code"
+    assert "40 秒后可再次获取" in client.get("/signin/code").text
+
+
 def test_wrong_codes_are_counted_and_lock(client, db, app_clock, make_volunteer):
     make_volunteer(phone="+8613800138012")
     page = client.get("/signin")

@@ -30,7 +30,9 @@ from app import (
     signin,
 )
 from app.database import after_commit
-from app.errors import LinliError
+from app.errors import CodeRecentlySent, LinliError
+from app.extensions import limiter
+from app.phones import normalize_phone
 from app.web import safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
@@ -70,6 +72,7 @@ def _finish_signin(person):
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CODE_RATE_LIMIT"], methods=["POST"])
 def signin_phone():
     _remember_next()
     if current_user.is_authenticated:
@@ -78,6 +81,12 @@ def signin_phone():
     if form.validate_on_submit():
         try:
             message = signin.send_code(form.phone.data, now=clock.now(), locale=str(get_locale()))
+        except CodeRecentlySent as exc:
+            # Asked again within the minute (a double tap, the back button): the code
+            # already sent is the one to enter.
+            session["signin_phone"] = normalize_phone(form.phone.data)
+            flash(str(exc), "info")
+            return redirect(url_for(".signin_code"))
         except LinliError as exc:
             form.phone.errors.append(str(exc))
         else:
