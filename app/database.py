@@ -10,6 +10,7 @@ so the many readers of a WAL database never queue behind a writer.
 from __future__ import annotations
 
 import contextlib
+import logging
 import contextvars
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 _read_only = contextvars.ContextVar("linli_read_only", default=False)
 
@@ -91,7 +94,13 @@ def commit_unit_of_work() -> None:
     db.session.commit()
     callbacks = db.session.info.pop("linli_after_commit", [])
     for callback in callbacks:
-        callback()
+        # What was committed stands: a failing follow-up is logged, never turned into an
+        # error for work that succeeded (the outbox worker retries a message not sent).
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit work failed")
+            db.session.rollback()
 
 
 def rollback_unit_of_work() -> None:

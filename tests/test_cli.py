@@ -173,3 +173,24 @@ def test_seed_demo_builds_a_clean_street_once(app, cli, db):
         assert "生产环境不加载演示数据" in cli("seed-demo").output
     finally:
         app.config["DEMO_MODE"] = True
+
+
+def test_close_attendances_and_send_messages(
+    cli, db, app, app_clock, make_activity, make_volunteer
+):
+    from app import activities, outbox
+
+    activity = make_activity(hours=1)
+    volunteer = make_volunteer(community=activity.community)
+    activities.check_in(activity, volunteer, now=app_clock())
+    app_clock.advance(hours=1, minutes=app.config["ATTENDANCE_GRACE_MINUTES"] + 1)
+    result = cli("close-attendances")
+    assert result.exit_code == 0 and "已关闭 1 条" in result.output
+    assert activities.attendance_of(activity, volunteer).unverified
+
+    message = outbox.queue(phone="+8613800138099", kind="test", body="hi", now=app_clock())
+    app.extensions.pop("linli_sms_sender", None)
+    result = cli("send-messages")
+    assert result.exit_code == 0 and "已发送 1 条" in result.output
+    assert message.status == "shown"
+    assert cli("send-messages").output.startswith("已发送 0 条")
