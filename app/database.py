@@ -10,8 +10,8 @@ so the many readers of a WAL database never queue behind a writer.
 from __future__ import annotations
 
 import contextlib
-import logging
 import contextvars
+import logging
 from collections.abc import Callable, Iterator
 
 from sqlalchemy import event
