@@ -133,6 +133,10 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # the end (then open attendances are closed automatically, unverified).
         "CHECKIN_EARLY_MINUTES": _minutes(env, "LINLI_CHECKIN_EARLY_MINUTES", 30),
         "ATTENDANCE_GRACE_MINUTES": _minutes(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
+        # A shop operator may void a redemption this long after it; later only staff can.
+        "VOID_WINDOW_MINUTES": _minutes(env, "LINLI_VOID_MINUTES", 30),
+        # Offer photos and other uploads.
+        "UPLOAD_FOLDER": str(instance_path / "uploads"),
     }
 
 

@@ -33,6 +33,12 @@ _REFRESH = _l("Ask the volunteer to refresh their code and scan again.")
 
 
 @dataclass(frozen=True)
+class UsedCode:
+    person: Person
+    code_id: int
+
+
+@dataclass(frozen=True)
 class IssuedCode:
     token: str
     digits: str
@@ -91,8 +97,8 @@ def _find(text: str) -> tuple[PersonalCode | None, bool]:
     return row, True
 
 
-def use(text: str, *, now: datetime) -> Person:
-    """Spend a code (scanned token or typed digits) and return whose it is.
+def use(text: str, *, now: datetime) -> UsedCode:
+    """Spend a code (scanned token or typed digits) and return whose it was.
 
     Single use: the code is marked used by an atomic update, so two merchants scanning
     the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
@@ -114,4 +120,4 @@ def use(text: str, *, now: datetime) -> Person:
                 _l("This code was already used. %(hint)s"), field="code", hint=_REFRESH
             )
         raise CodeExpired(_l("This code has expired. %(hint)s"), field="code", hint=_REFRESH)
-    return db.session.get(Person, taken[0])
+    return UsedCode(db.session.get(Person, taken[0]), row.id)

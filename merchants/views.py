@@ -1,12 +1,392 @@
-from flask import render_template
+import csv
+import io
+import re
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import shops
+from app import clock, offers, qr_read, redemptions
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.models import Merchant
+from app.text import mask_name
 from app.web import role_required
 from merchants import bp
+from merchants.forms import ButtonForm, CodeForm, OfferForm, PhotoForm, VoidForm
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _shop(shop_id: int) -> Merchant:
+    """The operator's own merchant; any other is "not found"."""
+    for merchant in offers.merchants_of(current_user):
+        if merchant.id == shop_id:
+            return merchant
+    abort(404)
 
 
 @bp.route("/")
 @role_required("merchant")
 def index():
-    return render_template("merchants/index.html", shops=shops.operated_by(current_user))
+    shops = offers.merchants_of(current_user)
+    if len(shops) == 1:
+        return redirect(url_for(".shop_home", shop_id=shops[0].id))
+    return render_template("merchants/choose.html", shops=shops)
+
+
+@bp.route("/<int:shop_id>/")
+@role_required("merchant")
+def shop_home(shop_id: int):
+    merchant = _shop(shop_id)
+    today = offers.local_day(clock.now())
+    rows = redemptions.for_merchant_day(merchant, today)
+    standing = [row for row in rows if row.voided_at is None]
+    return render_template(
+        "merchants/home.html",
+        merchant=merchant,
+        today_count=len(standing),
+        today_points=sum(row.points for row in standing),
+        latest=rows[:5],
+    )
+
+
+# --- redeeming ----------------------------------------------------------------------------
+
+
+def _start_sale(merchant: Merchant, text: str):
+    ticket = redemptions.start(text, merchant, now=clock.now())
+    return redirect(url_for(".sale", shop_id=merchant.id, t=ticket.token))
+
+
+@bp.route("/<int:shop_id>/redeem", methods=["GET", "POST"])
+@role_required("merchant")
+def redeem(shop_id: int):
+    """Step 1: the volunteer's code, typed, scanned live (BarcodeDetector) or photographed."""
+    merchant = _shop(shop_id)
+    form, photo_form = CodeForm(), PhotoForm(prefix="p")
+    if form.validate_on_submit():
+        try:
+            return _start_sale(merchant, form.code.data)
+        except LinliError as exc:
+            rollback_unit_of_work()
+            form.code.errors.append(str(exc))
+    return render_template(
+        "merchants/redeem.html", merchant=merchant, form=form, photo_form=photo_form
+    )
+
+
+@bp.route("/<int:shop_id>/redeem/photo", methods=["POST"])
+@role_required("merchant")
+def redeem_photo(shop_id: int):
+    merchant = _shop(shop_id)
+    form, photo_form = CodeForm(formdata=None), PhotoForm(prefix="p")
+    if photo_form.validate_on_submit():
+        upload = photo_form.photo.data
+        try:
+            texts = qr_read.read(upload.read() if upload else b"")
+            return _start_sale(merchant, texts[0])
+        except LinliError as exc:
+            rollback_unit_of_work()
+            photo_form.photo.errors.append(str(exc))
+    return render_template(
+        "merchants/redeem.html", merchant=merchant, form=form, photo_form=photo_form
+    )
+
+
+@bp.route("/<int:shop_id>/sale", methods=["GET", "POST"])
+@role_required("merchant")
+def sale(shop_id: int):
+    """Step 2 and 3: who (masked) and what they can take; pick, confirm."""
+    merchant = _shop(shop_id)
+    token = request.values.get("t", "")
+    now = clock.now()
+    ticket = redemptions.read_ticket(token, merchant, now=now)
+    error = None
+    if request.method == "POST":
+        if not ButtonForm().validate_on_submit():
+            abort(400)
+        offer_id = request.form.get("offer", type=int)
+        quantity = request.form.get("quantity", type=int)
+        try:
+            offer = offers.get_offer(offer_id or 0)
+            done = redemptions.redeem(
+                ticket=ticket,
+                merchant=merchant,
+                offer=offer,
+                quantity=quantity if quantity is not None else 0,
+                operator=current_user,
+                idempotency_key=request.form.get("key", ""),
+                now=now,
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            error = str(exc)
+        else:
+            return redirect(url_for(".receipt", shop_id=merchant.id, redemption_id=done.id))
+    return render_template(
+        "merchants/sale.html",
+        merchant=merchant,
+        token=token,
+        seen=redemptions.choices(ticket, merchant, now=now),
+        form=ButtonForm(),
+        key=uuid.uuid4().hex,
+        error=error,
+    )
+
+
+@bp.route("/<int:shop_id>/receipts/<int:redemption_id>")
+@role_required("merchant")
+def receipt(shop_id: int, redemption_id: int):
+    merchant = _shop(shop_id)
+    redemption = redemptions.get_for_merchant(merchant, redemption_id)
+    return render_template(
+        "merchants/receipt.html",
+        merchant=merchant,
+        redemption=redemption,
+        can_void=redemptions.can_void_as_operator(redemption, clock.now()),
+        form=VoidForm(),
+        masked=mask_name(redemption.person.name),
+    )
+
+
+@bp.route("/<int:shop_id>/receipts/<int:redemption_id>/void", methods=["POST"])
+@role_required("merchant")
+def void(shop_id: int, redemption_id: int):
+    merchant = _shop(shop_id)
+    redemption = redemptions.get_for_merchant(merchant, redemption_id)
+    form = VoidForm()
+    try:
+        redemptions.void(
+            redemption,
+            actor=current_user,
+            reason=form.reason.data or "",
+            now=clock.now(),
+            as_staff=False,
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Voided: the points went back to the volunteer."), "info")
+    return redirect(url_for(".receipt", shop_id=merchant.id, redemption_id=redemption_id))
+
+
+# --- history and statements ---------------------------------------------------------------
+
+
+@bp.route("/<int:shop_id>/history")
+@role_required("merchant")
+def history(shop_id: int):
+    merchant = _shop(shop_id)
+    day = request.args.get("day") or offers.local_day(clock.now())
+    if not _DAY.match(day):
+        abort(404)
+    rows = redemptions.for_merchant_day(merchant, day)
+    return render_template(
+        "merchants/history.html",
+        merchant=merchant,
+        day=day,
+        rows=rows,
+        totals=redemptions.totals_by_offer(rows),
+        days=redemptions.days_with_redemptions(merchant),
+        masked=mask_name,
+    )
+
+
+def _month_arg() -> str:
+    month = request.args.get("month") or offers.local_month(clock.now())
+    if not _MONTH.match(month):
+        abort(404)
+    return month
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else f"{Decimal(fen) / 100:.2f}"
+
+
+@bp.route("/<int:shop_id>/statement")
+@role_required("merchant")
+def statement(shop_id: int):
+    merchant = _shop(shop_id)
+    month = _month_arg()
+    rows = redemptions.for_merchant_month(merchant, month)
+    standing = [row for row in rows if row.voided_at is None]
+    return render_template(
+        "merchants/statement.html",
+        merchant=merchant,
+        month=month,
+        rows=rows,
+        totals=redemptions.totals_by_offer(rows),
+        points=sum(row.points for row in standing),
+        money=sum(row.money_value_fen or 0 for row in standing),
+        yuan=_yuan,
+        masked=mask_name,
+    )
+
+
+@bp.route("/<int:shop_id>/statement.csv")
+@role_required("merchant")
+def statement_csv(shop_id: int):
+    merchant = _shop(shop_id)
+    month = _month_arg()
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # Excel reads UTF-8 Chinese correctly only with a BOM
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            _("Receipt"),
+            _("Time"),
+            _("Volunteer"),
+            _("Offer"),
+            _("Quantity"),
+            _("Points"),
+            _("Money value (yuan)"),
+            _("Voided"),
+            _("Void reason"),
+        ]
+    )
+    for row in redemptions.for_merchant_month(merchant, month):
+        writer.writerow(
+            [
+                row.receipt_no,
+                clock.local(row.created_at, None).strftime("%Y-%m-%d %H:%M"),
+                mask_name(row.person.name),
+                row.offer.title,
+                row.quantity,
+                row.points,
+                _yuan(row.money_value_fen),
+                _("yes") if row.voided_at else "",
+                row.void_reason,
+            ]
+        )
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f"attachment; filename=statement-{merchant.id}-{month}.csv"
+        },
+    )
+
+
+# --- offers -------------------------------------------------------------------------------
+
+
+@bp.route("/<int:shop_id>/offers")
+@role_required("merchant")
+def offer_list(shop_id: int):
+    merchant = _shop(shop_id)
+    return render_template("merchants/offers.html", merchant=merchant, now=clock.now())
+
+
+def _day_start(day, end: bool = False):
+    """A local calendar day as a UTC moment: its start, or (end=True) the next day's start."""
+    if day is None:
+        return None
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time())
+    return moment.replace(tzinfo=clock.zone_for(None)).astimezone(UTC)
+
+
+def _offer_fields(form: OfferForm) -> offers.OfferFields:
+    money = form.money_value.data
+    return offers.OfferFields(
+        title=form.title.data,
+        kind=form.kind.data,
+        points_cost=form.points_cost.data,
+        description=form.description.data or "",
+        money_value_fen=int(money * 100) if money is not None else None,
+        stock=form.stock.data,
+        daily_quota=form.daily_quota.data,
+        monthly_limit=form.monthly_limit.data,
+        max_quantity=form.max_quantity.data or 1,
+        valid_from=_day_start(form.valid_from.data),
+        valid_to=_day_start(form.valid_to.data, end=True),
+        active=form.active.data,
+    )
+
+
+def _save_offer(merchant: Merchant, form: OfferForm, offer=None):
+    now = clock.now()
+    if offer is None:
+        offer = offers.create_offer(
+            merchant,
+            _offer_fields(form),
+            actor=current_user,
+            by_staff=False,
+            now=now,
+            source="merchant",
+        )
+    else:
+        offers.update_offer(
+            offer,
+            _offer_fields(form),
+            actor=current_user,
+            by_staff=False,
+            now=now,
+            source="merchant",
+        )
+    upload = form.photo.data
+    if upload and getattr(upload, "filename", ""):
+        offers.save_photo(offer, upload.read(), current_app.config["UPLOAD_FOLDER"])
+    return offer
+
+
+def _offer_form_page(merchant: Merchant, offer=None):
+    form = OfferForm(obj=None if request.method == "POST" else offer)
+    if offer is not None and request.method == "GET":
+        form.money_value.data = (
+            Decimal(offer.money_value_fen) / 100 if offer.money_value_fen is not None else None
+        )
+        form.valid_from.data = (
+            clock.local(offer.valid_from, None).date() if offer.valid_from else None
+        )
+        form.valid_to.data = (
+            (clock.local(offer.valid_to, None) - timedelta(days=1)).date()
+            if offer.valid_to
+            else None
+        )
+    if form.validate_on_submit():
+        try:
+            saved = _save_offer(merchant, form, offer)
+        except LinliError as exc:
+            rollback_unit_of_work()
+            field = getattr(form, exc.field or "", None)
+            if exc.field == "money_value_fen":
+                field = form.money_value
+            (field if field is not None else form.title).errors.append(str(exc))
+        else:
+            if saved.review == "pending":
+                flash(_("Saved. Staff will check the offer before volunteers see it."), "info")
+            else:
+                flash(_("Saved."), "info")
+            return redirect(url_for(".offer_list", shop_id=merchant.id))
+    return render_template("merchants/offer_form.html", merchant=merchant, form=form, offer=offer)
+
+
+@bp.route("/<int:shop_id>/offers/new", methods=["GET", "POST"])
+@role_required("merchant")
+def offer_new(shop_id: int):
+    return _offer_form_page(_shop(shop_id))
+
+
+@bp.route("/<int:shop_id>/offers/<int:offer_id>/edit", methods=["GET", "POST"])
+@role_required("merchant")
+def offer_edit(shop_id: int, offer_id: int):
+    merchant = _shop(shop_id)
+    offer = offers.get_offer(offer_id)
+    if offer.merchant_id != merchant.id:
+        abort(404)
+    return _offer_form_page(merchant, offer)

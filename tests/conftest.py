@@ -421,3 +421,41 @@ def app_clock(app, now):
     app.config["LINLI_CLOCK"] = fake
     yield fake
     app.config.pop("LINLI_CLOCK", None)
+
+
+@pytest.fixture
+def make_merchant(db, make_community, now):
+    """make_merchant(communities=None, name=None, tier='community', **offer) → (merchant, offer).
+
+    The merchant serves `communities` (a new community when None) and has one offer built
+    from the keyword arguments (title, points_cost=30, kind='service', limits ...).
+    """
+    from app import ledger, offers
+    from app.models import Merchant, MerchantCommunity
+
+    def make(communities=None, name: str | None = None, tier: str = "community", **offer):
+        communities = communities or [make_community()]
+        merchant = Merchant(
+            name=name or f"商家{next(_serial)}", tier=tier, category="理发", address="幸福路1号"
+        )
+        db.session.add(merchant)
+        db.session.flush()
+        db.session.add_all(
+            MerchantCommunity(merchant_id=merchant.id, community_id=c.id) for c in communities
+        )
+        ledger.merchant_account(merchant)
+        offer.setdefault("title", "理发")
+        offer.setdefault("kind", "service")
+        offer.setdefault("points_cost", 30)
+        created = offers.create_offer(
+            merchant,
+            offers.OfferFields(**offer),
+            actor=None,
+            by_staff=True,
+            now=now,
+            source="test",
+        )
+        db.session.refresh(merchant)
+        return merchant, created
+
+    return make

@@ -116,7 +116,7 @@ def test_merchant_pages_are_for_operators_only(client, login, make_user, shop_op
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/").text)})
     response = login(shop_operator)
     assert response.headers["Location"].endswith("/m/")
-    page = client.get("/m/")
+    page = client.get("/m/", follow_redirects=True)
     assert page.status_code == 200
     assert "老张理发店" in page.text
 

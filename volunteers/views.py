@@ -1,4 +1,6 @@
+import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flask import (
     abort,
@@ -8,6 +10,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     session,
     url_for,
 )
@@ -21,6 +24,7 @@ from app import (
     clock,
     delivery,
     ledger,
+    offers,
     org,
     people,
     personal_codes,
@@ -37,6 +41,7 @@ from app.web import safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
 
+_PHOTO_NAME = re.compile(r"^\d+-[0-9a-f]{16}\.jpg$")
 # How long a scanned check-in code is held while the volunteer signs in first.
 SCAN_HOLD = timedelta(minutes=15)
 # How long a verified phone may take to fill in the join form.
@@ -313,6 +318,39 @@ def my_code():
             expires_in=int((issued.expires_at - now).total_seconds()),
         )
     return render_template("volunteers/my_code.html", form=form, issued=issued, svg=svg, now=now)
+
+
+# --- offers -------------------------------------------------------------------------------
+
+
+@bp.route("/offers")
+@login_required
+def offer_catalogue():
+    tier = request.args.get("tier") or None
+    category = request.args.get("category") or None
+    affordable = request.args.get("affordable") == "1"
+    return render_template(
+        "volunteers/offers.html",
+        items=offers.catalogue(
+            current_user,
+            clock.now(),
+            tier=tier,
+            category=category,
+            affordable_only=affordable,
+        ),
+        categories=offers.categories(),
+        tier=tier,
+        category=category,
+        affordable=affordable,
+    )
+
+
+@bp.route("/offers/photo/<name>")
+def offer_photo(name: str):
+    if not _PHOTO_NAME.match(name):
+        abort(404)
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "offers"
+    return send_from_directory(folder, name, max_age=86400)
 
 
 @bp.app_context_processor

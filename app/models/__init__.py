@@ -4,7 +4,15 @@ from app.models.activities import Activity, Attendance, Signup
 from app.models.audit import AuditEvent
 from app.models.codes import PersonalCode, SignInCode
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
-from app.models.merchants import Merchant, MerchantCommunity, MerchantOperator, Offer
+from app.models.merchants import (
+    Merchant,
+    MerchantCommunity,
+    MerchantOperator,
+    Offer,
+    OfferDayCount,
+    OfferPersonMonth,
+    Redemption,
+)
 from app.models.org import OrgUnit, Team, TeamMember
 from app.models.outbox import OutboxMessage
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
@@ -21,6 +29,8 @@ __all__ = [
     "MerchantCommunity",
     "MerchantOperator",
     "Offer",
+    "OfferDayCount",
+    "OfferPersonMonth",
     "OrgUnit",
     "OutboxMessage",
     "PeriodTotal",
@@ -28,6 +38,7 @@ __all__ = [
     "Person",
     "PersonRole",
     "PersonTag",
+    "Redemption",
     "SignInCode",
     "Signup",
     "StaffCommunity",

@@ -17,12 +17,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import activities, clock, org, outbox, people, qr, reports
+from app import activities, clock, offers, org, outbox, people, qr, redemptions, reports
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.models import Activity
 from app.panel import bp
 from app.panel.forms import ActivityForm, ButtonForm, ReasonForm, TimesForm
+from app.text import mask_name
 from app.web import role_required
 
 
@@ -423,3 +424,100 @@ def activity_screen_state(activity_id: int):
             for name, at in state.latest
         ],
     )
+
+
+# --- merchants: offer approval, voids -----------------------------------------------------
+
+
+def _visible_merchant(merchant_id: int):
+    visible = people.visible_community_ids(current_user)
+    for merchant in offers.merchants_for_staff(visible):
+        if merchant.id == merchant_id:
+            return merchant
+    abort(404)
+
+
+@bp.route("/merchants")
+@role_required("staff", "admin")
+def merchant_list():
+    visible = people.visible_community_ids(current_user)
+    merchants = offers.merchants_for_staff(visible)
+    visible_ids = {m.id for m in merchants}
+    return render_template(
+        "panel/merchants.html",
+        merchants=merchants,
+        pending=[o for o in offers.pending_reviews() if o.merchant_id in visible_ids],
+        form=ButtonForm(),
+    )
+
+
+@bp.route("/merchants/<int:merchant_id>")
+@role_required("staff", "admin")
+def merchant_detail(merchant_id: int):
+    merchant = _visible_merchant(merchant_id)
+    return render_template(
+        "panel/merchant.html",
+        merchant=merchant,
+        rows=redemptions.latest_for_merchant(merchant),
+        form=ButtonForm(),
+        reason_form=ReasonForm(),
+        masked=mask_name,
+    )
+
+
+@bp.route("/merchants/<int:merchant_id>/approval", methods=["POST"])
+@role_required("staff", "admin")
+def merchant_approval(merchant_id: int):
+    merchant = _visible_merchant(merchant_id)
+    required = request.form.get("required") == "1"
+    offers.set_offers_need_approval(merchant, required, actor=current_user, now=clock.now())
+    flash(_("Saved."), "info")
+    return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
+
+
+@bp.route("/merchants/<int:merchant_id>/offers/<int:offer_id>/review", methods=["POST"])
+@role_required("staff", "admin")
+def offer_review(merchant_id: int, offer_id: int):
+    merchant = _visible_merchant(merchant_id)
+    offer = offers.get_offer(offer_id)
+    if offer.merchant_id != merchant.id:
+        abort(404)
+    try:
+        offers.review_offer(
+            offer,
+            approve=request.form.get("decision") == "approve",
+            note=request.form.get("note", ""),
+            actor=current_user,
+            now=clock.now(),
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Saved."), "info")
+    return redirect(
+        request.form.get("back") == "list"
+        and url_for(".merchant_list")
+        or url_for(".merchant_detail", merchant_id=merchant.id)
+    )
+
+
+@bp.route("/merchants/<int:merchant_id>/redemptions/<int:redemption_id>/void", methods=["POST"])
+@role_required("staff", "admin")
+def redemption_void(merchant_id: int, redemption_id: int):
+    merchant = _visible_merchant(merchant_id)
+    redemption = redemptions.get_for_merchant(merchant, redemption_id)
+    try:
+        redemptions.void(
+            redemption,
+            actor=current_user,
+            reason=request.form.get("reason", ""),
+            now=clock.now(),
+            as_staff=True,
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Voided: the points went back to the volunteer."), "info")
+    return redirect(url_for(".merchant_detail", merchant_id=merchant.id))

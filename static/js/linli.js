@@ -50,6 +50,58 @@
     refresh();
   }
 
+  // A confirm button sends once; the server would answer a second tap with the same
+  // receipt anyway (idempotency key), this only spares the wait.
+  document.querySelectorAll("button[data-once]").forEach(function (button) {
+    button.form.addEventListener("submit", function () {
+      setTimeout(function () { button.disabled = true; }, 0);
+    });
+  });
+
+  // The shop's redeem page: read the volunteer's QR code with the camera where the browser
+  // has the native BarcodeDetector; everywhere else the photo and typed-code forms remain.
+  var scanner = document.querySelector("[data-scanner]");
+  if (scanner && "BarcodeDetector" in window && navigator.mediaDevices) {
+    scanner.hidden = false;
+    var video = scanner.querySelector("[data-video]");
+    var scanStatus = scanner.querySelector("[data-scan-status]");
+    var codeForm = document.querySelector("[data-code-form]");
+    var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    var stream = null;
+    var stop = function () {
+      if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+      stream = null;
+      scanner.classList.remove("scanning");
+    };
+    var look = function () {
+      if (!stream) return;
+      detector.detect(video).then(function (codes) {
+        if (codes.length) {
+          stop();
+          codeForm.querySelector("input[name=code]").value = codes[0].rawValue;
+          codeForm.submit();
+        } else {
+          requestAnimationFrame(look);
+        }
+      }).catch(function () { requestAnimationFrame(look); });
+    };
+    scanner.querySelector("[data-scan-start]").addEventListener("click", function () {
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })
+        .then(function (media) {
+          stream = media;
+          video.srcObject = media;
+          scanner.classList.add("scanning");
+          return video.play();
+        })
+        .then(look)
+        .catch(function () {
+          scanStatus.textContent = scanner.dataset.denied || "";
+          stop();
+        });
+    });
+    window.addEventListener("pagehide", stop);
+  }
+
   // The projector page: new QR code, count and latest names every few seconds.
   var screen = document.querySelector("[data-screen-url]");
   if (screen) {
