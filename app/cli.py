@@ -71,7 +71,8 @@ def seed_demo(if_empty: bool):
     click.echo(
         _(
             "Demo street loaded: %(communities)s communities, %(residents)s residents, "
-            "%(merchants)s merchants, %(awards)s awards.",
+            "%(merchants)s merchants, %(awards)s awards, %(activities)s activities, "
+            "%(redemptions)s redemptions.",
             **counts,
         )
     )

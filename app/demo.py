@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import activities, awards, ledger, org, people
+from app import activities, awards, ledger, org, people, personal_codes, redemptions
+from app.errors import LinliError
 from app.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
 
@@ -26,6 +27,15 @@ DEMO_LOGINS = [
     (_l("Merchant operator, %(place)s", place="老张理发店"), "laozhang", DEMO_PASSWORD),
 ]
 DEMO_VOLUNTEER_PHONE = "+8613800138000"
+
+# Limits on some demo offers, so the pages show them at work.
+OFFER_LIMITS = {
+    "大米5公斤": {"stock": 40, "monthly_limit": 1},
+    "满50元减5元": {"max_quantity": 3, "monthly_limit": 6},
+    "老人免费理发": {"monthly_limit": 2},
+    "早餐套餐": {"daily_quota": 30, "max_quantity": 2},
+    "电影票一张": {"stock": 20, "monthly_limit": 2},
+}
 
 STREET = "幸福街道"
 COMMUNITIES = [("阳光社区", "yangguang"), ("和平社区", "heping"), ("新华社区", "xinhua")]
@@ -193,6 +203,7 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     merchants = _make_merchants(communities, now, admin)
     awarded = _award_history(communities, residents, staff, now, rng)
     made = _make_activities(communities, residents, staff, now, rng)
+    redeemed = _make_redemptions(communities, residents, merchants, now, rng)
     db.session.flush()
     return {
         "communities": len(communities),
@@ -200,6 +211,7 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
         "merchants": len(merchants),
         "awards": awarded,
         "activities": made,
+        "redemptions": redeemed,
     }
 
 
@@ -254,6 +266,9 @@ def _make_merchants(communities: dict[str, OrgUnit], now: datetime, admin: Perso
                     kind=kind,
                     points_cost=cost,
                     money_value_fen=fen,
+                    created_at=now,
+                    updated_at=now,
+                    **OFFER_LIMITS.get(title, {}),
                 )
             )
         ledger.merchant_account(merchant)
@@ -368,3 +383,36 @@ def _make_activities(communities, residents, staff, now: datetime, rng: random.R
                 for person in rng.sample(crowd[1:], min(capacity + 2, len(crowd) - 1)):
                     activities.sign_up(activity, person, now=now - timedelta(days=1))
     return made
+
+
+def _make_redemptions(communities, residents, merchants, now: datetime, rng: random.Random) -> int:
+    """A month of redemptions at the demo shops, through the same code-and-ticket path."""
+    count = 0
+    for days_ago in range(30, 0, -1):
+        for _n in range(rng.randint(1, 3)):
+            merchant = rng.choice(merchants)
+            community = rng.choice([c for c in merchant.communities])
+            person = rng.choice(residents[community.name][:40])
+            offer = rng.choice(merchant.offers)
+            when = now - timedelta(days=days_ago, hours=rng.randint(0, 6))
+            wallet = ledger.wallet_for(person)
+            if ledger.balance(wallet) < offer.points_cost:
+                continue
+            code = personal_codes.issue(person, now=when)
+            ticket = redemptions.start(code.digits, merchant, now=when)
+            try:
+                with db.session.begin_nested():
+                    redemptions.redeem(
+                        ticket=ticket,
+                        merchant=merchant,
+                        offer=offer,
+                        quantity=1,
+                        operator=None,
+                        idempotency_key=f"demo-redemption-{days_ago}-{_n}",
+                        now=when,
+                        source="cli",
+                    )
+            except LinliError:  # a limit said no, as it would at the counter
+                continue
+            count += 1
+    return count

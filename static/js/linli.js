@@ -102,6 +102,17 @@
     window.addEventListener("pagehide", stop);
   }
 
+  // The photo of a volunteer's code is read as soon as it is taken.
+  document.querySelectorAll("form[data-photo-form]").forEach(function (form) {
+    var input = form.querySelector("input[type=file]");
+    input.addEventListener("change", function () {
+      if (input.files.length) {
+        form.querySelector("[data-file-name]").textContent = input.files[0].name;
+        form.submit();
+      }
+    });
+  });
+
   // The projector page: new QR code, count and latest names every few seconds.
   var screen = document.querySelector("[data-screen-url]");
   if (screen) {
