@@ -2,7 +2,6 @@ import csv
 import io
 import re
 import uuid
-from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import (
@@ -21,11 +20,12 @@ from flask_login import current_user
 from app import clock, offers, qr_read, redemptions
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
+from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
 from app.models import Merchant
 from app.text import mask_name
 from app.web import role_required
 from merchants import bp
-from merchants.forms import ButtonForm, CodeForm, OfferForm, PhotoForm, VoidForm
+from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -292,38 +292,12 @@ def offer_list(shop_id: int):
     return render_template("merchants/offers.html", merchant=merchant, now=clock.now())
 
 
-def _day_start(day, end: bool = False):
-    """A local calendar day as a UTC moment: its start, or (end=True) the next day's start."""
-    if day is None:
-        return None
-    moment = datetime.combine(day + timedelta(days=1) if end else day, time())
-    return moment.replace(tzinfo=clock.zone_for(None)).astimezone(UTC)
-
-
-def _offer_fields(form: OfferForm) -> offers.OfferFields:
-    money = form.money_value.data
-    return offers.OfferFields(
-        title=form.title.data,
-        kind=form.kind.data,
-        points_cost=form.points_cost.data,
-        description=form.description.data or "",
-        money_value_fen=int(money * 100) if money is not None else None,
-        stock=form.stock.data,
-        daily_quota=form.daily_quota.data,
-        monthly_limit=form.monthly_limit.data,
-        max_quantity=form.max_quantity.data or 1,
-        valid_from=_day_start(form.valid_from.data),
-        valid_to=_day_start(form.valid_to.data, end=True),
-        active=form.active.data,
-    )
-
-
 def _save_offer(merchant: Merchant, form: OfferForm, offer=None):
     now = clock.now()
     if offer is None:
         offer = offers.create_offer(
             merchant,
-            _offer_fields(form),
+            offer_fields(form),
             actor=current_user,
             by_staff=False,
             now=now,
@@ -332,7 +306,7 @@ def _save_offer(merchant: Merchant, form: OfferForm, offer=None):
     else:
         offers.update_offer(
             offer,
-            _offer_fields(form),
+            offer_fields(form),
             actor=current_user,
             by_staff=False,
             now=now,
@@ -347,26 +321,13 @@ def _save_offer(merchant: Merchant, form: OfferForm, offer=None):
 def _offer_form_page(merchant: Merchant, offer=None):
     form = OfferForm(obj=None if request.method == "POST" else offer)
     if offer is not None and request.method == "GET":
-        form.money_value.data = (
-            Decimal(offer.money_value_fen) / 100 if offer.money_value_fen is not None else None
-        )
-        form.valid_from.data = (
-            clock.local(offer.valid_from, None).date() if offer.valid_from else None
-        )
-        form.valid_to.data = (
-            (clock.local(offer.valid_to, None) - timedelta(days=1)).date()
-            if offer.valid_to
-            else None
-        )
+        fill_offer_form(form, offer)
     if form.validate_on_submit():
         try:
             saved = _save_offer(merchant, form, offer)
         except LinliError as exc:
             rollback_unit_of_work()
-            field = getattr(form, exc.field or "", None)
-            if exc.field == "money_value_fen":
-                field = form.money_value
-            (field if field is not None else form.title).errors.append(str(exc))
+            offer_error_field(form, exc.field).errors.append(str(exc))
         else:
             if saved.review == "pending":
                 flash(_("Saved. Staff will check the offer before volunteers see it."), "info")

@@ -305,3 +305,32 @@ def test_staff_approve_offers_and_void_any_time(client, db, app_clock, login, ma
     )
     assert ledger.balance(ledger.wallet_for(volunteer)) == 100
     assert ledger.check() == []
+
+
+def test_staff_edit_a_shops_offer_and_it_goes_live(client, db, login, make_user, counter):
+    merchant, offer, volunteer = counter
+    merchant.offers_need_approval = True
+    client.post("/logout", data={"csrf_token": csrf_from(client.get(f"/m/{merchant.id}/").text)})
+    login(make_user(communities=[volunteer.community]))
+    page = client.get(f"/panel/merchants/{merchant.id}/offers/{offer.id}/edit")
+    assert 'value="洗剪吹"' in page.text
+    response = client.post(
+        f"/panel/merchants/{merchant.id}/offers/{offer.id}/edit",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "洗剪吹（老人半价）",
+            "kind": "service",
+            "points_cost": "15",
+            "max_quantity": "1",
+            "valid_to": "2026-12-31",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert offer.title == "洗剪吹（老人半价）" and offer.points_cost == 15
+    assert offer.review == "live"  # staff changes need no second look
+    assert offer.valid_to.isoformat() == "2026-12-31T16:00:00+00:00"  # end of the day, Shanghai
+    # Another community's staff cannot reach this shop.
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/panel/").text)})
+    login(make_user(phone="13900009999"))
+    assert client.get(f"/panel/merchants/{merchant.id}").status_code == 404

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 from app import activities, clock, offers, org, outbox, people, qr, redemptions, reports
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
+from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
 from app.models import Activity
 from app.panel import bp
 from app.panel.forms import ActivityForm, ButtonForm, ReasonForm, TimesForm
@@ -521,3 +522,56 @@ def redemption_void(merchant_id: int, redemption_id: int):
     else:
         flash(_("Voided: the points went back to the volunteer."), "info")
     return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
+
+
+def _staff_offer_page(merchant, offer=None):
+    form = OfferForm(obj=None if request.method == "POST" else offer)
+    if offer is not None and request.method == "GET":
+        fill_offer_form(form, offer)
+    if form.validate_on_submit():
+        now = clock.now()
+        try:
+            if offer is None:
+                offer = offers.create_offer(
+                    merchant,
+                    offer_fields(form),
+                    actor=current_user,
+                    by_staff=True,
+                    now=now,
+                    source="panel",
+                )
+            else:
+                offers.update_offer(
+                    offer,
+                    offer_fields(form),
+                    actor=current_user,
+                    by_staff=True,
+                    now=now,
+                    source="panel",
+                )
+            upload = form.photo.data
+            if upload and getattr(upload, "filename", ""):
+                offers.save_photo(offer, upload.read(), current_app.config["UPLOAD_FOLDER"])
+        except LinliError as exc:
+            rollback_unit_of_work()
+            offer_error_field(form, exc.field).errors.append(str(exc))
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
+    return render_template("panel/offer_form.html", merchant=merchant, form=form, offer=offer)
+
+
+@bp.route("/merchants/<int:merchant_id>/offers/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def staff_offer_new(merchant_id: int):
+    return _staff_offer_page(_visible_merchant(merchant_id))
+
+
+@bp.route("/merchants/<int:merchant_id>/offers/<int:offer_id>/edit", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def staff_offer_edit(merchant_id: int, offer_id: int):
+    merchant = _visible_merchant(merchant_id)
+    offer = offers.get_offer(offer_id)
+    if offer.merchant_id != merchant.id:
+        abort(404)
+    return _staff_offer_page(merchant, offer)

@@ -1,0 +1,114 @@
+"""Forms shared by more than one web edge (the shop's pages and the staff panel)."""
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app import clock, offers
+
+KINDS = [
+    SelectChoice("discount", _l("Discount")),
+    SelectChoice("service", _l("Service")),
+    SelectChoice("goods", _l("Goods")),
+]
+
+
+class OfferForm(FlaskForm):
+    title = StringField(
+        _l("Title"), validators=[DataRequired(message=_l("A title is required.")), Length(max=100)]
+    )
+    kind = SelectField(_l("Kind"), choices=KINDS)
+    points_cost = IntegerField(
+        _l("Points"),
+        validators=[
+            InputRequired(message=_l("How many points does it cost?")),
+            NumberRange(min=1, max=100_000),
+        ],
+    )
+    money_value = DecimalField(
+        _l("Money value it stands for (yuan, optional)"),
+        places=2,
+        validators=[Optional(), NumberRange(min=0, max=100_000)],
+    )
+    stock = IntegerField(
+        _l("Stock (empty: unlimited)"), validators=[Optional(), NumberRange(min=0)]
+    )
+    daily_quota = IntegerField(
+        _l("Daily quota (empty: none)"), validators=[Optional(), NumberRange(min=1)]
+    )
+    monthly_limit = IntegerField(
+        _l("Per person per month (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=100)],
+    )
+    max_quantity = IntegerField(
+        _l("Most units in one redemption"),
+        default=1,
+        validators=[InputRequired(), NumberRange(min=1, max=100)],
+    )
+    valid_from = DateField(_l("Valid from (optional)"), validators=[Optional()])
+    valid_to = DateField(_l("Valid until (optional, inclusive)"), validators=[Optional()])
+    active = BooleanField(_l("Offered now"), default=True)
+    description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
+    photo = FileField(_l("Photo (optional)"), render_kw={"accept": "image/*"})
+    submit = SubmitField(_l("Save"))
+
+
+def _day_start(day, end: bool = False):
+    """A local calendar day as a UTC moment: its start, or (end=True) the next day's start."""
+    if day is None:
+        return None
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time())
+    return moment.replace(tzinfo=clock.zone_for(None)).astimezone(UTC)
+
+
+def offer_fields(form: OfferForm) -> offers.OfferFields:
+    """The service's input from a filled OfferForm (yuan to fen, days to moments)."""
+    money = form.money_value.data
+    return offers.OfferFields(
+        title=form.title.data,
+        kind=form.kind.data,
+        points_cost=form.points_cost.data,
+        description=form.description.data or "",
+        money_value_fen=int(money * 100) if money is not None else None,
+        stock=form.stock.data,
+        daily_quota=form.daily_quota.data,
+        monthly_limit=form.monthly_limit.data,
+        max_quantity=form.max_quantity.data or 1,
+        valid_from=_day_start(form.valid_from.data),
+        valid_to=_day_start(form.valid_to.data, end=True),
+        active=form.active.data,
+    )
+
+
+def fill_offer_form(form: OfferForm, offer) -> None:
+    """Show an offer's money and validity days the way the form asks for them."""
+    form.money_value.data = (
+        Decimal(offer.money_value_fen) / 100 if offer.money_value_fen is not None else None
+    )
+    form.valid_from.data = clock.local(offer.valid_from, None).date() if offer.valid_from else None
+    form.valid_to.data = (
+        (clock.local(offer.valid_to, None) - timedelta(days=1)).date() if offer.valid_to else None
+    )
+
+
+def offer_error_field(form: OfferForm, field: str | None):
+    """The form field a service error about `field` belongs to (the title when none)."""
+    if field == "money_value_fen":
+        return form.money_value
+    target = getattr(form, field or "", None)
+    return target if target is not None and hasattr(target, "errors") else form.title
