@@ -426,3 +426,27 @@ def test_bad_offer_input_is_named(db, now, make_merchant):
         with pytest.raises(InvalidInput) as caught:
             offers.create_offer(merchant, fields, actor=None, by_staff=True, now=now, source="t")
         assert caught.value.field == name
+
+
+def test_code_ids_are_never_reused_after_old_codes_are_purged(db, now, shop):
+    merchant, offer, volunteer, operator = shop
+    first = redemptions.redeem(
+        ticket=sale(merchant, volunteer, now),
+        merchant=merchant,
+        offer=offer,
+        quantity=1,
+        operator=operator,
+        idempotency_key="r1",
+        now=now,
+    )
+    later = now + timedelta(hours=1)  # issuing a code now purges every expired one
+    second = redemptions.redeem(
+        ticket=sale(merchant, volunteer, later),
+        merchant=merchant,
+        offer=offer,
+        quantity=1,
+        operator=operator,
+        idempotency_key="r2",
+        now=later,
+    )
+    assert second.code_id > first.code_id

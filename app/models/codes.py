@@ -41,6 +41,9 @@ class PersonalCode(db.Model):
     """
 
     __tablename__ = "personal_codes"
+    # Ids are never reused (expired rows are purged, and a redemption keeps the id of the
+    # code it used up): AUTOINCREMENT on SQLite; PostgreSQL sequences never go back.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
