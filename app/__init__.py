@@ -109,7 +109,15 @@ def select_locale() -> str:
 
 
 def register_request_hooks(app: Flask) -> None:
+    from app import audit
     from app.database import commit_unit_of_work, mark_read_only, reset_read_only
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Behind N reverse proxies, the client's address is in X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     @app.before_request
     def start_request():
@@ -118,6 +126,7 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         # Reads begin deferred on SQLite; anything else takes the write lock (app.database).
         g.read_only_token = mark_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        g.client_ip_token = audit.bind_client_ip(request.remote_addr)
 
     @app.after_request
     def finish_request(response):
@@ -143,6 +152,9 @@ def register_request_hooks(app: Flask) -> None:
         token = g.pop("read_only_token", None)
         if token is not None:
             reset_read_only(token)
+        ip_token = g.pop("client_ip_token", None)
+        if ip_token is not None:
+            audit.unbind_client_ip(ip_token)
 
     @app.template_filter("local")
     def local_time(moment, community=None, pattern: str = "%Y-%m-%d %H:%M") -> str:

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
 from datetime import datetime
 
 from app.extensions import db
 from app.models import AuditEvent, Person
+
+# The address of the client whose request is being handled, set by the web edge for the
+# length of a request, so services record it without knowing about requests.
+_client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "linli_client_ip", default=None
+)
+
+
+def bind_client_ip(ip: str | None) -> contextvars.Token:
+    return _client_ip.set(ip)
+
+
+def unbind_client_ip(token: contextvars.Token) -> None:
+    _client_ip.reset(token)
 
 
 def record(
@@ -30,7 +45,7 @@ def record(
         before=before,
         after=after,
         reason=(reason or "")[:500],
-        ip=ip,
+        ip=ip or _client_ip.get(),
         created_at=now,
     )
     db.session.add(event)

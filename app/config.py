@@ -102,6 +102,8 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # The address phones reach this server at, for URLs inside QR codes (a projector
         # page opened on http://127.0.0.1 must still show a code a phone can open).
         "PUBLIC_URL": (env.get("LINLI_PUBLIC_URL") or "").rstrip("/") or None,
+        # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
+        "TRUSTED_PROXIES": _number(env, "LINLI_TRUSTED_PROXIES", 0, high=5),
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
         "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
         "SMS_ACCOUNT_SID": env.get("SMS_ACCOUNT_SID") or None,
@@ -131,25 +133,26 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # Check-in opens this long before an activity starts; hours are capped at the
         # scheduled length plus the grace, and check-out stays open for the grace after
         # the end (then open attendances are closed automatically, unverified).
-        "CHECKIN_EARLY_MINUTES": _minutes(env, "LINLI_CHECKIN_EARLY_MINUTES", 30),
-        "ATTENDANCE_GRACE_MINUTES": _minutes(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
+        "CHECKIN_EARLY_MINUTES": _number(env, "LINLI_CHECKIN_EARLY_MINUTES", 30),
+        "ATTENDANCE_GRACE_MINUTES": _number(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
         # A shop operator may void a redemption this long after it; later only staff can.
-        "VOID_WINDOW_MINUTES": _minutes(env, "LINLI_VOID_MINUTES", 30),
+        "VOID_WINDOW_MINUTES": _number(env, "LINLI_VOID_MINUTES", 30),
         # Offer photos and other uploads.
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
     }
 
 
-def _minutes(env, name: str, default: int) -> int:
+def _number(env, name: str, default: int, high: int = 24 * 60) -> int:
+    """A whole number from 0 to `high` (minutes unless said otherwise)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number of minutes") from None
-    if not 0 <= value <= 24 * 60:
-        raise ConfigError(f"{name}={raw!r} must be between 0 and 1440 minutes")
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not 0 <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between 0 and {high}")
     return value
 
 

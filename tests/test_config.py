@@ -83,3 +83,21 @@ def test_create_app_refuses_in_production(monkeypatch, tmp_path):
 def test_unknown_time_zone_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="Mars/Olympus"):
         config.load(tmp_path, {"LINLI_TIMEZONE": "Mars/Olympus"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LINLI_CHECKIN_EARLY_MINUTES", "half an hour"),
+        ("LINLI_VOID_MINUTES", "-5"),
+        ("LINLI_TRUSTED_PROXIES", "9"),
+    ],
+)
+def test_bad_numbers_stop_the_start_with_the_variable_named(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        config.load(tmp_path, {name: value})
+
+
+def test_an_sms_gateway_needs_its_credentials(tmp_path):
+    with pytest.raises(ConfigError, match="SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_FROM"):
+        config.load(tmp_path, {"SMS_GATEWAY_URL": "https://api.twilio.com"})

@@ -204,3 +204,30 @@ def test_every_response_carries_a_request_id(client, db, caplog):
     assert len(forged.headers["X-Request-ID"]) == 32
     assert first.headers["X-Content-Type-Options"] == "nosniff"
     assert first.headers["X-Frame-Options"] == "DENY"
+
+
+def test_audit_events_record_the_client_address(app, client, login, make_user, make_activity, db):
+    import sqlalchemy as sa
+
+    from app.models import AuditEvent
+
+    activity = make_activity()
+    login(make_user(communities=[activity.community]))
+    page = client.get(f"/panel/activities/{activity.id}/edit")
+    client.post(
+        f"/panel/activities/{activity.id}/edit",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "改过的标题",
+            "team": 0,
+            "starts_at": "2026-11-15T10:30",
+            "ends_at": "2026-11-15T12:30",
+            "points_rule": "fixed",
+            "points": "10",
+        },
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+    )
+    event = db.session.scalar(
+        sa.select(AuditEvent).filter_by(action="activity.update").order_by(AuditEvent.id.desc())
+    )
+    assert event.ip == "203.0.113.7" and event.after["title"] == "改过的标题"
