@@ -137,6 +137,11 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "ATTENDANCE_GRACE_MINUTES": _number(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
         # A shop operator may void a redemption this long after it; later only staff can.
         "VOID_WINDOW_MINUTES": _number(env, "LINLI_VOID_MINUTES", 30),
+        # A manual adjustment of more points than this (either way) waits for a second
+        # staff member to approve it.
+        "ADJUSTMENT_APPROVAL_THRESHOLD": _number(
+            env, "LINLI_ADJUSTMENT_APPROVAL_THRESHOLD", 200, high=1_000_000
+        ),
         # Offer photos and other uploads.
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
     }

@@ -3,6 +3,7 @@
 from app.models.activities import Activity, Attendance, Signup
 from app.models.audit import AuditEvent
 from app.models.codes import PersonalCode, SignInCode
+from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
     Merchant,
@@ -18,6 +19,10 @@ from app.models.outbox import OutboxMessage
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
 
 __all__ = [
+    "Adjustment",
+    "DeedAward",
+    "DeedCount",
+    "DeedRule",
     "Activity",
     "Attendance",
     "Account",

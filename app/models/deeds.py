@@ -1,0 +1,119 @@
+"""Deed rules (积分规则), the deeds awarded under them, and manual adjustments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime, utc_default
+from app.models.people import Person
+
+DEED_CATEGORIES = (
+    "elderly_care",
+    "environment",
+    "mediation",
+    "safety",
+    "culture",
+    "health",
+    "other",
+)
+
+
+class DeedRule(db.Model):
+    """A good deed and the points it earns, with optional per-person limits.
+
+    A rule with no community is the street's and may be used by every community.
+    """
+
+    __tablename__ = "deed_rules"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points"),
+        CheckConstraint("daily_limit IS NULL OR daily_limit > 0", name="daily_limit"),
+        CheckConstraint("monthly_limit IS NULL OR monthly_limit > 0", name="monthly_limit"),
+        CheckConstraint(
+            "category IN ('elderly_care', 'environment', 'mediation', 'safety', 'culture', "
+            "'health', 'other')",
+            name="category",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    points: Mapped[int]
+    # How many times one person may be awarded this deed per local day / month.
+    daily_limit: Mapped[int | None]
+    monthly_limit: Mapped[int | None]
+    evidence_required: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
+
+
+class DeedCount(db.Model):
+    """How often a person was awarded a rule in a period ('D2026-11-24' or 'M2026-11')."""
+
+    __tablename__ = "deed_counts"
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("deed_rules.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(11), primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+
+
+class DeedAward(db.Model):
+    """One deed awarded to one person, with its evidence note and ledger transaction."""
+
+    __tablename__ = "deed_awards"
+    __table_args__ = (Index("ix_deed_awards_person_id_created_at", "person_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("deed_rules.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
+    points: Mapped[int]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    rule: Mapped[DeedRule] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+
+
+class Adjustment(db.Model):
+    """A manual correction of a person's points with a reason.
+
+    Above the threshold it waits ('pending') for a second staff member (maker-checker);
+    then it is 'posted' (with its transaction) or 'rejected'.
+    """
+
+    __tablename__ = "adjustments"
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points"),
+        CheckConstraint("status IN ('pending', 'posted', 'rejected')", name="status"),
+        CheckConstraint("checker_id IS NULL OR checker_id <> maker_id", name="two_people"),
+        Index("ix_adjustments_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    points: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    maker_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    checker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decision_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    maker: Mapped[Person] = relationship(foreign_keys=[maker_id])
+    checker: Mapped[Person | None] = relationship(foreign_keys=[checker_id])
+
+    replayed = False
