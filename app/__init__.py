@@ -163,6 +163,18 @@ def register_request_hooks(app: Flask) -> None:
 
         return clock.local(moment, community).strftime(pattern) if moment else ""
 
+    @app.template_filter("dict_without")
+    def dict_without(mapping, *keys) -> dict:
+        return {k: v for k, v in mapping.items() if k not in keys}
+
+    @app.template_filter("community_name")
+    def community_name(community_id) -> str:
+        from app.extensions import db
+        from app.models import OrgUnit
+
+        node = db.session.get(OrgUnit, community_id) if community_id else None
+        return node.name if node else ""
+
     @app.context_processor
     def template_globals():
         from flask_babel import get_locale

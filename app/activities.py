@@ -774,6 +774,20 @@ def attendances(activity: Activity) -> list[Attendance]:
     )
 
 
+def pending_for(community_ids: set[int] | None, limit: int = 500) -> list[Attendance]:
+    """Closed attendances waiting for staff, oldest first, in these communities."""
+    query = (
+        sa.select(Attendance)
+        .join(Activity, Attendance.activity_id == Activity.id)
+        .where(Attendance.status == "pending")
+        .order_by(Attendance.checked_in_at)
+        .limit(limit)
+    )
+    if community_ids is not None:
+        query = query.where(Activity.community_id.in_(community_ids))
+    return list(db.session.scalars(query))
+
+
 def get_attendance(activity: Activity, attendance_id: int) -> Attendance:
     attendance = db.session.get(Attendance, attendance_id)
     if attendance is None or attendance.activity_id != activity.id:

@@ -50,3 +50,60 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def search(
+    *,
+    community_ids: set[int] | None,
+    action: str = "",
+    actor_text: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Events newest first, paged by id (`before_id`), never by offset.
+
+    A social worker sees what the staff of their communities did; an administrator
+    (community_ids None) sees everything.
+    """
+    import sqlalchemy as sa
+
+    from app.models import StaffCommunity
+
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if community_ids is not None:
+        colleagues = sa.select(StaffCommunity.person_id).where(
+            StaffCommunity.community_id.in_(community_ids)
+        )
+        query = query.where(AuditEvent.actor_id.in_(colleagues))
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if actor_text:
+        names = sa.select(Person.id).where(
+            sa.or_(
+                Person.name.contains(actor_text, autoescape=True),
+                Person.login == actor_text,
+            )
+        )
+        query = query.where(AuditEvent.actor_id.in_(names))
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return list(db.session.scalars(query))
+
+
+ACTION_GROUPS = (
+    "points",
+    "person",
+    "activity",
+    "attendance",
+    "deed_rule",
+    "adjustment",
+    "offer",
+    "merchant",
+    "redemption",
+)

@@ -97,6 +97,23 @@ def teams_of(community_ids: list[int]) -> list[Team]:
     )
 
 
+def buildings_of(community_ids: list[int]) -> list[OrgUnit]:
+    return list(
+        db.session.scalars(
+            sa.select(OrgUnit)
+            .where(OrgUnit.kind == "building", OrgUnit.community_id.in_(community_ids))
+            .order_by(OrgUnit.community_id, OrgUnit.path)
+        )
+    )
+
+
+def get_node(node_id: int) -> OrgUnit:
+    node = db.session.get(OrgUnit, node_id)
+    if node is None:
+        raise NotFound(_l("There is no such place."), field="place")
+    return node
+
+
 def get_team(team_id: int) -> Team:
     team = db.session.get(Team, team_id)
     if team is None:

@@ -168,6 +168,11 @@ def committed_app(app, template_db, tmp_path) -> Iterator:
     from app.extensions import db as _db
 
     if DB_KIND == "postgresql":
+        # Rows the migrations insert (the default deed catalogue) are put back after the
+        # tables are emptied, as every fresh database has them.
+        rules = _db.metadata.tables["deed_rules"]
+        with app.app_context(), _db.engine.connect() as conn:
+            seeded = [dict(row._mapping) for row in conn.execute(sa.select(rules))]
         yield app
         with app.app_context():
             tables = ", ".join(
@@ -176,6 +181,14 @@ def committed_app(app, template_db, tmp_path) -> Iterator:
             _db.session.remove()
             with _db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                if seeded:
+                    conn.execute(rules.insert(), seeded)
+                    conn.execute(
+                        sa.text(
+                            "SELECT setval(pg_get_serial_sequence('deed_rules', 'id'), "
+                            "(SELECT MAX(id) FROM deed_rules))"
+                        )
+                    )
         return
     path = tmp_path / "committed.sqlite3"
     _copy_sqlite(template_db, path)

@@ -79,3 +79,52 @@ class TimesForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button: it carries the CSRF token."""
+
+
+CATEGORY_CHOICES = [
+    SelectChoice("elderly_care", _l("Elderly care")),
+    SelectChoice("environment", _l("Environment")),
+    SelectChoice("mediation", _l("Mediation")),
+    SelectChoice("safety", _l("Safety patrol")),
+    SelectChoice("culture", _l("Culture and education")),
+    SelectChoice("health", _l("Health")),
+    SelectChoice("other", _l("Other good deeds")),
+]
+
+
+class RuleForm(FlaskForm):
+    title = StringField(
+        _l("Deed"), validators=[DataRequired(message=_l("A title is required.")), Length(max=100)]
+    )
+    category = SelectField(_l("Category"), choices=CATEGORY_CHOICES)
+    # 0: the whole street (administrators); otherwise one of the staff member's communities.
+    community = SelectField(_l("Used in"), coerce=int)
+    points = IntegerField(
+        _l("Points"),
+        validators=[InputRequired(message=_l("How many points?")), NumberRange(min=1, max=10_000)],
+    )
+    daily_limit = IntegerField(
+        _l("Times per person per day (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=1000)],
+    )
+    monthly_limit = IntegerField(
+        _l("Times per person per month (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=1000)],
+    )
+    evidence_required = BooleanField(_l("Evidence (a note or photo) is required"))
+    active = BooleanField(_l("In use"), default=True)
+    submit = SubmitField(_l("Save"))
+
+
+class AdjustmentForm(FlaskForm):
+    person = IntegerField(validators=[InputRequired()])
+    points = IntegerField(
+        _l("Points (negative to take away)"),
+        validators=[InputRequired(message=_l("How many points?"))],
+    )
+    reason = StringField(
+        _l("Reason"),
+        validators=[DataRequired(message=_l("A reason is required.")), Length(max=200)],
+    )
+    key = StringField(validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField(_l("Save the correction"))

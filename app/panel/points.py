@@ -1,0 +1,267 @@
+"""Panel pages for points: deed rules, awarding deeds, adjustments and the approvals inbox."""
+
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app import activities, clock, deeds, offers, org, people
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.panel import bp
+from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
+from app.web import role_required
+
+
+def _scope():
+    return people.visible_community_ids(current_user)
+
+
+def _fields(form: RuleForm) -> deeds.RuleFields:
+    return deeds.RuleFields(
+        title=form.title.data,
+        category=form.category.data,
+        points=form.points.data,
+        daily_limit=form.daily_limit.data,
+        monthly_limit=form.monthly_limit.data,
+        evidence_required=form.evidence_required.data,
+        active=form.active.data,
+    )
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+@bp.route("/rules")
+@role_required("staff", "admin")
+def rule_list():
+    return render_template(
+        "panel/rules.html", rules=deeds.rules_for(_scope()), names=deeds.CATEGORY_NAMES
+    )
+
+
+def _rule_page(rule=None):
+    form = RuleForm(obj=None if request.method == "POST" else rule)
+    scope = _scope()
+    choices = [] if scope is not None else [SelectChoice(0, _("The whole street"))]
+    choices += [
+        SelectChoice(c.id, c.name) for c in org.communities() if scope is None or c.id in scope
+    ]
+    form.community.choices = choices
+    if rule is not None:  # a rule stays where it was made
+        form.community.choices = [c for c in choices if c.value == (rule.community_id or 0)]
+        form.community.data = rule.community_id or 0
+    if form.validate_on_submit():
+        try:
+            if rule is None:
+                community = (
+                    org.community_by_id(form.community.data) if form.community.data else None
+                )
+                rule = deeds.create_rule(
+                    _fields(form), community=community, actor=current_user, now=clock.now()
+                )
+            else:
+                deeds.update_rule(rule, _fields(form), actor=current_user, now=clock.now())
+        except LinliError as exc:
+            rollback_unit_of_work()
+            target = getattr(form, exc.field or "", None) or form.title
+            target.errors.append(str(exc))
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for(".rule_list"))
+    return render_template("panel/rule_form.html", form=form, rule=rule)
+
+
+@bp.route("/rules/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def rule_new():
+    return _rule_page()
+
+
+@bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def rule_edit(rule_id: int):
+    rule = deeds.get_rule(rule_id, _scope())
+    if rule.community_id is None and not current_user.has_role("admin"):
+        abort(403)  # the street's rules are the administrator's
+    return _rule_page(rule)
+
+
+# --- awarding deeds -----------------------------------------------------------------------
+
+
+def _chosen_people():
+    """Who the form picked: ids from a search, a team, a building, or pasted phones."""
+    how = request.values.get("how", "search")
+    scope = _scope()
+    if how == "team":
+        team = org.get_team(request.values.get("team", type=int) or 0)
+        if scope is not None and team.community_id not in scope:
+            abort(404)
+        return deeds.Chosen(deeds.people_of_team(team.id))
+    if how == "building":
+        node = org.get_node(request.values.get("building", type=int) or 0)
+        if scope is not None and node.community_id not in scope:
+            abort(404)
+        return deeds.Chosen(deeds.people_under(node))
+    if how == "phones":
+        return deeds.people_from_phones(request.values.get("phones", ""))
+    ids = [int(v) for v in request.values.getlist("person") if v.isdigit()]
+    return deeds.Chosen(deeds.people_by_ids(ids))
+
+
+@bp.route("/awards", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def award_deeds():
+    """Step 1: pick a rule and people. POST shows the preview (nothing is posted yet)."""
+    scope = _scope()
+    rules = deeds.rules_for(scope, active_only=True)
+    visible = [c.id for c in org.communities() if scope is None or c.id in scope]
+    query = request.args.get("q", "")
+    context = {
+        "rules": rules,
+        "names": deeds.CATEGORY_NAMES,
+        "teams": org.teams_of(visible),
+        "buildings": org.buildings_of(visible),
+        "query": query,
+        "found": people.search(query, scope) if query else [],
+        "form": ButtonForm(),
+    }
+    if request.method == "POST":
+        if not ButtonForm().validate_on_submit():
+            abort(400)
+        rule = deeds.get_rule(request.form.get("rule", type=int) or 0, scope)
+        chosen = _chosen_people()
+        rows = deeds.preview(rule, chosen.people, community_ids=scope, now=clock.now())
+        return render_template(
+            "panel/award_preview.html",
+            rule=rule,
+            rows=rows,
+            problems=chosen.problems,
+            note=request.form.get("note", ""),
+            batch_key=uuid.uuid4().hex,
+            form=ButtonForm(),
+        )
+    return render_template("panel/awards.html", **context)
+
+
+@bp.route("/awards/confirm", methods=["POST"])
+@role_required("staff", "admin")
+def award_confirm():
+    """Step 2: post. The batch key from the preview makes a repeat post nothing twice."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    scope = _scope()
+    rule = deeds.get_rule(request.form.get("rule", type=int) or 0, scope)
+    chosen = deeds.people_by_ids([int(v) for v in request.form.getlist("person") if v.isdigit()])
+    try:
+        results = deeds.award_many(
+            rule,
+            chosen,
+            batch_key=request.form.get("batch_key", ""),
+            note=request.form.get("note", ""),
+            actor=current_user,
+            community_ids=scope,
+            now=clock.now(),
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+        return redirect(url_for(".award_deeds"))
+    return render_template("panel/award_done.html", rule=rule, results=results)
+
+
+# --- adjustments and approvals ------------------------------------------------------------
+
+
+@bp.route("/adjustments/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def adjustment_new():
+    scope = _scope()
+    person = people.get(request.values.get("person", type=int) or 0)
+    if scope is not None and person.community_id not in scope:
+        abort(404)
+    form = AdjustmentForm()
+    if request.method == "GET":
+        form.person.data = person.id
+        form.key.data = uuid.uuid4().hex
+    if form.validate_on_submit():
+        try:
+            adjustment = deeds.propose_adjustment(
+                person,
+                form.points.data,
+                reason=form.reason.data,
+                maker=current_user,
+                community_ids=scope,
+                idempotency_key=form.key.data,
+                now=clock.now(),
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            target = getattr(form, exc.field or "", None) or form.points
+            target.errors.append(str(exc))
+        else:
+            if adjustment.status == "pending":
+                flash(
+                    _(
+                        "More than %(n)s points: the correction waits for a second staff member.",
+                        n=deeds.approval_threshold(),
+                    ),
+                    "info",
+                )
+            else:
+                flash(_("The correction is posted."), "info")
+            return redirect(url_for(".approvals"))
+    return render_template(
+        "panel/adjustment_form.html",
+        form=form,
+        person=person,
+        threshold=deeds.approval_threshold(),
+    )
+
+
+@bp.route("/adjustments/<int:adjustment_id>/decide", methods=["POST"])
+@role_required("staff", "admin")
+def adjustment_decide(adjustment_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    adjustment = deeds.get_adjustment(adjustment_id)
+    scope = _scope()
+    if scope is not None and adjustment.person.community_id not in scope:
+        abort(404)
+    try:
+        deeds.decide_adjustment(
+            adjustment,
+            approve=request.form.get("decision") == "approve",
+            checker=current_user,
+            community_ids=scope,
+            note=request.form.get("note", ""),
+            now=clock.now(),
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Saved."), "info")
+    return redirect(url_for(".approvals"))
+
+
+@bp.route("/approvals")
+@role_required("staff", "admin")
+def approvals():
+    """Everything waiting for staff: attendances, adjustments, offers."""
+    scope = _scope()
+    return render_template(
+        "panel/approvals.html",
+        attendances=activities.pending_for(scope),
+        adjustments=deeds.pending_adjustments(scope),
+        offers=[
+            o
+            for o in offers.pending_reviews()
+            if o.merchant_id in {m.id for m in offers.merchants_for_staff(scope)}
+        ],
+        form=ButtonForm(),
+        names=deeds.CATEGORY_NAMES,
+    )
