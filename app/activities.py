@@ -72,6 +72,7 @@ class ActivityFields:
     needs_approval: bool = False
     signup_required: bool = False
     team: Team | None = None
+    category: str = "other"
 
 
 def _clean(fields: ActivityFields, community: OrgUnit) -> dict:
@@ -112,6 +113,10 @@ def _clean(fields: ActivityFields, community: OrgUnit) -> dict:
         raise InvalidInput(
             _l("Points must be a whole number from 0 to %(max)s."), field="points", max=MAX_POINTS
         )
+    from app.models.deeds import DEED_CATEGORIES
+
+    if fields.category not in DEED_CATEGORIES:
+        raise InvalidInput(_l("Choose a category."), field="category")
     if fields.team is not None and fields.team.community_id != community.id:
         raise InvalidInput(_l("The team belongs to another community."), field="team")
     return {
@@ -126,6 +131,7 @@ def _clean(fields: ActivityFields, community: OrgUnit) -> dict:
         "needs_approval": bool(fields.needs_approval),
         "signup_required": bool(fields.signup_required),
         "team_id": fields.team.id if fields.team else None,
+        "category": fields.category,
     }
 
 
@@ -141,6 +147,7 @@ def _snapshot(activity: Activity) -> dict:
         "needs_approval": activity.needs_approval,
         "signup_required": activity.signup_required,
         "team_id": activity.team_id,
+        "category": activity.category,
     }
 
 

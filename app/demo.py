@@ -312,12 +312,12 @@ def _award_history(communities, residents, staff, now: datetime, rng: random.Ran
 
 
 PAST_ACTIVITIES = [
-    ("周末环境整治", "小区中心花园", 2, "per_hour", 10),
-    ("敬老院探访", "幸福敬老院", 2, "fixed", 20),
-    ("垃圾分类定时定点督导", "2号楼垃圾分类亭", 2, "per_hour", 8),
-    ("反诈骗宣传进楼栋", "社区活动中心", 1, "fixed", 10),
-    ("义务理发", "社区活动中心", 3, "per_hour", 10),
-    ("夜间治安巡逻", "社区各楼栋", 2, "per_hour", 10),
+    ("周末环境整治", "小区中心花园", 2, "per_hour", 10, "environment"),
+    ("敬老院探访", "幸福敬老院", 2, "fixed", 20, "elderly_care"),
+    ("垃圾分类定时定点督导", "2号楼垃圾分类亭", 2, "per_hour", 8, "environment"),
+    ("反诈骗宣传进楼栋", "社区活动中心", 1, "fixed", 10, "safety"),
+    ("义务理发", "社区活动中心", 3, "per_hour", 10, "elderly_care"),
+    ("夜间治安巡逻", "社区各楼栋", 2, "per_hour", 10, "safety"),
 ]
 
 
@@ -330,7 +330,10 @@ def _make_activities(communities, residents, staff, now: datetime, rng: random.R
     for community_name, community in communities.items():
         crowd = residents[community_name]
         worker = staff[community_name]
-        for weeks_ago, (title, place, hours, rule, points) in enumerate(PAST_ACTIVITIES, 1):
+        teams = {t.community_id: t for t in org.teams_of([community.id])}
+        for weeks_ago, (title, place, hours, rule, points, category) in enumerate(
+            PAST_ACTIVITIES, 1
+        ):
             starts = (now - timedelta(weeks=weeks_ago)).replace(minute=0, second=0, microsecond=0)
             activity = activities.create_activity(
                 community,
@@ -341,6 +344,8 @@ def _make_activities(communities, residents, staff, now: datetime, rng: random.R
                     ends_at=starts + timedelta(hours=hours),
                     points_rule=rule,
                     points=points,
+                    category=category,
+                    team=teams.get(community.id) if weeks_ago % 2 else None,
                 ),
                 actor=worker,
                 now=starts - timedelta(days=7),

@@ -260,3 +260,26 @@ def test_the_audit_log_keeps_the_ip_and_cannot_be_changed(client, db, desk, logi
     assert event.ip == "198.51.100.9"
     with pytest.raises(DBAPIError), db.session.begin_nested():
         db.session.execute(sa.update(AuditEvent).values(reason="改写"))
+
+
+def test_dashboard_draws_its_charts_as_svg(
+    client, db, now, desk, login, app_clock, make_activity, make_volunteer, make_community
+):
+    from datetime import timedelta
+
+    from app import activities
+
+    community, staff = desk
+    activity = make_activity(community=community, category="elderly_care", points=10)
+    person = make_volunteer(community=community)
+    activities.check_in(activity, person, now=now)
+    activities.check_out(activity, person, now=now + timedelta(hours=1))
+    login(staff)
+    page = client.get("/panel/dashboard")
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 5 and "<script" not in page.text.split("<main")[1]
+    assert "助老服务" in page.text  # hours by kind of service
+    assert "每周积分" in page.text and "每月活跃志愿者" in page.text
+    other = make_community()
+    assert client.get(f"/panel/dashboard?community={other.id}").status_code == 404
+    assert client.get(f"/panel/dashboard?community={community.id}").status_code == 200

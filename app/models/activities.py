@@ -42,6 +42,8 @@ class Activity(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    # The kind of service, as for deeds (elderly_care, environment, ...): hours by category.
+    category: Mapped[str] = mapped_column(String(20), default="other", server_default="other")
     title: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
     place: Mapped[str] = mapped_column(String(200), default="")

@@ -22,6 +22,7 @@ class ActivityForm(FlaskForm):
     )
     community = SelectField(_l("Community"), coerce=int)
     team = SelectField(_l("Team (optional)"), coerce=int)
+    category = SelectField(_l("Kind of service"), default="other")
     place = StringField(_l("Place"), validators=[Length(max=200)])
     starts_at = DateTimeLocalField(
         _l("Starts"),

@@ -17,13 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import activities, clock, offers, org, outbox, people, qr, redemptions, reports
+from app import activities, clock, deeds, offers, org, outbox, people, qr, redemptions, reports
+from app import dashboard as dashboard_data
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
 from app.models import Activity
-from app.panel import bp
-from app.panel.forms import ActivityForm, ButtonForm, ReasonForm, TimesForm
+from app.panel import bp, charts
+from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.text import mask_name
 from app.web import role_required
 
@@ -79,6 +80,7 @@ def _fill_choices(form: ActivityForm) -> None:
     communities = _communities()
     form.community.choices = [SelectChoice(c.id, c.name) for c in communities]
     teams = org.teams_of([c.id for c in communities])
+    form.category.choices = CATEGORY_CHOICES
     names = {c.id: c.name for c in communities}
     form.team.choices = [SelectChoice(0, "—")] + [
         SelectChoice(t.id, f"{names[t.community_id]} · {t.name}") for t in teams
@@ -99,6 +101,7 @@ def _fields(form: ActivityForm, community) -> activities.ActivityFields:
         needs_approval=form.needs_approval.data,
         signup_required=form.signup_required.data,
         team=team,
+        category=form.category.data,
     )
 
 
@@ -575,3 +578,63 @@ def staff_offer_edit(merchant_id: int, offer_id: int):
     if offer.merchant_id != merchant.id:
         abort(404)
     return _staff_offer_page(merchant, offer)
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+@bp.route("/dashboard")
+@role_required("staff", "admin")
+def dashboard():
+    visible = people.visible_community_ids(current_user)
+    communities = [c for c in org.communities() if visible is None or c.id in visible]
+    chosen = request.args.get("community", type=int)
+    if chosen is not None and chosen not in {c.id for c in communities}:
+        abort(404)
+    scope = {chosen} if chosen else visible
+    now = clock.now()
+    weekly = dashboard_data.points_by_week(scope, now)
+    active = dashboard_data.active_volunteers_by_month(scope, now)
+    hours = dashboard_data.hours_by_category(scope, now)
+    teams = dashboard_data.top_teams(scope, now)
+    budgets = dashboard_data.budget_use(scope, now)
+    names = deeds.CATEGORY_NAMES
+    return render_template(
+        "panel/dashboard.html",
+        communities=communities,
+        chosen=chosen,
+        weekly=weekly,
+        active=active,
+        hours=hours,
+        teams=teams,
+        budgets=budgets,
+        names=names,
+        charts={
+            "weekly": charts.bars(
+                _("Points per week"),
+                weekly.labels,
+                {
+                    _("Issued"): weekly.values["issued"],
+                    _("Redeemed at shops"): weekly.values["redeemed"],
+                },
+            ),
+            "active": charts.line(
+                _("Active volunteers per month"),
+                active.labels,
+                {_("Active volunteers"): active.values["active"]},
+            ),
+            "hours": charts.pie(
+                _("Verified hours by kind of service (3 months)"),
+                {str(names.get(k, k)): v for k, v in hours.items()},
+            ),
+            "teams": charts.horizontal(_("Top teams by hours (3 months)"), teams),
+            "budget": charts.bars(
+                _("Budget used this month"),
+                [b.community for b in budgets],
+                {
+                    _("Issued"): [b.issued for b in budgets],
+                    _("Monthly budget"): [b.budget for b in budgets],
+                },
+            ),
+        },
+    )
