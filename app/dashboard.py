@@ -6,7 +6,7 @@ transactions by time, redemptions by time, attendances and deed awards by time.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +18,6 @@ from app.models import (
     Account,
     Activity,
     Attendance,
-    DeedAward,
     LedgerEntry,
     LedgerTransaction,
     OrgUnit,
@@ -102,27 +101,23 @@ def points_by_week(community_ids: set[int] | None, now: datetime) -> Series:
 
 
 def active_volunteers_by_month(community_ids: set[int] | None, now: datetime) -> Series:
-    """People with a verified attendance or an awarded deed, per month."""
+    """People who earned points (activities, deeds, awards) per month, from kept totals."""
     labels = _month_labels(now)
-    since = now - timedelta(days=31 * MONTHS)
-    people_by_month: dict[str, set[int]] = defaultdict(set)
-    attendance = (
-        sa.select(Attendance.checked_in_at, Attendance.person_id)
-        .join(Activity, Attendance.activity_id == Activity.id)
-        .where(Attendance.status == "approved", Attendance.checked_in_at >= since)
-    )
-    deeds = (
-        sa.select(DeedAward.created_at, DeedAward.person_id)
-        .join(Person, DeedAward.person_id == Person.id)
-        .where(DeedAward.created_at >= since)
+    keys = {"M" + label: label for label in labels}
+    query = (
+        sa.select(PeriodTotal.period, sa.func.count())
+        .join(Account, PeriodTotal.account_id == Account.id)
+        .where(
+            Account.kind == "wallet",
+            PeriodTotal.period.in_(list(keys)),
+            PeriodTotal.amount > 0,
+        )
+        .group_by(PeriodTotal.period)
     )
     if community_ids is not None:
-        attendance = attendance.where(Activity.community_id.in_(community_ids))
-        deeds = deeds.where(Person.community_id.in_(community_ids))
-    for query in (attendance, deeds):
-        for at, person_id in db.session.execute(query):
-            people_by_month[clock.local(at, None).strftime("%Y-%m")].add(person_id)
-    return Series(labels, {"active": [len(people_by_month[m]) for m in labels]})
+        query = query.where(Account.community_id.in_(community_ids))
+    counts = {keys[period]: count for period, count in db.session.execute(query)}
+    return Series(labels, {"active": [counts.get(label, 0) for label in labels]})
 
 
 def hours_by_category(community_ids: set[int] | None, now: datetime) -> dict[str, float]:
