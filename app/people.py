@@ -308,6 +308,62 @@ def search(text: str, community_ids: set[int] | None, limit: int = 20) -> list[P
     return list(db.session.scalars(query.order_by(Person.name, Person.id).limit(limit)))
 
 
+def residents(
+    community_ids: set[int] | None,
+    *,
+    text: str = "",
+    node: OrgUnit | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[Person]:
+    """Residents by name or phone, optionally in one place of the tree (a building, a
+    household), in id order, paged by id (never by offset)."""
+    from app import org
+
+    query = sa.select(Person).where(Person.community_id.is_not(None)).order_by(Person.id)
+    if community_ids is not None:
+        query = query.where(Person.community_id.in_(community_ids))
+    text = " ".join((text or "").split())
+    if text:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        match = [Person.name.contains(text, autoescape=True)]
+        if len(digits) >= 4:
+            match.append(Person.phone.contains(digits, autoescape=True))
+        query = query.where(sa.or_(*match))
+    if node is not None:
+        query = query.where(org.subtree_filter(Person.org_unit_id, node))
+    if after_id is not None:
+        query = query.where(Person.id > after_id)
+    return list(db.session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class Profile:
+    person: Person
+    place: list[OrgUnit]
+    leader_roles: list[LeaderRole]
+    teams: list[tuple[str, bool]]  # team name, is leader
+
+
+def profile(person: Person) -> Profile:
+    """Where a resident lives, the 三长 roles they hold and the teams they are in."""
+    from app import org
+    from app.models import Team, TeamMember
+
+    place = org.ancestors(person.org_unit) if person.org_unit is not None else []
+    roles = list(db.session.scalars(sa.select(LeaderRole).filter_by(person_id=person.id)))
+    teams = [
+        (name, leader)
+        for name, leader in db.session.execute(
+            sa.select(Team.name, TeamMember.is_leader)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.person_id == person.id)
+            .order_by(Team.name)
+        )
+    ]
+    return Profile(person, place, roles, teams)
+
+
 def visible_community_ids(person: Person) -> set[int] | None:
     """Communities a staff member acts on; None means all (a street administrator)."""
     if person.has_role("admin"):

@@ -129,7 +129,9 @@ def decode(data: bytes) -> tuple[str, str]:
         candidates = ["utf-8", "gb18030"]
     for encoding in candidates:
         try:
-            return data.decode(encoding), encoding
+            # A byte-order mark in any encoding (GB18030 has one too) is not a character
+            # of the first column's name.
+            return data.decode(encoding).removeprefix("\ufeff"), encoding
         except UnicodeDecodeError:
             continue
     raise ImportFailed(

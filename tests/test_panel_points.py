@@ -192,6 +192,11 @@ PANEL_PAGES = [
     "/panel/approvals",
     "/panel/audit",
     "/panel/audit.csv",
+    "/panel/dashboard",
+    "/panel/residents",
+    "/panel/residents.csv",
+    "/panel/residents/new",
+    "/panel/residents/import",
 ]
 
 

@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -129,3 +130,30 @@ class AdjustmentForm(FlaskForm):
     )
     key = StringField(validators=[DataRequired(), Length(max=100)])
     submit = SubmitField(_l("Save the correction"))
+
+
+class ResidentForm(FlaskForm):
+    name = StringField(
+        _l("Name"), validators=[DataRequired(message=_l("A name is required.")), Length(max=50)]
+    )
+    phone = StringField(
+        _l("Mobile phone number"),
+        validators=[
+            DataRequired(message=_l("Please enter the mobile phone number.")),
+            Length(max=30),
+        ],
+        render_kw={"inputmode": "tel", "type": "tel"},
+    )
+    community = SelectField(_l("Community"), coerce=int)
+    grid = StringField(_l("Grid"), validators=[Length(max=100)])
+    building = StringField(_l("Building"), validators=[Length(max=100)])
+    unit = StringField(_l("Unit"), validators=[Length(max=100)])
+    room = StringField(_l("Room"), validators=[Length(max=100)])
+    tags = StringField(_l("Tags (separate with 、 or ;)"), validators=[Length(max=300)])
+    submit = SubmitField(_l("Save"))
+
+
+class ImportForm(FlaskForm):
+    community = SelectField(_l("Community"), coerce=int)
+    file = FileField(_l("CSV file"))
+    submit = SubmitField(_l("Check the file"))

@@ -1,0 +1,284 @@
+"""Panel pages for residents: search, a resident's page, create / edit, CSV import and export."""
+
+import csv
+import io
+import re
+import secrets
+from pathlib import Path
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app import clock, ledger, org, people, residents_import
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.panel import bp
+from app.panel.forms import ButtonForm, ImportForm, ResidentForm
+from app.residents_import import TAG_SEPARATORS
+from app.web import role_required
+
+PAGE = 50
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _scope():
+    return people.visible_community_ids(current_user)
+
+
+def _communities():
+    scope = _scope()
+    return [c for c in org.communities() if scope is None or c.id in scope]
+
+
+def _resident(person_id: int):
+    person = people.get(person_id)
+    scope = _scope()
+    if person.community_id is None or (scope is not None and person.community_id not in scope):
+        abort(404)
+    return person
+
+
+def _filters():
+    scope = _scope()
+    community = request.args.get("community", type=int)
+    if community:
+        if scope is not None and community not in scope:
+            abort(404)
+        scope = {community}
+    node = None
+    building = request.args.get("building", type=int)
+    if building:
+        node = org.get_node(building)
+        if scope is not None and node.community_id not in scope:
+            abort(404)
+    return {"community_ids": scope, "text": request.args.get("q", ""), "node": node}
+
+
+@bp.route("/residents")
+@role_required("staff", "admin")
+def resident_list():
+    found = people.residents(**_filters(), after_id=request.args.get("after", type=int), limit=PAGE)
+    communities = _communities()
+    return render_template(
+        "panel/residents.html",
+        found=found,
+        more=len(found) == PAGE,
+        communities=communities,
+        buildings=org.buildings_of([c.id for c in communities]),
+        args=request.args,
+    )
+
+
+@bp.route("/residents.csv")
+@role_required("staff", "admin")
+def resident_csv():
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(["phone", "name", "community", "grid", "building", "unit", "room", "tags"])
+    after = None
+    while True:
+        page = people.residents(**_filters(), after_id=after, limit=1000)
+        for person in page:
+            place = (
+                {node.kind: node.name for node in org.ancestors(person.org_unit)}
+                if person.org_unit
+                else {}
+            )
+            writer.writerow(
+                [
+                    person.phone,
+                    person.name,
+                    place.get("community", ""),
+                    place.get("grid", ""),
+                    place.get("building", ""),
+                    place.get("unit", ""),
+                    place.get("household", ""),
+                    "、".join(person.tag_names),
+                ]
+            )
+        if len(page) < 1000:
+            break
+        after = page[-1].id
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=residents.csv"},
+    )
+
+
+@bp.route("/residents/<int:person_id>")
+@role_required("staff", "admin")
+def resident_detail(person_id: int):
+    person = _resident(person_id)
+    wallet = ledger.find_wallet(person)
+    return render_template(
+        "panel/resident.html",
+        profile=people.profile(person),
+        summary=people.summary(person, clock.now()),
+        lines=ledger.history(wallet, limit=50) if wallet else [],
+    )
+
+
+def _fill_place(form: ResidentForm, person) -> None:
+    if person.org_unit is None:
+        return
+    for node in org.ancestors(person.org_unit):
+        field = {"grid": form.grid, "building": form.building, "unit": form.unit}.get(node.kind)
+        if field is not None:
+            field.data = node.name
+        if node.kind == "household":
+            form.room.data = node.name
+
+
+def _resident_page(person=None):
+    form = ResidentForm(obj=None if request.method == "POST" else person)
+    form.community.choices = [SelectChoice(c.id, c.name) for c in _communities()]
+    if person is not None:
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "readonly": True}
+        if request.method == "GET":
+            form.community.data = person.community_id
+            form.tags.data = "、".join(person.tag_names)
+            _fill_place(form, person)
+        form.phone.data = person.phone
+    if form.validate_on_submit():
+        now = clock.now()
+        try:
+            community = org.community_by_id(form.community.data)
+            place = org.place(
+                community, form.grid.data, form.building.data, form.unit.data, form.room.data
+            )
+            tags = TAG_SEPARATORS.split(form.tags.data or "")
+            if person is None:
+                person = people.create_person(
+                    name=form.name.data,
+                    phone=form.phone.data,
+                    community=community,
+                    org_unit=place,
+                    tags=tags,
+                    now=now,
+                    actor=current_user,
+                    source="panel",
+                )
+            else:
+                people.update_person(
+                    person,
+                    name=form.name.data,
+                    community=community,
+                    org_unit=place,
+                    tags=tags,
+                    now=now,
+                    actor=current_user,
+                    source="panel",
+                )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            target = getattr(form, exc.field or "", None)
+            (
+                target if target is not None and hasattr(target, "errors") else form.name
+            ).errors.append(str(exc))
+        else:
+            flash(_("Saved."), "info")
+            return redirect(url_for(".resident_detail", person_id=person.id))
+    return render_template("panel/resident_form.html", form=form, person=person)
+
+
+@bp.route("/residents/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def resident_new():
+    return _resident_page()
+
+
+@bp.route("/residents/<int:person_id>/edit", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def resident_edit(person_id: int):
+    return _resident_page(_resident(person_id))
+
+
+# --- CSV import: check, then confirm --------------------------------------------------------
+
+
+def _import_path(token: str) -> Path:
+    if not _TOKEN.match(token or ""):
+        abort(404)
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    return folder / f"{current_user.id}-{token}.csv"
+
+
+@bp.route("/residents/import", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def resident_import():
+    """Upload a CSV: nothing is written yet; the plan shows what would change."""
+    form = ImportForm()
+    form.community.choices = [SelectChoice(c.id, c.name) for c in _communities()]
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read() if upload else b""
+        if not data:
+            form.file.errors.append(_("Choose a CSV file."))
+        else:
+            community = org.community_by_id(form.community.data)
+            try:
+                plan = residents_import.plan(data, community)
+            except LinliError as exc:
+                form.file.errors.append(str(exc))
+            else:
+                token = secrets.token_hex(16)
+                path = _import_path(token)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                return render_template(
+                    "panel/import_preview.html",
+                    plan=plan,
+                    community=community,
+                    token=token,
+                    form=ButtonForm(),
+                )
+    return render_template("panel/import.html", form=form)
+
+
+@bp.route("/residents/import/confirm", methods=["POST"])
+@role_required("staff", "admin")
+def resident_import_confirm():
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    path = _import_path(request.form.get("token", ""))
+    community = org.community_by_id(request.form.get("community", type=int) or 0)
+    scope = _scope()
+    if scope is not None and community.id not in scope:
+        abort(404)
+    if not path.exists():
+        flash(
+            _("This file was already imported, or the check is too old. Upload it again."), "error"
+        )
+        return redirect(url_for(".resident_import"))
+    plan = residents_import.plan(path.read_bytes(), community)
+    if plan.errors and request.form.get("skip_bad") != "1":
+        flash(_("The file has bad rows; fix them or choose to skip them."), "error")
+        return redirect(url_for(".resident_import"))
+    changed = residents_import.apply(
+        plan, community, now=clock.now(), actor=current_user, source="panel"
+    )
+    path.unlink(missing_ok=True)
+    flash(
+        _(
+            "Imported into %(community)s: %(changed)s people created or changed, "
+            "%(skipped)s bad rows skipped.",
+            community=community.name,
+            changed=changed,
+            skipped=len(plan.errors),
+        ),
+        "info",
+    )
+    return redirect(url_for(".resident_list", community=community.id))
