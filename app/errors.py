@@ -57,6 +57,12 @@ class DuplicatePhone(LinliError):
     default_message = _l("Someone with this phone number is already registered.")
 
 
+class DuplicateName(LinliError):
+    code = "duplicate_name"
+    http_status = 409
+    default_message = _l("“%(name)s” is already taken here.")
+
+
 class InvalidAmount(InvalidInput):
     code = "invalid_amount"
     default_message = _l("Points must be a whole number other than zero.")

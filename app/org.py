@@ -159,3 +159,100 @@ def ancestors(node: OrgUnit) -> list[OrgUnit]:
     ids = [int(part) for part in node.path.strip("/").split("/") if part]
     found = {n.id: n for n in db.session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
+
+
+# --- staff changes to the tree (audited) ---------------------------------------------------
+
+
+def update_community_settings(
+    community: OrgUnit, *, timezone: str | None, monthly_budget: int | None, actor, now
+) -> OrgUnit:
+    """A community's shown time zone and its monthly points budget (None: no limit)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from app import audit
+
+    timezone = (timezone or "").strip() or None
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                _l("“%(zone)s” is not a known time zone (e.g. Asia/Shanghai)."),
+                field="timezone",
+                zone=timezone,
+            ) from None
+    if monthly_budget is not None and (type(monthly_budget) is not int or monthly_budget < 0):
+        raise InvalidInput(
+            _l("The budget is a whole number of points, 0 or more, or empty."),
+            field="monthly_budget",
+        )
+    before = {"timezone": community.timezone, "monthly_budget": community.monthly_budget}
+    community.timezone = timezone
+    community.monthly_budget = monthly_budget
+    after = {"timezone": timezone, "monthly_budget": monthly_budget}
+    if after != before:
+        db.session.flush()
+        audit.record(
+            "community.settings",
+            community,
+            actor=actor,
+            source="panel",
+            now=now,
+            before=before,
+            after=after,
+        )
+    return community
+
+
+def children(node: OrgUnit) -> list[OrgUnit]:
+    return list(
+        db.session.scalars(
+            sa.select(OrgUnit).where(OrgUnit.parent_id == node.id).order_by(OrgUnit.name)
+        )
+    )
+
+
+def residents_count(node: OrgUnit) -> int:
+    from app.models import Person
+
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Person)
+        .where(subtree_filter(Person.org_unit_id, node))
+    )
+
+
+def move_household(household: OrgUnit, new_parent: OrgUnit, *, actor, now) -> OrgUnit:
+    """Move a household (and its residents with it) under another unit or building of the
+    same community."""
+    from app import audit
+
+    if household.kind != "household":
+        raise InvalidInput(_l("Only a household can be moved."), field="household")
+    if new_parent.kind not in ("unit", "building", "grid"):
+        raise InvalidInput(_l("A household moves under a unit, building or grid."), field="to")
+    if new_parent.community_id != household.community_id:
+        raise InvalidInput(
+            _l("A household moves within its community; residents change community one by one."),
+            field="to",
+        )
+    clash = _child(new_parent, "household", household.name, create=False)
+    if clash is not None and clash.id != household.id:
+        raise InvalidInput(
+            _l("There is already a household “%(name)s” there."), field="to", name=household.name
+        )
+    before = {"parent_id": household.parent_id, "path": household.path}
+    household.parent_id = new_parent.id
+    household.path = f"{new_parent.path}{household.id}/"
+    db.session.flush()
+    audit.record(
+        "household.move",
+        household,
+        actor=actor,
+        source="panel",
+        now=now,
+        before=before,
+        after={"parent_id": new_parent.id, "path": household.path},
+    )
+    return household

@@ -242,6 +242,43 @@ def make_leader(person: Person, node: OrgUnit, role: str) -> LeaderRole:
     return held
 
 
+def appoint_leader(person: Person, node: OrgUnit, role: str, *, actor: Person, now: datetime):
+    """Staff give a 三长 role (audited)."""
+    held = make_leader(person, node, role)
+    audit.record(
+        "person.leader_add",
+        person,
+        actor=actor,
+        source="panel",
+        now=now,
+        after={"org_unit_id": node.id, "role": role},
+    )
+    return held
+
+
+def remove_leader(held: LeaderRole, *, actor: Person, now: datetime) -> None:
+    person = held.person
+    before = {"org_unit_id": held.org_unit_id, "role": held.role}
+    db.session.delete(held)
+    db.session.flush()
+    audit.record(
+        "person.leader_remove", person, actor=actor, source="panel", now=now, before=before
+    )
+
+
+def leaders_in(node: OrgUnit) -> list[LeaderRole]:
+    """三长 roles held on this node and everything below it."""
+    from app import org
+
+    return list(
+        db.session.scalars(
+            sa.select(LeaderRole)
+            .where(org.subtree_filter(LeaderRole.org_unit_id, node))
+            .order_by(LeaderRole.org_unit_id, LeaderRole.role)
+        )
+    )
+
+
 def create_user(
     *,
     kind: str,

@@ -197,6 +197,8 @@ PANEL_PAGES = [
     "/panel/residents.csv",
     "/panel/residents/new",
     "/panel/residents/import",
+    "/panel/org",
+    "/panel/teams",
 ]
 
 

@@ -1,0 +1,243 @@
+"""Panel pages for the organisation tree (communities, grids … households, the 三长) and teams."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock, org, people, teams
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.extensions import db
+from app.models import LeaderRole
+from app.models.people import LEADER_ROLES
+from app.panel import bp
+from app.panel.forms import ButtonForm
+from app.web import role_required
+
+
+def _scope():
+    return people.visible_community_ids(current_user)
+
+
+def _node(node_id: int):
+    node = org.get_node(node_id)
+    scope = _scope()
+    if node.community_id is None or (scope is not None and node.community_id not in scope):
+        abort(404)
+    return node
+
+
+def _after(action, target: str):
+    """Run a change; a refusal is rolled back and shown; then go back to `target`."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        action()
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Saved."), "info")
+    return redirect(target)
+
+
+@bp.route("/org")
+@role_required("staff", "admin")
+def org_index():
+    scope = _scope()
+    communities = [c for c in org.communities() if scope is None or c.id in scope]
+    return render_template(
+        "panel/org.html",
+        communities=[(c, org.residents_count(c)) for c in communities],
+        form=ButtonForm(),
+    )
+
+
+@bp.route("/org/<int:community_id>/settings", methods=["POST"])
+@role_required("staff", "admin")
+def community_settings(community_id: int):
+    community = _node(community_id)
+    if community.kind != "community":
+        abort(404)
+    raw_budget = request.form.get("monthly_budget", "").strip()
+
+    def change():
+        budget = None
+        if raw_budget:
+            try:
+                budget = int(raw_budget)
+            except ValueError:
+                budget = -1  # refused by the service with its message
+        org.update_community_settings(
+            community,
+            timezone=request.form.get("timezone"),
+            monthly_budget=budget,
+            actor=current_user,
+            now=clock.now(),
+        )
+
+    return _after(change, url_for(".org_index"))
+
+
+@bp.route("/org/node/<int:node_id>")
+@role_required("staff", "admin")
+def org_node(node_id: int):
+    node = _node(node_id)
+    kids = org.children(node)
+    targets = []
+    if node.kind == "household":
+        community = org.community_by_id(node.community_id)
+        buildings = org.buildings_of([community.id])
+        units = [unit for building in buildings for unit in org.children(building)]
+        targets = [n for n in buildings + units if n.id != node.parent_id and n.kind != "household"]
+    return render_template(
+        "panel/org_node.html",
+        node=node,
+        trail=org.ancestors(node),
+        kids=[(kid, org.residents_count(kid)) for kid in kids],
+        leaders=people.leaders_in(node),
+        role_for_kind={kind: role for role, kind in LEADER_ROLES.items()},
+        residents=(
+            people.residents(None, node=node, limit=200)
+            if node.kind in ("household", "unit")
+            else []
+        ),
+        targets=targets,
+        form=ButtonForm(),
+    )
+
+
+@bp.route("/org/node/<int:node_id>/leaders", methods=["POST"])
+@role_required("staff", "admin")
+def leader_add(node_id: int):
+    node = _node(node_id)
+    role = {kind: role for role, kind in LEADER_ROLES.items()}.get(node.kind)
+    if role is None:
+        abort(404)
+
+    def change():
+        person = people.get_by_phone(request.form.get("phone", ""))
+        scope = _scope()
+        if scope is not None and person.community_id not in scope:
+            abort(404)
+        people.appoint_leader(person, node, role, actor=current_user, now=clock.now())
+
+    return _after(change, url_for(".org_node", node_id=node.id))
+
+
+@bp.route("/org/leaders/<int:held_id>/remove", methods=["POST"])
+@role_required("staff", "admin")
+def leader_remove(held_id: int):
+    held = db.session.get(LeaderRole, held_id)
+    if held is None:
+        abort(404)
+    node = _node(held.org_unit_id)
+    return _after(
+        lambda: people.remove_leader(held, actor=current_user, now=clock.now()),
+        url_for(".org_node", node_id=node.id),
+    )
+
+
+@bp.route("/org/node/<int:node_id>/move", methods=["POST"])
+@role_required("staff", "admin")
+def household_move(node_id: int):
+    node = _node(node_id)
+    target = _node(request.form.get("to", type=int) or 0)
+    return _after(
+        lambda: org.move_household(node, target, actor=current_user, now=clock.now()),
+        url_for(".org_node", node_id=node.id),
+    )
+
+
+# --- teams --------------------------------------------------------------------------------
+
+
+def _team(team_id: int):
+    team = org.get_team(team_id)
+    scope = _scope()
+    if scope is not None and team.community_id not in scope:
+        abort(404)
+    return team
+
+
+@bp.route("/teams", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def team_list():
+    scope = _scope()
+    communities = [c for c in org.communities() if scope is None or c.id in scope]
+    if request.method == "POST":
+        if not ButtonForm().validate_on_submit():
+            abort(400)
+        community = _node(request.form.get("community", type=int) or 0)
+        try:
+            team = teams.create_team(
+                community,
+                name=request.form.get("name", ""),
+                duties=request.form.get("duties", ""),
+                actor=current_user,
+                now=clock.now(),
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            flash(str(exc), "error")
+            return redirect(url_for(".team_list"))
+        flash(_("Saved."), "info")
+        return redirect(url_for(".team_detail", team_id=team.id))
+    return render_template(
+        "panel/teams.html",
+        teams=[(t, teams.members(t)) for t in org.teams_of([c.id for c in communities])],
+        communities=communities,
+        form=ButtonForm(),
+    )
+
+
+@bp.route("/teams/<int:team_id>")
+@role_required("staff", "admin")
+def team_detail(team_id: int):
+    team = _team(team_id)
+    return render_template(
+        "panel/team.html", team=team, members=teams.members(team), form=ButtonForm()
+    )
+
+
+@bp.route("/teams/<int:team_id>/edit", methods=["POST"])
+@role_required("staff", "admin")
+def team_edit(team_id: int):
+    team = _team(team_id)
+    return _after(
+        lambda: teams.update_team(
+            team,
+            name=request.form.get("name", ""),
+            duties=request.form.get("duties", ""),
+            actor=current_user,
+            now=clock.now(),
+        ),
+        url_for(".team_detail", team_id=team.id),
+    )
+
+
+@bp.route("/teams/<int:team_id>/members", methods=["POST"])
+@role_required("staff", "admin")
+def team_member(team_id: int):
+    team = _team(team_id)
+    action = request.form.get("action", "add")
+
+    def change():
+        if action == "add":
+            person = people.get_by_phone(request.form.get("phone", ""))
+        else:
+            person = people.get(request.form.get("person", type=int) or 0)
+        scope = _scope()
+        if scope is not None and person.community_id not in scope:
+            abort(404)
+        now = clock.now()
+        if action == "add":
+            teams.add_member(team, person, actor=current_user, now=now)
+        elif action == "remove":
+            teams.remove_member(team, person, actor=current_user, now=now)
+        elif action == "lead":
+            teams.set_leader(team, person, actor=current_user, now=now)
+        else:
+            abort(400)
+
+    return _after(change, url_for(".team_detail", team_id=team.id))
