@@ -290,3 +290,35 @@ def test_dashboard_draws_its_charts_as_svg(
     other = make_community()
     assert client.get(f"/panel/dashboard?community={other.id}").status_code == 404
     assert client.get(f"/panel/dashboard?community={community.id}").status_code == 200
+
+
+def _panel_routes(app):
+    """Every panel route with its methods, ids filled with 1 (the role check comes first)."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("panel.") or rule.endpoint == "panel.dev_outbox":
+            continue
+        url = rule.rule
+        for argument in rule.arguments:
+            url = url.replace(f"<int:{argument}>", "1").replace(f"<{argument}>", "1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, url
+
+
+def test_every_panel_route_refuses_residents_and_shop_operators(
+    app, client, db, login, make_volunteer, make_user
+):
+    resident = make_volunteer()
+    people.set_password(resident, "correct horse")
+    shop = Merchant(name="某店", tier="community", category="理发")
+    db.session.add(shop)
+    db.session.flush()
+    operator = make_user("merchant", merchant=shop)
+    routes = list(_panel_routes(app))
+    assert len(routes) > 40
+    for who in (resident, operator):
+        login(who)
+        token = csrf_from(client.get("/").text)
+        for method, url in routes:
+            response = client.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 403, (who.name, method, url, response.status_code)
+        client.post("/logout", data={"csrf_token": token})
