@@ -187,6 +187,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
+    from app.chat import bp as chat_bp
     from app.panel import bp as panel_bp
     from merchants import bp as merchants_bp
     from volunteers import bp as volunteers_bp
@@ -195,6 +196,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(panel_bp, url_prefix="/panel")
     app.register_blueprint(merchants_bp, url_prefix="/m")
+    app.register_blueprint(chat_bp, url_prefix="/chat")
 
 
 def register_error_handlers(app: Flask) -> None:

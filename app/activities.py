@@ -13,6 +13,8 @@ minute.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -377,6 +379,63 @@ def read_scan_token(token: str, kind: str, now: datetime) -> Activity:
     if period not in (current, current - 1):
         raise CodeExpired(_l("This code has expired, scan the screen again."), field="code")
     return get_activity(activity_id)
+
+
+def short_code(
+    activity: Activity, kind: str, now: datetime, *, rotation_no: int | None = None
+) -> str:
+    """The 4-digit code beside the QR on the projector (for 签到 1234 by text message).
+
+    It rotates with the QR code; a keyed hash of activity, kind and rotation, so nobody
+    can work it out without the screen.
+    """
+    period = rotation(now) if rotation_no is None else rotation_no
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"short:{kind}:{activity.id}:{period}".encode(), hashlib.sha256)
+    return f"{int.from_bytes(digest.digest()[:4], 'big') % 10_000:04d}"
+
+
+def find_by_short_code(person: Person, code: str, kind: str, now: datetime) -> Activity:
+    """The activity whose screen shows `code` now (or showed it one rotation ago).
+
+    Only activities open for this kind of scan in the person's community and teams are
+    candidates, so four digits are enough; if two match, the person is asked to scan.
+    """
+    if kind not in SCAN_KINDS:
+        raise InvalidCode(field="code")
+    code = "".join(ch for ch in code or "" if ch.isdigit())
+    if len(code) != 4:
+        raise InvalidCode(_l("The code on the screen has 4 digits."), field="code")
+    teams = sa.select(TeamMember.team_id).where(TeamMember.person_id == person.id)
+    open_from = now + _early() if kind == "in" else now
+    until = now if kind == "in" else now - _grace()
+    where = [Activity.team_id.in_(teams)]
+    if person.community_id is not None:
+        where.append(Activity.community_id == person.community_id)
+    candidates = db.session.scalars(
+        sa.select(Activity).where(
+            sa.or_(*where),
+            Activity.is_cancelled.is_(False),
+            Activity.starts_at <= open_from,
+            Activity.ends_at >= until,
+        )
+    ).all()
+    current = rotation(now)
+    matches = [
+        activity
+        for activity in candidates
+        if code in {short_code(activity, kind, now, rotation_no=p) for p in (current, current - 1)}
+    ]
+    if not matches:
+        raise CodeExpired(
+            _l("No activity shows this code now. Check the 4 digits on the screen and send again."),
+            field="code",
+        )
+    if len(matches) > 1:
+        raise InvalidCode(
+            _l("Two activities show this code; please scan the QR code instead."), field="code"
+        )
+    return matches[0]
 
 
 # --- attendance ---------------------------------------------------------------------------

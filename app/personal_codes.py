@@ -53,8 +53,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue(person: Person, *, now: datetime) -> IssuedCode:
-    """A fresh code for `person`. Expired codes are purged so their digits can be reused."""
+def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> IssuedCode:
+    """A fresh code for `person` (60 s on a screen; longer read out from a text message).
+
+    Expired codes are purged so their digits can be reused.
+    """
     db.session.execute(
         sa.delete(PersonalCode)
         .where(PersonalCode.expires_at < now - LIFETIME)
@@ -68,7 +71,7 @@ def issue(person: Person, *, now: datetime) -> IssuedCode:
             digits=digits,
             secret_hash=_hash(secret),
             created_at=now,
-            expires_at=now + LIFETIME,
+            expires_at=now + lifetime,
         )
         try:
             with db.session.begin_nested():

@@ -251,6 +251,9 @@ def test_projector_page_and_its_live_state(client, db, app_clock, make_activity,
     assert page.status_code == 200 and "<svg" in page.text and "签到" in page.text
     state = client.get(f"/panel/activities/{activity.id}/screen.json").get_json()
     assert set(state["codes"]) == {"in"} and state["checked_in"] == 0
+    # Beside the QR code, the 4 digits for 签到 by text message.
+    assert state["shorts"]["in"] == activities.short_code(activity, "in", app_clock())
+    assert state["shorts"]["in"] in page.text
     app_clock.advance(minutes=31)  # the last half hour: the check-out code appears too
     state = client.get(f"/panel/activities/{activity.id}/screen.json").get_json()
     assert set(state["codes"]) == {"in", "out"}

@@ -2,6 +2,7 @@
 
 from app.models.activities import Activity, Attendance, Signup
 from app.models.audit import AuditEvent
+from app.models.chat import InboundMessage
 from app.models.codes import PersonalCode, SignInCode
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
@@ -23,6 +24,7 @@ __all__ = [
     "DeedAward",
     "DeedCount",
     "DeedRule",
+    "InboundMessage",
     "Activity",
     "Attendance",
     "Account",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +41,8 @@ class Person(UserMixin, db.Model):
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")
     hide_from_boards: Mapped[bool] = mapped_column(default=False)
+    # 退订 / STOP: no notifications by text message or chat (replies to commands still go).
+    notifications_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     verified_minutes: Mapped[int] = mapped_column(default=0)
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)

@@ -406,10 +406,12 @@ def _screen_codes(activity: Activity, now) -> dict[str, str]:
 def activity_screen(activity_id: int):
     activity = _visible(activity_id)
     now = clock.now()
+    codes = _screen_codes(activity, now)
     return render_template(
         "panel/screen.html",
         activity=activity,
-        codes=_screen_codes(activity, now),
+        codes=codes,
+        shorts={kind: activities.short_code(activity, kind, now) for kind in codes},
         state=activities.screen_state(activity),
     )
 
@@ -420,8 +422,10 @@ def activity_screen_state(activity_id: int):
     activity = _visible(activity_id)
     now = clock.now()
     state = activities.screen_state(activity)
+    codes = _screen_codes(activity, now)
     return jsonify(
-        codes=_screen_codes(activity, now),
+        codes=codes,
+        shorts={kind: activities.short_code(activity, kind, now) for kind in codes},
         checked_in=state.checked_in,
         latest=[
             {"name": name, "time": clock.local(at, activity.community).strftime("%H:%M")}

@@ -123,6 +123,8 @@
           Object.keys(state.codes).forEach(function (kind) {
             var slot = screen.querySelector('[data-code="' + kind + '"]');
             if (slot) slot.innerHTML = state.codes[kind]; // drawn by our server
+            var short = screen.querySelector('[data-short="' + kind + '"]');
+            if (short && state.shorts) short.textContent = state.shorts[kind];
           });
           screen.querySelector("[data-count]").textContent = state.checked_in;
           var list = screen.querySelector("[data-latest]");

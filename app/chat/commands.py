@@ -1,0 +1,204 @@
+"""The command language, written once for every channel (SMS now, Telegram the same way).
+
+`respond` takes who sent a message (or None for an unknown number) and its text and
+returns the reply in the person's language. It never raises for what a person typed:
+a refusal of the rules (an expired code, too few points) becomes a reply too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from app import activities, clock, ledger, offers, people, personal_codes, rankings
+from app.chat.parser import Command, digits, parse
+from app.errors import LinliError
+from app.extensions import db
+from app.models import Person
+
+# Read out over the phone, a code needs longer than a screen's 60 seconds.
+CHAT_CODE_LIFETIME = timedelta(minutes=5)
+
+
+def respond(person: Person | None, text: str, *, now: datetime, locale: str = "zh") -> str:
+    """The reply to one message."""
+    command = parse(text)
+    with force_locale(person.locale if person is not None else locale):
+        if person is None or person.community_id is None:
+            return _unknown_sender()
+        handler = HANDLERS.get(command.name, _help)
+        try:
+            with db.session.begin_nested():
+                return handler(person, command, now)
+        except LinliError as exc:
+            return str(exc)
+
+
+def _unknown_sender() -> str:
+    return _(
+        "Linli: this number is not registered. Ask your community's social worker to add "
+        "you, or sign up at the community's Linli page."
+    )
+
+
+def _help(person: Person, command: Command, now: datetime) -> str:
+    return _(
+        "Linli commands: 积分 BAL balance · 记录 HIST history · 排行 TOP ranking · "
+        "签到 1234 CHECKIN · 签退 1234 CHECKOUT · 活动 EVENTS · 报名 N JOIN · "
+        "兑换码 CODE · 商家 SHOPS · 退订 STOP / 订阅 START"
+    )
+
+
+def _balance(person: Person, command: Command, now: datetime) -> str:
+    summary = people.summary(person, now)
+    return _(
+        "%(name)s: %(balance)s points to spend, %(earned)s earned this month, "
+        "%(hours)s verified hours, %(stars)s stars.",
+        name=person.name,
+        balance=summary.balance,
+        earned=summary.earned_this_month,
+        hours=f"{summary.verified_minutes / 60:.1f}",
+        stars=summary.star.stars,
+    )
+
+
+def _history(person: Person, command: Command, now: datetime) -> str:
+    wallet = ledger.find_wallet(person)
+    lines = ledger.history(wallet, limit=5) if wallet else []
+    if not lines:
+        return _("No points yet. Text 活动 (EVENTS) to find an activity.")
+    return "\n".join(
+        f"{clock.local(txn.created_at, person.community):%m-%d} {entry.amount:+d} {txn.memo}"
+        for entry, txn in lines
+    )
+
+
+def _top(person: Person, command: Command, now: datetime) -> str:
+    board = rankings.community_top_this_month(person.community_id, now, limit=10)
+    mine = rankings.community_rank_this_month(person, now)
+    lines = [f"{line.position}. {line.name} {line.earned}" for line in board]
+    if mine.position:
+        lines.append(
+            _("You: No. %(n)s with %(points)s points.", n=mine.position, points=mine.earned)
+        )
+    else:
+        lines.append(_("You have not earned points this month yet."))
+    return "\n".join(lines) if board else lines[-1]
+
+
+def _scan(kind: str):
+    def handle(person: Person, command: Command, now: datetime) -> str:
+        activity = activities.find_by_short_code(person, digits(command.argument), kind, now)
+        if kind == "in":
+            result = activities.check_in(activity, person, now=now, method="chat")
+            at = clock.local(result.attendance.checked_in_at, activity.community)
+            if result.repeated:
+                return _("You already checked in at %(time)s.", time=f"{at:%H:%M}")
+            return _(
+                "Checked in to %(title)s at %(time)s.", title=activity.title, time=f"{at:%H:%M}"
+            )
+        result = activities.check_out(activity, person, now=now)
+        attendance = result.attendance
+        if result.repeated:
+            return _("Your attendance was already closed.")
+        if attendance.status == "approved":
+            return _(
+                "Checked out: %(minutes)s minutes, %(points)s points.",
+                minutes=attendance.minutes,
+                points=attendance.points,
+            )
+        return _(
+            "Checked out: %(minutes)s minutes, waiting for staff approval.",
+            minutes=attendance.minutes,
+        )
+
+    return handle
+
+
+def _events(person: Person, command: Command, now: datetime) -> str:
+    upcoming = activities.upcoming_for(person, now, limit=5)
+    if not upcoming:
+        return _("No activities coming up in your community right now.")
+    lines = [
+        f"{a.id}. {clock.local(a.starts_at, a.community):%m-%d %H:%M} {a.title}"
+        + (f" @{a.place}" if a.place else "")
+        for a in upcoming
+    ]
+    lines.append(_("To sign up, text 报名 and the number (JOIN N)."))
+    return "\n".join(lines)
+
+
+def _join(person: Person, command: Command, now: datetime) -> str:
+    number = digits(command.argument)
+    if not number:
+        return _("Text 报名 and the activity's number from 活动, e.g. 报名 12.")
+    activity = activities.get_activity(int(number))
+    if activity not in activities.upcoming_for(person, now, limit=200):
+        return _("There is no such activity.")
+    signup = activities.sign_up(activity, person, now=now)
+    if signup.status == "confirmed":
+        return _("You are signed up for %(title)s.", title=activity.title)
+    return _(
+        "%(title)s is full: you are number %(n)s on the waiting list.",
+        title=activity.title,
+        n=activities.waiting_position(signup),
+    )
+
+
+def _code(person: Person, command: Command, now: datetime) -> str:
+    issued = personal_codes.issue(person, now=now, lifetime=CHAT_CODE_LIFETIME)
+    return _(
+        "Your redemption code: %(code)s. Read it to the shop within 5 minutes; it works once.",
+        code=issued.digits,
+    )
+
+
+def _shops(person: Person, command: Command, now: datetime) -> str:
+    items = offers.catalogue(person, now)
+    cheapest: dict[int, offers.Availability] = {}
+    for item in items:
+        best = cheapest.get(item.offer.merchant_id)
+        if best is None or item.offer.points_cost < best.offer.points_cost:
+            cheapest[item.offer.merchant_id] = item
+    if not cheapest:
+        return _("No partner shops serve your community yet.")
+    return "\n".join(
+        f"{item.offer.merchant.name}: {item.offer.title} {item.offer.points_cost}"
+        for item in list(cheapest.values())[:6]
+    )
+
+
+def _stop(person: Person, command: Command, now: datetime) -> str:
+    person.notifications_off = True
+    db.session.flush()
+    return _("You will get no more notifications. Text 订阅 (START) to have them again.")
+
+
+def _start(person: Person, command: Command, now: datetime) -> str:
+    person.notifications_off = False
+    db.session.flush()
+    return _("Notifications are on again. Text 退订 (STOP) to stop them.")
+
+
+def _link(person: Person, command: Command, now: datetime) -> str:
+    return _("Your phone number is already your Linli account here; nothing to link.")
+
+
+HANDLERS = {
+    "help": _help,
+    "unknown": _help,
+    "balance": _balance,
+    "history": _history,
+    "top": _top,
+    "checkin": _scan("in"),
+    "checkout": _scan("out"),
+    "events": _events,
+    "join": _join,
+    "code": _code,
+    "shops": _shops,
+    "stop": _stop,
+    "start": _start,
+    "link": _link,
+}

@@ -1,0 +1,69 @@
+"""Reading a text message as a command: Chinese or English, full- or half-width, any case.
+
+`parse` never raises: anything it cannot read is the command "unknown", answered with a
+short help.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Every spelling of each command; the first English one is its name.
+KEYWORDS = {
+    "help": ("帮助", "help", "?", "？", "菜单"),
+    "balance": ("积分", "余额", "bal", "balance"),
+    "history": ("记录", "hist", "history"),
+    "top": ("排行", "排名", "top"),
+    "checkin": ("签到", "checkin", "check-in"),
+    "checkout": ("签退", "checkout", "check-out"),
+    "events": ("活动", "events"),
+    "join": ("报名", "join"),
+    "code": ("兑换码", "code"),
+    "shops": ("商家", "shops"),
+    "link": ("绑定", "link"),
+    "stop": ("退订", "stop"),
+    "start": ("订阅", "start"),
+}
+_LOOKUP = {spelling: name for name, spellings in KEYWORDS.items() for spelling in spellings}
+_LONGEST_FIRST = sorted(_LOOKUP, key=len, reverse=True)
+MAX_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # a key of KEYWORDS, or "unknown"
+    argument: str = ""
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width (NFKC), one space between words, lower case."""
+    text = unicodedata.normalize("NFKC", text or "")[:MAX_LENGTH]
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split()).lower()
+
+
+def parse(text: str) -> Command:
+    """The command in a message: a keyword at the start, then its argument, if any.
+
+    A Telegram "/start ci_…" or "/bal" works too; Chinese keywords need no space before
+    their argument ("签到1234").
+    """
+    words = normalise(text)
+    if words.startswith("/"):
+        words = words[1:]
+        words = re.sub(r"^(\w+)@\w+", r"\1", words)  # /bal@LinliBot in a group
+    for spelling in _LONGEST_FIRST:
+        if words.startswith(spelling):
+            rest = words[len(spelling) :]
+            ascii_word = spelling.isascii() and spelling[-1].isalnum()
+            if ascii_word and rest and rest[0].isalnum():
+                continue  # "balance" is not "bal" + "ance"; "topic" is not "top"
+            return Command(_LOOKUP[spelling], rest.strip())
+    return Command("unknown", words)
+
+
+def digits(argument: str) -> str:
+    """The digits in an argument ("1234", "12 34", "#1234")."""
+    return "".join(ch for ch in argument if ch.isdigit())

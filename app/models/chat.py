@@ -1,0 +1,31 @@
+"""Chat channels: inbound messages seen (each processed once) and chat accounts linked to people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import UTCDateTime
+
+
+class InboundMessage(db.Model):
+    """A message a channel delivered (Telegram update_id, SMS MessageSid).
+
+    The unique pair makes a second delivery of the same message a no-op; the reply sent
+    the first time is kept to answer the retry the same way.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    text: Mapped[str] = mapped_column(String(500), default="")
+    reply: Mapped[str] = mapped_column(String(2000), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
