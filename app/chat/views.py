@@ -9,12 +9,15 @@ import hmac
 import logging
 from xml.sax.saxutils import escape
 
-from flask import Response, abort, current_app, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, people
-from app.chat import bp, commands, sms_text
+from app.chat import bp, commands, linking, sms_text
+from app.chat.parser import digits, parse
 from app.errors import LinliError
 from app.extensions import csrf, db
 from app.models import InboundMessage
@@ -99,3 +102,159 @@ def sms_inbound():
 
 def _public(path: str) -> str:
     return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
+
+
+# --- Telegram -----------------------------------------------------------------------------
+
+
+class _Lenient(Schema):
+    """Telegram adds fields over time; unknown ones are ignored, not refused."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class _From(_Lenient):
+    id = fields.Integer(required=True)
+    language_code = fields.String(load_default="zh")
+
+
+class _Chat(_Lenient):
+    id = fields.Integer(required=True)
+
+
+class _Contact(_Lenient):
+    phone_number = fields.String(required=True)
+    user_id = fields.Integer(load_default=None)
+
+
+class _Message(_Lenient):
+    message_id = fields.Integer(required=True)
+    chat = fields.Nested(_Chat, required=True)
+    from_ = fields.Nested(_From, data_key="from", required=True)
+    text = fields.String(load_default="")
+    contact = fields.Nested(_Contact, load_default=None)
+
+
+class UpdateSchema(_Lenient):
+    """The parts of a Bot API Update we use; everything else Telegram sends is ignored."""
+
+    update_id = fields.Integer(required=True)
+    message = fields.Nested(_Message, load_default=None)
+
+
+def _verify_telegram_secret() -> None:
+    secret = current_app.config["TELEGRAM_WEBHOOK_SECRET"]
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        log.warning("Telegram update refused: wrong or missing secret token")
+        abort(403)
+
+
+def _send(chat_id: int, text: str, *, ask_contact: bool = False):
+    """Answer in the webhook response itself (a Bot API method call)."""
+    body = {"method": "sendMessage", "chat_id": chat_id, "text": text[:4096]}
+    if ask_contact:
+        body["reply_markup"] = {
+            "keyboard": [[{"text": _("Share my phone number"), "request_contact": True}]],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
+    return jsonify(body)
+
+
+@bp.route("/telegram/webhook", methods=["POST"])
+@csrf.exempt
+def telegram_webhook():
+    _verify_telegram_secret()
+    try:
+        update = UpdateSchema().load(request.get_json(silent=True) or {})
+    except ValidationError:
+        abort(400)
+    message = update["message"]
+    if message is None:
+        return jsonify({})  # an edit, a join, a callback: nothing to answer
+    now = clock.now()
+    sender = str(message["from_"]["id"])
+    chat_id = message["chat"]["id"]
+    seen = InboundMessage(
+        channel="telegram",
+        external_id=str(update["update_id"]),
+        sender=sender,
+        text=message["text"][:500],
+        received_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(seen)
+            db.session.flush()
+    except IntegrityError:  # Telegram retried an update we answered: once only
+        return jsonify({})
+    locale = "en" if message["from_"]["language_code"].startswith("en") else "zh"
+    link = linking.link_for("telegram", sender, str(chat_id), now)
+    person = linking.person_of(link)
+    with force_locale(person.locale if person else locale):
+        reply, ask = _telegram_reply(link, person, message, now, locale)
+    seen.person_id = link.person_id
+    seen.reply = reply[:2000]
+    db.session.flush()
+    return _send(chat_id, reply, ask_contact=ask)
+
+
+def _telegram_reply(link, person, message, now, locale) -> tuple[str, bool]:
+    contact = message["contact"]
+    if contact is not None:
+        if contact["user_id"] != message["from_"]["id"]:
+            return _("Please share your own phone number."), True
+        try:
+            person = linking.by_contact(link, contact["phone_number"], now)
+        except LinliError as exc:
+            return str(exc), True
+        if person is None:
+            return commands.respond(None, "", now=now, locale=locale), False
+        with force_locale(person.locale):
+            return _(
+                "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
+            ), False
+    command = parse(message["text"])
+    if person is None:
+        return _unlinked(link, command, now, locale)
+    if command.name == "start" and command.argument.startswith("ci_"):
+        return _deep_link_check_in(person, command.argument, now), False
+    return commands.respond(person, message["text"], now=now), False
+
+
+def _linked(person) -> str:
+    return _("Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name)
+
+
+def _unlinked(link, command, now, locale) -> tuple[str, bool]:
+    try:
+        if command.name == "link" and digits(command.argument):
+            linking.ask_code(link, command.argument, now=now, locale=locale)
+            return _("A code was texted to that phone. Send the 6 digits here."), False
+        if link.pending_phone and len(digits(command.argument or command.name)) == 6:
+            person = linking.with_code(link, digits(command.argument or command.name), now=now)
+            if person is not None:
+                return _(
+                    "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
+                ), False
+            return commands.respond(None, "", now=now, locale=locale), False
+    except LinliError as exc:
+        return str(exc), False
+    return (
+        _(
+            "Welcome to Linli. Share your phone number with the button below, or send "
+            "绑定 and your phone number (LINK 13800138000)."
+        ),
+        True,
+    )
+
+
+def _deep_link_check_in(person, argument: str, now) -> str:
+    """/start ci_<activity>_<4 digits>: the Telegram link beside a projector's QR code."""
+
+    parts = argument.split("_")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return commands.respond(person, "", now=now)
+    return commands.respond(person, f"签到 {parts[2]}", now=now)

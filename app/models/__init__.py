@@ -2,7 +2,7 @@
 
 from app.models.activities import Activity, Attendance, Signup
 from app.models.audit import AuditEvent
-from app.models.chat import InboundMessage
+from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PersonalCode, SignInCode
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
@@ -20,6 +20,7 @@ from app.models.outbox import OutboxMessage
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
 
 __all__ = [
+    "ChatLink",
     "Adjustment",
     "DeedAward",
     "DeedCount",

@@ -1,0 +1,54 @@
+"""Linking a chat account (Telegram) to a person: by a shared contact, or by a texted code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app import people, signin
+from app.extensions import db
+from app.models import ChatLink, Person
+from app.phones import normalize_phone
+
+
+def link_for(channel: str, external_id: str, chat_id: str, now: datetime) -> ChatLink:
+    """The chat account's row, made on first contact."""
+    link = db.session.scalar(
+        sa.select(ChatLink).filter_by(channel=channel, external_id=external_id)
+    )
+    if link is None:
+        link = ChatLink(channel=channel, external_id=external_id, chat_id=chat_id, created_at=now)
+        db.session.add(link)
+        db.session.flush()
+    link.chat_id = chat_id
+    return link
+
+
+def person_of(link: ChatLink) -> Person | None:
+    return db.session.get(Person, link.person_id) if link.person_id else None
+
+
+def by_contact(link: ChatLink, raw_phone: str, now: datetime) -> Person | None:
+    """Telegram shared the user's own phone number: link it if someone has it."""
+    person = people.find_by_phone(normalize_phone(raw_phone))
+    if person is not None:
+        link.person_id = person.id
+        link.pending_phone = None
+        link.linked_at = now
+        db.session.flush()
+    return person
+
+
+def ask_code(link: ChatLink, raw_phone: str, *, now: datetime, locale: str) -> None:
+    """绑定 phone: text a code to that phone; the chat must send it back (raises like
+    sign-in: a bad number, too many codes)."""
+    message = signin.send_code(raw_phone, now=now, locale=locale)
+    link.pending_phone = message.recipient
+    db.session.flush()
+
+
+def with_code(link: ChatLink, code: str, *, now: datetime) -> Person | None:
+    """The code texted to the pending phone, sent back in the chat: link (raises when wrong)."""
+    phone = signin.check_code(link.pending_phone, code, now=now)
+    return by_contact(link, phone, now)
