@@ -110,7 +110,7 @@ def select_locale() -> str:
 
 def register_request_hooks(app: Flask) -> None:
     from app import audit
-    from app.database import commit_unit_of_work, mark_read_only, reset_read_only
+    from app.database import after_commit, commit_unit_of_work, mark_read_only, reset_read_only
 
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
@@ -132,6 +132,11 @@ def register_request_hooks(app: Flask) -> None:
     def finish_request(response):
         # One commit per request, for requests that may change state and did not fail.
         if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+            if app.config["DEMO_MODE"]:
+                # No worker in development: what fell due is delivered (shown) right away.
+                from app import clock, delivery
+
+                after_commit(lambda: delivery.deliver_due(clock.now, limit=50))
             commit_unit_of_work()
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

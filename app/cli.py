@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from flask import Blueprint, current_app
+from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
@@ -267,25 +268,68 @@ def close_attendances():
     click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
 
 
-@bp.cli.command("send-messages")
-@click.option("--watch", is_flag=True, help="Keep running and send new messages as they come.")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between looks (--watch).")
-def send_messages(watch: bool, interval: float):
-    """Deliver the outbox (SMS) now; with --watch, keep delivering until interrupted."""
+outbox_cli = AppGroup("outbox", help="Deliver queued messages (SMS, Telegram).")
+telegram_cli = AppGroup("telegram", help="The Telegram bot.")
+
+
+def _report(report) -> None:
+    click.echo(
+        _(
+            "Sent %(sent)s, will retry %(retrying)s, failed %(failed)s.",
+            sent=report.sent,
+            retrying=report.retrying,
+            failed=report.failed,
+        )
+    )
+
+
+@outbox_cli.command("send")
+def outbox_send():
+    """Deliver every message that is due now, once."""
+    _report(delivery.deliver_due(clock.now))
+
+
+@outbox_cli.command("run")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between looks.")
+def outbox_run(interval: float):
+    """Keep delivering messages as they fall due, until interrupted (run it as a service).
+
+    Safe to stop at any moment: a message being sent keeps its claim for two minutes and
+    is tried again after that, so nothing is lost.
+    """
     while True:
         report = delivery.deliver_due(clock.now)
-        if report.sent or report.retrying or report.failed or not watch:
-            click.echo(
-                _(
-                    "Sent %(sent)s, will retry %(retrying)s, failed %(failed)s.",
-                    sent=report.sent,
-                    retrying=report.retrying,
-                    failed=report.failed,
-                )
-            )
-        if not watch:
-            return
+        if report.sent or report.retrying or report.failed:
+            _report(report)
         try:
             time.sleep(interval)
-        except KeyboardInterrupt:  # a claimed message is retried after its lease anyway
+        except KeyboardInterrupt:
             return
+
+
+@telegram_cli.command("set-webhook")
+@click.argument("url")
+def telegram_set_webhook(url: str):
+    """Tell Telegram to post updates to URL (…/chat/telegram/webhook) with our secret."""
+    from app.sms import SendFailed
+    from app.telegram import BotApi
+
+    token = current_app.config["TELEGRAM_BOT_TOKEN"]
+    secret = current_app.config["TELEGRAM_WEBHOOK_SECRET"]
+    if not token or not secret:
+        raise click.ClickException(_("Set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first."))
+    if not url.startswith("https://"):
+        raise click.ClickException(_("Telegram only posts to https:// addresses."))
+    api = BotApi(token, current_app.config["TELEGRAM_API_URL"], current_app.config["SEND_TIMEOUT"])
+    try:
+        api.call(
+            "setWebhook",
+            {"url": url, "secret_token": secret, "allowed_updates": ["message"]},
+        )
+    except SendFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Telegram will post updates to %(url)s.", url=url))
+
+
+bp.cli.add_command(outbox_cli)
+bp.cli.add_command(telegram_cli)

@@ -110,6 +110,9 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "SMS_FROM": env.get("SMS_FROM") or None,
         "TELEGRAM_BOT_TOKEN": env.get("TELEGRAM_BOT_TOKEN") or None,
         "TELEGRAM_WEBHOOK_SECRET": env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        "TELEGRAM_API_URL": env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+        # Seconds to wait for a gateway or the Bot API before trying again later.
+        "SEND_TIMEOUT": _number(env, "LINLI_SEND_TIMEOUT", 10, high=120),
         "LINLI_TIMEZONE": timezone,
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": timezone,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from app import outbox
+from app import outbox, telegram
 from app.database import commit_unit_of_work
 from app.sms import SendFailed, SmsSender, sender_from_config
 
@@ -28,26 +28,27 @@ class Report:
     failed: int = 0
 
 
-def configured_sender() -> SmsSender | None:
-    sender = current_app.extensions.get("linli_sms_sender")
-    if sender is None:
-        sender = sender_from_config(current_app.config)
-        current_app.extensions["linli_sms_sender"] = sender
-    return sender
+def configured_sender(channel: str = "sms") -> SmsSender | None:
+    """The sender for a channel (made once per app): sms or telegram."""
+    key = f"linli_{channel}_sender"
+    if key not in current_app.extensions:
+        make = telegram.sender_from_config if channel == "telegram" else sender_from_config
+        current_app.extensions[key] = make(current_app.config)
+    return current_app.extensions[key]
 
 
 def deliver(message_ids: Iterable[int], clock: Callable[[], datetime]) -> Report:
     """Send the given messages if they are still due (another sender may have them)."""
     report = Report()
-    sender = configured_sender()
     for message_id in message_ids:
         message = outbox.claim(message_id, clock())
         commit_unit_of_work()
         if message is None:
             continue
+        sender = configured_sender(message.channel)
         if sender is None:
             outbox.record_failure(
-                message, clock(), "no SMS gateway configured (SMS_GATEWAY_URL)", permanent=True
+                message, clock(), f"no {message.channel} sender configured", permanent=True
             )
             report.failed += 1
         else:

@@ -7,16 +7,45 @@ transaction open, and records the result; a failed send is retried with backoff.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import OutboxMessage, Person
+from app.models import ChatLink, OutboxMessage, Person
 
 MAX_ATTEMPTS = 6
 # A claimed message not reported back within this time is tried again (the sender died).
 LEASE = timedelta(minutes=2)
+
+
+# Messages that must go at once, whatever the hour and whatever the person turned off.
+URGENT_KINDS = frozenset({"sign_in_code"})
+QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
+
+
+def _after_quiet_hours(now: datetime, person: Person | None) -> datetime:
+    """`now`, or 07:00 local when `now` falls in the quiet hours (22:00–07:00)."""
+    from app import clock
+
+    local = clock.local(now, person.community if person else None)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return now
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(now.tzinfo)
+
+
+def _channel(person: Person | None, phone: str | None) -> tuple[str, str]:
+    """Telegram when the person linked a chat, else a text message to their phone."""
+    if phone is None and person is not None:
+        link = db.session.scalar(
+            sa.select(ChatLink).where(
+                ChatLink.person_id == person.id, ChatLink.channel == "telegram"
+            )
+        )
+        if link is not None:
+            return "telegram", link.chat_id
+    return "sms", phone or person.phone
 
 
 def queue(
@@ -26,18 +55,24 @@ def queue(
     now: datetime,
     person: Person | None = None,
     phone: str | None = None,
-) -> OutboxMessage:
-    """A text message to a person (or to a bare phone number, e.g. a sign-in code)."""
+) -> OutboxMessage | None:
+    """A message to a person over their channel (or by SMS to a bare phone number, e.g. a
+    sign-in code). Notifications respect 退订 (None is returned) and wait out the quiet
+    hours; urgent kinds go at once."""
     if person is None and phone is None:
         raise ValueError("a message needs a person or a phone number")
+    urgent = kind in URGENT_KINDS
+    if not urgent and person is not None and person.notifications_off:
+        return None
+    channel, recipient = _channel(person, phone)
     message = OutboxMessage(
         person_id=person.id if person else None,
-        channel="sms",
-        recipient=phone or person.phone,
+        channel=channel,
+        recipient=recipient,
         kind=kind,
         body=body,
         status="pending",
-        next_attempt_at=now,
+        next_attempt_at=now if urgent else _after_quiet_hours(now, person),
         created_at=now,
     )
     db.session.add(message)

@@ -110,6 +110,7 @@ def sender_from_config(config) -> SmsSender | None:
             config["SMS_ACCOUNT_SID"] or "",
             config["SMS_AUTH_TOKEN"] or "",
             config["SMS_FROM"] or "",
+            timeout=config.get("SEND_TIMEOUT", 10),
         )
     if config.get("DEMO_MODE"):
         return LogSmsSender()

@@ -190,7 +190,7 @@ def test_close_attendances_and_send_messages(
 
     message = outbox.queue(phone="+8613800138099", kind="test", body="hi", now=app_clock())
     app.extensions.pop("linli_sms_sender", None)
-    result = cli("send-messages")
+    result = cli("outbox", "send")
     assert result.exit_code == 0 and "已发送 1 条" in result.output
     assert message.status == "shown"
-    assert cli("send-messages").output.startswith("已发送 0 条")
+    assert cli("outbox", "send").output.startswith("已发送 0 条")
