@@ -324,6 +324,41 @@ def _fill_from_waiting_list(activity: Activity, now: datetime) -> None:
         outbox.queue(person=person, kind="signup_confirmed", body=body, now=now)
 
 
+REMIND_BEFORE = timedelta(hours=1)
+
+
+def send_reminders(now: datetime, limit: int = 5000) -> int:
+    """Tell confirmed volunteers an hour before their activity starts (once each)."""
+    due = db.session.scalars(
+        sa.select(Signup)
+        .join(Activity, Signup.activity_id == Activity.id)
+        .where(
+            Signup.status == "confirmed",
+            Signup.reminded_at.is_(None),
+            Activity.is_cancelled.is_(False),
+            Activity.starts_at > now,
+            Activity.starts_at <= now + REMIND_BEFORE,
+        )
+        .order_by(Signup.id)
+        .limit(limit)
+    ).all()
+    for signup in due:
+        activity, person = signup.activity, signup.person
+        with force_locale(person.locale):
+            body = _(
+                "Reminder: %(title)s starts at %(time)s at %(place)s. Scan the code on the "
+                "screen (or text 签到 and its 4 digits) when you arrive.",
+                title=activity.title,
+                time=clock.local(activity.starts_at, activity.community).strftime("%H:%M"),
+                place=activity.place or activity.community.name,
+            )
+        # Urgent in its way: an hour's notice held back by quiet hours would be no notice.
+        outbox.queue(person=person, kind="activity_reminder", body=body, now=now)
+        signup.reminded_at = now
+    db.session.flush()
+    return len(due)
+
+
 def waiting_position(signup: Signup) -> int:
     """1 for the first person on the waiting list."""
     ahead = db.session.scalar(

@@ -272,6 +272,11 @@ outbox_cli = AppGroup("outbox", help="Deliver queued messages (SMS, Telegram).")
 telegram_cli = AppGroup("telegram", help="The Telegram bot.")
 
 
+@unit_of_work
+def outbox_reminders() -> None:
+    activities.send_reminders(clock.now())
+
+
 def _report(report) -> None:
     click.echo(
         _(
@@ -289,6 +294,14 @@ def outbox_send():
     _report(delivery.deliver_due(clock.now))
 
 
+@outbox_cli.command("remind")
+@unit_of_work
+def outbox_remind():
+    """Queue the "starts in an hour" reminders that are due (run it every few minutes)."""
+    count = activities.send_reminders(clock.now())
+    click.echo(_("%(count)s reminders queued.", count=count))
+
+
 @outbox_cli.command("run")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks.")
 def outbox_run(interval: float):
@@ -298,6 +311,7 @@ def outbox_run(interval: float):
     is tried again after that, so nothing is lost.
     """
     while True:
+        outbox_reminders()
         report = delivery.deliver_due(clock.now)
         if report.sent or report.retrying or report.failed:
             _report(report)

@@ -462,6 +462,8 @@ def propose_adjustment(
     if abs(points) <= approval_threshold():
         _post_adjustment(adjustment, actor=maker, now=now)
         adjustment.decided_at = now
+    else:
+        _ask_for_approval(adjustment, now)
     db.session.flush()
     audit.record(
         "adjustment.propose",
@@ -473,6 +475,38 @@ def propose_adjustment(
         reason=reason,
     )
     return adjustment
+
+
+def _ask_for_approval(adjustment: Adjustment, now: datetime) -> None:
+    """Tell the other staff of the person's community that a second approver is needed."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from app import outbox
+    from app.models import PersonRole, StaffCommunity
+
+    colleagues = db.session.scalars(
+        sa.select(Person)
+        .join(StaffCommunity, StaffCommunity.person_id == Person.id)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(
+            StaffCommunity.community_id == adjustment.person.community_id,
+            PersonRole.role == "staff",
+            Person.id != adjustment.maker_id,
+        )
+        .distinct()
+    ).all()
+    for colleague in colleagues:
+        with force_locale(colleague.locale):
+            body = _(
+                "Approval needed: %(maker)s proposes %(points)+d points for %(name)s (%(reason)s). "
+                "Open the approvals page of the Linli panel.",
+                maker=adjustment.maker.name,
+                points=adjustment.points,
+                name=adjustment.person.name,
+                reason=adjustment.reason,
+            )
+        outbox.queue(person=colleague, kind="approval_needed", body=body, now=now)
 
 
 def decide_adjustment(

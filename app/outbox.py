@@ -21,6 +21,9 @@ LEASE = timedelta(minutes=2)
 
 # Messages that must go at once, whatever the hour and whatever the person turned off.
 URGENT_KINDS = frozenset({"sign_in_code"})
+# Sent in quiet hours too (an activity at 07:30 needs its reminder at 06:30), but still
+# subject to 退订.
+TIMELY_KINDS = frozenset({"activity_reminder"})
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
 
 
@@ -72,7 +75,9 @@ def queue(
         kind=kind,
         body=body,
         status="pending",
-        next_attempt_at=now if urgent else _after_quiet_hours(now, person),
+        next_attempt_at=(
+            now if urgent or kind in TIMELY_KINDS else _after_quiet_hours(now, person)
+        ),
         created_at=now,
     )
     db.session.add(message)

@@ -155,3 +155,34 @@ def test_set_webhook_registers_our_url_and_secret(app, db, bot_api):
     assert payload["url"] == "https://linli.example.org/chat/telegram/webhook"
     refused = app.test_cli_runner().invoke(args=["telegram", "set-webhook", "http://x/"])
     assert refused.exit_code == 1
+
+
+def test_an_hour_before_an_activity_its_volunteers_are_reminded_once(
+    db, now, make_activity, make_volunteer
+):
+    from app import activities
+
+    activity = make_activity(starts_in=timedelta(minutes=90), title="周六义诊", place="卫生服务站")
+    person = make_volunteer(community=activity.community)
+    activities.sign_up(activity, person, now=now)
+    assert activities.send_reminders(now) == 0  # 90 minutes ahead: not yet
+    later = now + timedelta(minutes=31)
+    assert activities.send_reminders(later) == 1
+    assert activities.send_reminders(later) == 0  # once
+    message = db_message(person)
+    assert message.kind == "activity_reminder" and "周六义诊" in message.body
+    assert message.next_attempt_at == later
+
+
+def test_a_waiting_adjustment_tells_the_other_staff(db, now, make_volunteer, make_user):
+    from app import deeds
+
+    person = make_volunteer()
+    maker = make_user(communities=[person.community], name="李社工")
+    checker = make_user(communities=[person.community], name="王社工", phone="13900000321")
+    deeds.propose_adjustment(
+        person, 500, reason="补录", maker=maker, community_ids=None, idempotency_key="n", now=now
+    )
+    told = db_message(checker)
+    assert told.kind == "approval_needed" and "李社工" in told.body and "+500" in told.body
+    assert db_message(maker) is None

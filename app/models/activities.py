@@ -87,6 +87,8 @@ class Signup(db.Model):
     status: Mapped[str] = mapped_column(String(12))
     # The waiting list is served in this order (set again when someone signs up anew).
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the "starts in an hour" reminder was queued (once per sign-up).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utc_default, onupdate=utc_default
