@@ -84,6 +84,15 @@ def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> I
     raise RuntimeError("no free 6-digit code after 20 draws")
 
 
+def looks_signed(token: str) -> bool:
+    """Whether a token carries our signature (it may still be used or expired)."""
+    try:
+        _signer().unsign(token or "")
+    except BadSignature:
+        return False
+    return True
+
+
 def _find(text: str) -> tuple[PersonalCode | None, bool]:
     """The row a scanned token or typed digits name, and whether the text was a token."""
     text = "".join((text or "").split())

@@ -28,3 +28,15 @@ def svg(text: str, *, label: str) -> Markup:
     head, rest = element.split(">", 1)
     head = _SIZE.sub("", head) + f' class="qr" role="img" aria-label="{escape(label)}"'
     return Markup(head + ">" + rest)  # noqa: S704  (our escaped label + the library's SVG)
+
+
+def png(text: str) -> bytes:
+    """The same code as a PNG image (for channels that take a picture, e.g. Telegram)."""
+    import io
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=10)
+    code.add_data(text)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()

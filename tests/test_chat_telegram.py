@@ -118,3 +118,27 @@ def test_updates_without_a_message_are_answered_with_nothing(client, db, bot):
     edit = {"update_id": 5, "edited_message": {"message_id": 1}}
     assert send(client, edit, new_id=False).get_json() == {}
     assert send(client, {"nonsense": True}, new_id=False).status_code == 400
+
+
+def test_a_code_comes_as_a_qr_picture_telegram_can_fetch(
+    client, db, app, app_clock, bot, make_volunteer
+):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    make_volunteer(phone="+8613800138000")
+    send(client, CONTACT)
+    app.config["PUBLIC_URL"] = "https://linli.example.org"
+    try:
+        answer = say(client, "兑换码")
+    finally:
+        app.config["PUBLIC_URL"] = None
+    assert answer["method"] == "sendPhoto" and "兑换码" in answer["caption"]
+    path = answer["photo"].removeprefix("https://linli.example.org")
+    picture = client.get(path)
+    assert picture.status_code == 200 and picture.mimetype == "image/png"
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(picture.data)))
+    assert path == f"/chat/qr/{found.text}.png"
+    assert client.get("/chat/qr/forged.png").status_code == 404

@@ -7,6 +7,7 @@ a refusal of the rules (an expired code, too few points) becomes a reply too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import force_locale
@@ -22,18 +23,26 @@ from app.models import Person
 CHAT_CODE_LIFETIME = timedelta(minutes=5)
 
 
-def respond(person: Person | None, text: str, *, now: datetime, locale: str = "zh") -> str:
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    # A personal code's QR token, for channels that can show a picture (Telegram).
+    qr_token: str | None = None
+
+
+def respond(person: Person | None, text: str, *, now: datetime, locale: str = "zh") -> Reply:
     """The reply to one message."""
     command = parse(text)
     with force_locale(person.locale if person is not None else locale):
         if person is None or person.community_id is None:
-            return _unknown_sender()
+            return Reply(_unknown_sender())
         handler = HANDLERS.get(command.name, _help)
         try:
             with db.session.begin_nested():
-                return handler(person, command, now)
+                answer = handler(person, command, now)
         except LinliError as exc:
-            return str(exc)
+            return Reply(str(exc))
+        return answer if isinstance(answer, Reply) else Reply(answer)
 
 
 def _unknown_sender() -> str:
@@ -147,12 +156,13 @@ def _join(person: Person, command: Command, now: datetime) -> str:
     )
 
 
-def _code(person: Person, command: Command, now: datetime) -> str:
+def _code(person: Person, command: Command, now: datetime) -> Reply:
     issued = personal_codes.issue(person, now=now, lifetime=CHAT_CODE_LIFETIME)
-    return _(
+    text = _(
         "Your redemption code: %(code)s. Read it to the shop within 5 minutes; it works once.",
         code=issued.digits,
     )
+    return Reply(text, qr_token=issued.token)
 
 
 def _shops(person: Person, command: Command, now: datetime) -> str:

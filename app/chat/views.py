@@ -92,7 +92,7 @@ def sms_inbound():
     except IntegrityError:  # the gateway delivered this message again: same answer
         first = db.session.query(InboundMessage).filter_by(channel="sms", external_id=sid).one()
         return _twiml(first.reply.split("\x1e") if first.reply else [])
-    reply = commands.respond(person, text, now=now)
+    reply = commands.respond(person, text, now=now).text
     more = " " + _("More: %(url)s", url=_public(url_for("volunteers.index")))
     parts = sms_text.split(reply, more=more)
     seen.reply = "\x1e".join(parts)[:2000]
@@ -151,8 +151,13 @@ def _verify_telegram_secret() -> None:
         abort(403)
 
 
-def _send(chat_id: int, text: str, *, ask_contact: bool = False):
-    """Answer in the webhook response itself (a Bot API method call)."""
+def _send(chat_id: int, text: str, *, ask_contact: bool = False, qr_token: str | None = None):
+    """Answer in the webhook response itself (a Bot API method call): a picture of the QR
+    code when there is one and Telegram can fetch it from our public https address."""
+    base = current_app.config["PUBLIC_URL"] or ""
+    if qr_token and base.startswith("https://"):
+        photo = base + url_for("chat.qr_png", token=qr_token)
+        return jsonify(method="sendPhoto", chat_id=chat_id, photo=photo, caption=text[:1024])
     body = {"method": "sendMessage", "chat_id": chat_id, "text": text[:4096]}
     if ask_contact:
         body["reply_markup"] = {
@@ -195,10 +200,14 @@ def telegram_webhook():
     person = linking.person_of(link)
     with force_locale(person.locale if person else locale):
         reply, ask = _telegram_reply(link, person, message, now, locale)
+    if isinstance(reply, commands.Reply):
+        reply, qr_token = reply.text, reply.qr_token
+    else:
+        qr_token = None
     seen.person_id = link.person_id
     seen.reply = reply[:2000]
     db.session.flush()
-    return _send(chat_id, reply, ask_contact=ask)
+    return _send(chat_id, reply, ask_contact=ask, qr_token=qr_token)
 
 
 def _telegram_reply(link, person, message, now, locale) -> tuple[str, bool]:
@@ -211,7 +220,7 @@ def _telegram_reply(link, person, message, now, locale) -> tuple[str, bool]:
         except LinliError as exc:
             return str(exc), True
         if person is None:
-            return commands.respond(None, "", now=now, locale=locale), False
+            return commands.respond(None, "", now=now, locale=locale).text, False
         with force_locale(person.locale):
             return _(
                 "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
@@ -239,7 +248,7 @@ def _unlinked(link, command, now, locale) -> tuple[str, bool]:
                 return _(
                     "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
                 ), False
-            return commands.respond(None, "", now=now, locale=locale), False
+            return commands.respond(None, "", now=now, locale=locale).text, False
     except LinliError as exc:
         return str(exc), False
     return (
@@ -251,10 +260,20 @@ def _unlinked(link, command, now, locale) -> tuple[str, bool]:
     )
 
 
-def _deep_link_check_in(person, argument: str, now) -> str:
+def _deep_link_check_in(person, argument: str, now) -> commands.Reply:
     """/start ci_<activity>_<4 digits>: the Telegram link beside a projector's QR code."""
 
     parts = argument.split("_")
     if len(parts) != 3 or not parts[1].isdigit():
         return commands.respond(person, "", now=now)
     return commands.respond(person, f"签到 {parts[2]}", now=now)
+
+
+@bp.route("/qr/<token>.png")
+def qr_png(token: str):
+    """A personal code as a picture for Telegram to fetch (only a valid signed token)."""
+    from app import personal_codes, qr
+
+    if not personal_codes.looks_signed(token):
+        abort(404)
+    return Response(qr.png(token), mimetype="image/png", headers={"Cache-Control": "no-store"})
