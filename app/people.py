@@ -401,6 +401,28 @@ def profile(person: Person) -> Profile:
     return Profile(person, place, roles, teams)
 
 
+def set_preferences(person: Person, *, hide_from_boards: bool, locale: str, now: datetime) -> None:
+    """A resident's own choices: shown on public boards or not, and their language."""
+    if locale not in ("zh", "en"):
+        raise InvalidInput(_l("Choose 中文 or English."), field="locale")
+    before = {"hide_from_boards": person.hide_from_boards, "locale": person.locale}
+    person.hide_from_boards = hide_from_boards
+    person.locale = locale
+    after = {"hide_from_boards": hide_from_boards, "locale": locale}
+    if after != before:
+        person.updated_at = now
+        db.session.flush()
+        audit.record(
+            "person.preferences",
+            person,
+            actor=person,
+            source="web",
+            now=now,
+            before=before,
+            after=after,
+        )
+
+
 def visible_community_ids(person: Person) -> set[int] | None:
     """Communities a staff member acts on; None means all (a street administrator)."""
     if person.has_role("admin"):

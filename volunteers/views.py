@@ -353,6 +353,115 @@ def offer_photo(name: str):
     return send_from_directory(folder, name, max_age=86400)
 
 
+# --- ranking boards (public) ---------------------------------------------------------------
+
+
+def _board_title(scope: rankings.Scope, period: str) -> str:
+    periods = {
+        "month": _("this month"),
+        "last_month": _("last month"),
+        "year": _("this year"),
+        "all": _("all time"),
+    }
+    if scope.kind == "street":
+        where = _("the whole street")
+    elif scope.kind == "community":
+        where = org.community_by_id(scope.id).name
+    elif scope.kind == "grid":
+        where = org.get_node(scope.id).name
+    else:
+        where = org.get_team(scope.id).name
+    return _("Points earned %(period)s · %(where)s", period=periods[period], where=where)
+
+
+def _board_args():
+    period = request.args.get("period", "month")
+    if period not in rankings.PERIODS:
+        period = "month"
+    scope = rankings.Scope.parse(request.args.get("scope"))
+    if (
+        scope.kind == "street"
+        and request.args.get("scope") is None
+        and current_user.is_authenticated
+        and current_user.community_id
+    ):
+        scope = rankings.Scope("community", current_user.community_id)
+    return scope, period
+
+
+@bp.route("/boards")
+def boards():
+    scope, period = _board_args()
+    now = clock.now()
+    title = _board_title(scope, period)
+    mine = None
+    if current_user.is_authenticated and current_user.community_id:
+        mine = rankings.rank_of(current_user, scope, period, now)
+    scopes = [(str(rankings.Scope("street")), _("The whole street"))]
+    scopes += [(f"community:{c.id}", c.name) for c in org.communities()]
+    return render_template(
+        "volunteers/boards.html",
+        lines=rankings.board(scope, period, now),
+        title=title,
+        scope=str(scope),
+        period=period,
+        scopes=scopes,
+        mine=mine,
+    )
+
+
+@bp.route("/boards.json")
+def boards_json():
+    scope, period = _board_args()
+    lines = rankings.board(scope, period, clock.now(), limit=10)
+    return jsonify(
+        title=_board_title(scope, period),
+        lines=[{"position": x.position, "name": x.name, "earned": x.earned} for x in lines],
+    )
+
+
+@bp.route("/boards/screen")
+def board_screen():
+    """The community hall's TV: full screen, big type, rotating boards (first-party JS)."""
+    community = org.community_by_id(request.args.get("community", type=int) or 0)
+    boards_shown = [
+        (f"community:{community.id}", "month"),
+        ("street", "month"),
+        (f"community:{community.id}", "year"),
+        (f"community:{community.id}", "all"),
+    ]
+    index = request.args.get("i", 0, type=int) % len(boards_shown)
+    scope_text, period = boards_shown[index]
+    scope = rankings.Scope.parse(scope_text)
+    return render_template(
+        "volunteers/board_screen.html",
+        community=community,
+        boards=[url_for(".boards_json", scope=s, period=p) for s, p in boards_shown],
+        title=_board_title(scope, period),
+        lines=rankings.board(scope, period, clock.now(), limit=10),
+        next_url=url_for(".board_screen", community=community.id, i=index + 1),
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    form = ButtonForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        people.set_preferences(
+            current_user,
+            hide_from_boards=request.form.get("hide_from_boards") == "1",
+            locale=request.form.get("locale", current_user.locale),
+            now=clock.now(),
+        )
+        session.pop("lang", None)
+        flash(_("Saved."), "info")
+        return redirect(url_for(".settings"))
+    return render_template("volunteers/settings.html", form=form)
+
+
 @bp.app_context_processor
 def volunteer_globals():
     return {"sms_demo": current_app.config["DEMO_MODE"]}

@@ -113,6 +113,42 @@
     });
   });
 
+  // The hall's big-screen board: the next board every 15 s, fresh figures every minute.
+  var big = document.querySelector("[data-boards]");
+  if (big) {
+    var urls = JSON.parse(big.dataset.boards);
+    var at = 0;
+    var cache = {};
+    var show = function (data) {
+      big.querySelector("[data-board-title]").textContent = data.title;
+      var list = big.querySelector("[data-board-lines]");
+      list.innerHTML = "";
+      data.lines.forEach(function (line) {
+        var item = document.createElement("li");
+        [["board-place", line.position], ["board-name", line.name], ["board-points", line.earned]].forEach(function (part) {
+          var span = document.createElement("span");
+          span.className = part[0];
+          span.textContent = part[1];
+          item.appendChild(span);
+        });
+        list.appendChild(item);
+      });
+    };
+    var load = function (url) {
+      return fetch(url, { headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (data) { cache[url] = { data: data, at: Date.now() }; return data; });
+    };
+    var next = function () {
+      at = (at + 1) % urls.length;
+      var url = urls[at];
+      var kept = cache[url];
+      var fresh = kept && Date.now() - kept.at < Number(big.dataset.refresh) * 1000;
+      (fresh ? Promise.resolve(kept.data) : load(url)).then(show).catch(function () {});
+    };
+    setInterval(next, Number(big.dataset.rotate) * 1000);
+  }
+
   // The projector page: new QR code, count and latest names every few seconds.
   var screen = document.querySelector("[data-screen-url]");
   if (screen) {

@@ -1,0 +1,207 @@
+"""Ranking boards: maths against a brute force over the ledger, ties, reversals, scopes."""
+
+from collections import defaultdict
+from datetime import timedelta
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import awards, ledger, org, people, rankings
+from app.models import LedgerEntry, LedgerTransaction, Team, TeamMember
+from app.rankings import Scope
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("award"), st.integers(0, 5), st.integers(1, 30)),
+        st.tuples(st.just("reverse"), st.integers(0, 40), st.just(0)),
+    ),
+    max_size=30,
+)
+
+
+def competition_ranks(earned: dict[int, int]) -> dict[int, int]:
+    """1 + how many earned more: ties share a place, the next place skips."""
+    return {
+        pid: 1 + sum(1 for other in earned.values() if other > amount)
+        for pid, amount in earned.items()
+        if amount > 0
+    }
+
+
+def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
+    from app.extensions import db
+
+    original = sa.orm.aliased(LedgerTransaction)
+    rows = db.session.execute(
+        sa.select(LedgerEntry.account_id, LedgerEntry.amount)
+        .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .outerjoin(original, LedgerTransaction.reverses_id == original.id)
+        .where(
+            LedgerEntry.account_id.in_(list(wallet_to_person)),
+            sa.or_(
+                LedgerTransaction.kind.in_(ledger.EARNING_KINDS),
+                original.kind.in_(ledger.EARNING_KINDS),
+            ),
+        )
+    )
+    earned: dict[int, int] = defaultdict(int)
+    for account_id, amount in rows:
+        earned[wallet_to_person[account_id]] += amount
+    return earned
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=operations)
+def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops):
+    try:
+        here, there = make_community(), make_community()
+        crowd = [
+            people.create_person(
+                name=f"志愿者{i}",
+                phone=f"+86137{i:08d}",
+                community=here if i < 4 else there,
+                now=now,
+                actor=None,
+                source="test",
+            )
+            for i in range(6)
+        ]
+        posted = []
+        for step, (op, who, points) in enumerate(ops):
+            when = now + timedelta(minutes=step)
+            if op == "award":
+                posted.append(
+                    awards.award(
+                        crowd[who],
+                        points,
+                        reason="x",
+                        idempotency_key=f"a{step}",
+                        now=when,
+                        actor=None,
+                        source="test",
+                        notify=False,
+                    )
+                )
+            elif posted:
+                original = posted[who % len(posted)]
+                # Reversing the same award twice under its key replays the first reversal.
+                ledger.reverse(original, idempotency_key=f"r{original.id}", now=when)
+        wallets = {ledger.wallet_for(p).id: p.id for p in crowd}
+        earned = earned_from_ledger(wallets)
+        for scope, members in (
+            (Scope("street"), crowd),
+            (Scope("community", here.id), crowd[:4]),
+            (Scope("community", there.id), crowd[4:]),
+        ):
+            mine = {p.id: earned.get(p.id, 0) for p in members}
+            expected = competition_ranks(mine)
+            shown = rankings.board(scope, "month", now + timedelta(hours=1))
+            assert {line.person_id: line.position for line in shown} == expected
+            assert [line.earned for line in shown] == sorted(
+                (a for a in mine.values() if a > 0), reverse=True
+            )
+            for person in members:
+                rank = rankings.rank_of(person, scope, "all", now + timedelta(hours=1))
+                assert rank.position == expected.get(person.id)
+                assert rank.earned == mine[person.id]
+                if rank.position and rank.position > 1:
+                    above = min(a for a in mine.values() if a > mine[person.id])
+                    assert rank.to_next == above - mine[person.id]
+    finally:
+        db.session.rollback()
+        db.session.expunge_all()
+
+
+def test_ties_share_a_place_and_the_next_skips(db, now, make_community, make_volunteer):
+    community = make_community()
+    a, b, c = (make_volunteer(community=community, points=p) for p in (30, 30, 10))
+    lines = rankings.board(Scope("community", community.id), "month", now)
+    assert [(line.position, line.earned) for line in lines] == [(1, 30), (1, 30), (3, 10)]
+    assert rankings.rank_of(c, Scope("community", community.id), "month", now).to_next == 20
+
+
+def test_opting_out_keeps_the_count_but_hides_the_name(db, now, make_community, make_volunteer):
+    community = make_community()
+    shy = make_volunteer(community=community, name="王小芳", points=50)
+    make_volunteer(community=community, name="李四", points=20)
+    shy.hide_from_boards = True
+    lines = rankings.board(Scope("community", community.id), "month", now)
+    assert [line.name for line in lines] == ["匿名志愿者", "李*"]
+
+
+def test_grid_and_team_scopes_and_periods(db, now, make_community, make_volunteer):
+    community = make_community()
+    home = org.place(community, "第1网格", "1号楼")
+    inside = people.create_person(
+        name="网格内",
+        phone="13800138701",
+        community=community,
+        org_unit=home,
+        now=now,
+        actor=None,
+        source="test",
+    )
+    awards.award(
+        inside,
+        10,
+        reason="x",
+        idempotency_key="g",
+        now=now,
+        actor=None,
+        source="test",
+        notify=False,
+    )
+    outside = make_volunteer(community=community, points=99)
+    grid = home.parent
+    assert [line.person_id for line in rankings.board(Scope("grid", grid.id), "month", now)] == [
+        inside.id
+    ]
+    team = Team(community_id=community.id, name="小巷骑兵")
+    from app.extensions import db as _db
+
+    _db.session.add(team)
+    _db.session.flush()
+    _db.session.add(TeamMember(team_id=team.id, person_id=outside.id))
+    _db.session.flush()
+    assert [line.person_id for line in rankings.board(Scope("team", team.id), "year", now)] == [
+        outside.id
+    ]
+    next_month = now + timedelta(days=31)
+    assert rankings.board(Scope("community", community.id), "month", next_month) == []
+    assert len(rankings.board(Scope("community", community.id), "last_month", next_month)) == 2
+    assert Scope.parse("grid:7") == Scope("grid", 7) and Scope.parse("nonsense") == Scope("street")
+
+
+def test_board_pages_public_masked_and_my_rank(
+    client, db, now, app_clock, make_community, make_volunteer, login
+):
+    from app import people as people_service
+    from tests.conftest import csrf_from
+
+    community = make_community("阳光社区")
+    me = make_volunteer(community=community, name="王小芳", phone="+8613800138801", points=20)
+    make_volunteer(community=community, name="李大明", points=50)
+    page = client.get(f"/boards?scope=community:{community.id}")
+    assert page.status_code == 200 and "李*明" in page.text and "王*芳" in page.text
+    assert "王小芳" not in page.text and me.phone not in page.text
+    people_service.set_password(me, "correct horse")
+    login(me)
+    page = client.get("/boards")
+    assert "第 2 名" in page.text and "再得 30 分" in page.text
+    settings = client.get("/settings")
+    client.post(
+        "/settings",
+        data={"csrf_token": csrf_from(settings.text), "hide_from_boards": "1", "locale": "zh"},
+    )
+    assert me.hide_from_boards
+    assert "匿名志愿者" in client.get(f"/boards?scope=community:{community.id}").text
+    data = client.get(f"/boards.json?scope=community:{community.id}&period=month").get_json()
+    assert [line["name"] for line in data["lines"]] == ["李*明", "匿名志愿者"]
+    screen = client.get(f"/boards/screen?community={community.id}")
+    assert screen.status_code == 200 and "data-boards" in screen.text and "李*明" in screen.text
+    assert "i=1" in screen.text  # without JavaScript, the page moves on to the next board
