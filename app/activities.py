@@ -673,19 +673,34 @@ def _approve(
     attendance.decided_by_id = actor.id if actor else None
     attendance.decided_at = now
     attendance.updated_at = now
-    _add_verified_minutes(person, attendance.minutes or 0)
+    _add_verified_minutes(person, attendance.minutes or 0, now)
     db.session.flush()
 
 
-def _add_verified_minutes(person: Person, minutes: int) -> None:
-    if minutes:
-        db.session.execute(
-            sa.update(Person)
-            .where(Person.id == person.id)
-            .values(verified_minutes=Person.verified_minutes + minutes)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.expire(person, ["verified_minutes"])
+def _add_verified_minutes(person: Person, minutes: int, now: datetime | None = None) -> None:
+    """Count verified time; reaching a new star level earns a congratulation."""
+    from app import people
+
+    if not minutes:
+        return
+    before = people.star_level(person.verified_minutes).stars
+    db.session.execute(
+        sa.update(Person)
+        .where(Person.id == person.id)
+        .values(verified_minutes=Person.verified_minutes + minutes)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(person, ["verified_minutes"])
+    after = people.star_level(person.verified_minutes).stars
+    if after > before and now is not None:
+        with force_locale(person.locale):
+            body = _(
+                "Congratulations! With %(hours)s verified hours you are now a %(stars)s-star "
+                "volunteer.",
+                hours=person.verified_minutes // 60,
+                stars=after,
+            )
+        outbox.queue(person=person, kind="star_level", body=body, now=now)
 
 
 def _undo_approval(attendance: Attendance, *, actor: Person, now: datetime, reason: str) -> None:

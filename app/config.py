@@ -27,6 +27,7 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+DEFAULT_HONOURS = "社区好人,最美三长,活力小哥,星级老哥"
 
 
 class ConfigError(RuntimeError):
@@ -140,6 +141,14 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "ATTENDANCE_GRACE_MINUTES": _number(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
         # A shop operator may void a redemption this long after it; later only staff can.
         "VOID_WINDOW_MINUTES": _number(env, "LINLI_VOID_MINUTES", 30),
+        # The honours staff can give (comma-separated), e.g. 社区好人,最美三长,活力小哥,星级老哥.
+        "HONOURS": [
+            title.strip()
+            for title in (env.get("LINLI_HONOURS") or "社区好人,最美三长,活力小哥,星级老哥").split(
+                ","
+            )
+            if title.strip()
+        ],
         # A manual adjustment of more points than this (either way) waits for a second
         # staff member to approve it.
         "ADJUSTMENT_APPROVAL_THRESHOLD": _number(

@@ -13,7 +13,17 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import activities, awards, ledger, org, people, personal_codes, redemptions
+from app import (
+    activities,
+    awards,
+    clock,
+    honours,
+    ledger,
+    org,
+    people,
+    personal_codes,
+    redemptions,
+)
 from app.errors import LinliError
 from app.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
@@ -204,6 +214,17 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     awarded = _award_history(communities, residents, staff, now, rng)
     made = _make_activities(communities, residents, staff, now, rng)
     redeemed = _make_redemptions(communities, residents, merchants, now, rng)
+    this_month = clock.local(now, None).strftime("%Y-%m")
+    for community_name, title in (("阳光社区", "社区好人"), ("和平社区", "活力小哥")):
+        honours.grant(
+            residents[community_name][0],
+            title,
+            this_month,
+            reason="演示",
+            actor=admin,
+            community_ids=None,
+            now=now,
+        )
     db.session.flush()
     return {
         "communities": len(communities),

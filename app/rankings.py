@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app import clock, ledger, org
+from app import clock, honours, ledger, org
 from app.extensions import db
 from app.models import Account, OrgUnit, PeriodTotal, Person, TeamMember
 from app.text import mask_name
@@ -81,6 +81,7 @@ class BoardLine:
     person_id: int
     name: str  # masked, or "anonymous volunteer" for those who opted out
     earned: int
+    honours: tuple[str, ...] = ()
 
 
 def shown_name(person: Person) -> str:
@@ -94,11 +95,15 @@ def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[Boa
         .order_by(PeriodTotal.amount.desc(), Person.id)
         .limit(limit)
     ).all()
+    key = period_key(period, now)
+    periods = [key[1:]] if key != "ALL" else []
+    titles = honours.for_people([person.id for person, _amount in rows], periods)
     lines, position, previous = [], 0, None
     for index, (person, amount) in enumerate(rows, 1):
         if amount != previous:
             position, previous = index, amount
-        lines.append(BoardLine(position, person.id, shown_name(person), amount))
+        shown = tuple(titles.get(person.id, ())) if not person.hide_from_boards else ()
+        lines.append(BoardLine(position, person.id, shown_name(person), amount, shown))
     return lines
 
 

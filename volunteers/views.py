@@ -22,7 +22,9 @@ from wtforms import SelectChoice
 from app import (
     activities,
     clock,
+    deeds,
     delivery,
+    honours,
     ledger,
     offers,
     org,
@@ -32,8 +34,9 @@ from app import (
     rankings,
     reports,
     signin,
+    statements,
 )
-from app.database import after_commit
+from app.database import after_commit, rollback_unit_of_work
 from app.errors import CodeRecentlySent, LinliError
 from app.extensions import limiter
 from app.phones import normalize_phone
@@ -54,6 +57,8 @@ def index():
         now = clock.now()
         return render_template(
             "volunteers/home.html",
+            statement=statements.current_for(current_user.community_id, now),
+            honours=honours.of(current_user)[:6],
             summary=people.summary(current_user, now),
             rank=rankings.community_rank_this_month(current_user, now),
             upcoming=activities.upcoming_for(current_user, now, limit=3),
@@ -440,6 +445,42 @@ def board_screen():
         title=_board_title(scope, period),
         lines=rankings.board(scope, period, clock.now(), limit=10),
         next_url=url_for(".board_screen", community=community.id, i=index + 1),
+    )
+
+
+@bp.route("/statements/<int:statement_id>", methods=["GET", "POST"])
+def statement_public(statement_id: int):
+    """The published statement on public display (masked names); a resident may object to
+    their own line."""
+    statement = statements.get(statement_id)
+    now = clock.now()
+    if not statements.on_display(statement, now):
+        abort(404)
+    form = ButtonForm()
+    mine = None
+    if current_user.is_authenticated:
+        mine = next(
+            (line for line in statement.lines if line["person_id"] == current_user.id), None
+        )
+    if request.method == "POST":
+        if not current_user.is_authenticated:
+            return redirect(url_for(".signin_phone", next=request.path))
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            statements.object_to(statement, current_user, request.form.get("reason", ""), now=now)
+        except LinliError as exc:
+            rollback_unit_of_work()
+            flash(str(exc), "error")
+        else:
+            flash(_("Your objection was sent to the community's staff."), "info")
+        return redirect(url_for(".statement_public", statement_id=statement.id))
+    return render_template(
+        "volunteers/statement.html",
+        statement=statement,
+        mine=mine,
+        form=form,
+        names=deeds.CATEGORY_NAMES,
     )
 
 

@@ -61,8 +61,11 @@ def _help(person: Person, command: Command, now: datetime) -> str:
 
 
 def _balance(person: Person, command: Command, now: datetime) -> str:
+    from app import honours
+
     summary = people.summary(person, now)
-    return _(
+    titles = [f"{h.title}({h.period})" for h in honours.of(person)[:3]]
+    return (" ".join(titles) + " " if titles else "") + _(
         "%(name)s: %(balance)s points to spend, %(earned)s earned this month, "
         "%(hours)s verified hours, %(stars)s stars.",
         name=person.name,
@@ -192,6 +195,20 @@ def _start(person: Person, command: Command, now: datetime) -> str:
     return _("Notifications are on again. Text 退订 (STOP) to stop them.")
 
 
+def _object(person: Person, command: Command, now: datetime) -> str:
+    from app import statements
+
+    statement = statements.current_for(person.community_id, now)
+    if statement is None:
+        return _("No statement of your community is on display now.")
+    if not command.argument:
+        return _("Text 异议 and what is wrong with your line, e.g. 异议 义诊只记了1小时.")
+    statements.object_to(statement, person, command.argument, now=now)
+    return _(
+        "Your objection to the %(month)s statement was sent to the staff.", month=statement.month
+    )
+
+
 def _link(person: Person, command: Command, now: datetime) -> str:
     return _("Your phone number is already your Linli account here; nothing to link.")
 
@@ -211,4 +228,5 @@ HANDLERS = {
     "stop": _stop,
     "start": _start,
     "link": _link,
+    "object": _object,
 }

@@ -25,6 +25,7 @@ KEYWORDS = {
     "link": ("绑定", "link"),
     "stop": ("退订", "stop"),
     "start": ("订阅", "start"),
+    "object": ("异议", "object"),
 }
 _LOOKUP = {spelling: name for name, spellings in KEYWORDS.items() for spelling in spellings}
 _LONGEST_FIRST = sorted(_LOOKUP, key=len, reverse=True)

@@ -18,6 +18,7 @@ from app.models.merchants import (
 from app.models.org import OrgUnit, Team, TeamMember
 from app.models.outbox import OutboxMessage
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
+from app.models.statements import Honour, Objection, Statement
 
 __all__ = [
     "ChatLink",
@@ -25,6 +26,7 @@ __all__ = [
     "DeedAward",
     "DeedCount",
     "DeedRule",
+    "Honour",
     "InboundMessage",
     "Activity",
     "Attendance",
@@ -36,6 +38,7 @@ __all__ = [
     "Merchant",
     "MerchantCommunity",
     "MerchantOperator",
+    "Objection",
     "Offer",
     "OfferDayCount",
     "OfferPersonMonth",
@@ -50,6 +53,7 @@ __all__ = [
     "SignInCode",
     "Signup",
     "StaffCommunity",
+    "Statement",
     "Team",
     "TeamMember",
 ]

@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("panel", __name__)
 
-from app.panel import audit_log, organisation, points, residents, views  # noqa: E402,F401
+from app.panel import (  # noqa: E402,F401
+    audit_log,
+    organisation,
+    points,
+    publication,
+    residents,
+    views,
+)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import activities, clock, deeds, offers, org, people
+from app import activities, clock, deeds, offers, org, people, statements
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.panel import bp
@@ -262,6 +262,7 @@ def approvals():
             for o in offers.pending_reviews()
             if o.merchant_id in {m.id for m in offers.merchants_for_staff(scope)}
         ],
+        objections=statements.open_objections(scope),
         form=ButtonForm(),
         names=deeds.CATEGORY_NAMES,
     )

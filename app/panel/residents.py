@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import clock, ledger, org, people, residents_import
+from app import clock, honours, ledger, org, people, residents_import
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.panel import bp
@@ -128,7 +128,35 @@ def resident_detail(person_id: int):
         profile=people.profile(person),
         summary=people.summary(person, clock.now()),
         lines=ledger.history(wallet, limit=50) if wallet else [],
+        honours=honours.of(person),
+        honour_titles=honours.titles(),
+        this_month=clock.local(clock.now(), None).strftime("%Y-%m"),
+        form=ButtonForm(),
     )
+
+
+@bp.route("/residents/<int:person_id>/honours", methods=["POST"])
+@role_required("staff", "admin")
+def resident_honour(person_id: int):
+    person = _resident(person_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        honours.grant(
+            person,
+            request.form.get("title", ""),
+            request.form.get("period", ""),
+            reason=request.form.get("reason", ""),
+            actor=current_user,
+            community_ids=_scope(),
+            now=clock.now(),
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    else:
+        flash(_("Saved."), "info")
+    return redirect(url_for(".resident_detail", person_id=person.id))
 
 
 def _fill_place(form: ResidentForm, person) -> None:
