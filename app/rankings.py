@@ -146,3 +146,130 @@ def community_rank_this_month(person: Person, now: datetime) -> Rank:
 
 def community_top_this_month(community_id: int, now: datetime, limit: int = 10) -> list[BoardLine]:
     return board(Scope("community", community_id), "month", now, limit)
+
+
+# --- boards of groups: households (家风指数), teams, grids by participation ---------------
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    position: int
+    name: str
+    score: float  # points per member, points, or a share in percent
+    members: int
+
+
+def _places(rows: list[tuple[str, float, int]]) -> list[GroupLine]:
+    rows = sorted(rows, key=lambda row: (-row[1], row[0]))
+    lines, position, previous = [], 0, None
+    for index, (name, score, members) in enumerate(rows, 1):
+        if score != previous:
+            position, previous = index, score
+        lines.append(GroupLine(position, name, score, members))
+    return lines
+
+
+def household_board(community_id: int, period: str, now: datetime, limit: int = 50):
+    """家风指数: points the household's members earned in the period, per member."""
+    key = period_key(period, now)
+    members = dict(
+        db.session.execute(
+            sa.select(Person.org_unit_id, sa.func.count())
+            .join(OrgUnit, Person.org_unit_id == OrgUnit.id)
+            .where(OrgUnit.kind == "household", OrgUnit.community_id == community_id)
+            .group_by(Person.org_unit_id)
+        ).all()
+    )
+    earned = db.session.execute(
+        sa.select(Person.org_unit_id, sa.func.sum(PeriodTotal.amount))
+        .select_from(PeriodTotal)
+        .join(Account, PeriodTotal.account_id == Account.id)
+        .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
+        .where(
+            Account.kind == "wallet",
+            PeriodTotal.period == key,
+            Person.org_unit_id.in_(list(members)),
+        )
+        .group_by(Person.org_unit_id)
+    ).all()
+    names = _household_names([unit for unit, _total in earned])
+    rows = [
+        (names.get(unit, ""), round(total / members[unit], 1), members[unit])
+        for unit, total in earned
+        if total and total > 0
+    ]
+    return _places(rows)[:limit]
+
+
+def _household_names(ids: list[int]) -> dict[int, str]:
+    """'3号楼 1单元 101' for each household (never a resident's name)."""
+    names = {}
+    for household in db.session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(ids))):
+        trail = [
+            n.name for n in org.ancestors(household) if n.kind in ("building", "unit", "household")
+        ]
+        names[household.id] = " ".join(trail)
+    return names
+
+
+def team_board(community_id: int, period: str, now: datetime, limit: int = 50):
+    """Teams by the points their members earned in the period."""
+    from app.models import Team
+
+    key = period_key(period, now)
+    rows = db.session.execute(
+        sa.select(
+            Team.name,
+            sa.func.coalesce(sa.func.sum(PeriodTotal.amount), 0),
+            sa.func.count(TeamMember.person_id.distinct()),
+        )
+        .select_from(Team)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .join(
+            Account,
+            sa.and_(
+                Account.owner_type == "person",
+                Account.owner_id == TeamMember.person_id,
+                Account.kind == "wallet",
+            ),
+        )
+        .outerjoin(
+            PeriodTotal, sa.and_(PeriodTotal.account_id == Account.id, PeriodTotal.period == key)
+        )
+        .where(Team.community_id == community_id)
+        .group_by(Team.id, Team.name)
+    ).all()
+    return _places([(name, int(total), count) for name, total, count in rows if total > 0])[:limit]
+
+
+def grid_participation(community_id: int, now: datetime) -> list[GroupLine]:
+    """Grids by the share of their residents with a verified activity this month."""
+    from app.models import Attendance
+
+    local = clock.local(now, None)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    grids = list(
+        db.session.scalars(
+            sa.select(OrgUnit).where(OrgUnit.kind == "grid", OrgUnit.community_id == community_id)
+        )
+    )
+    rows = []
+    for grid in grids:
+        residents = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Person)
+            .where(org.subtree_filter(Person.org_unit_id, grid))
+        )
+        if not residents:
+            continue
+        active = db.session.scalar(
+            sa.select(sa.func.count(Attendance.person_id.distinct()))
+            .join(Person, Attendance.person_id == Person.id)
+            .where(
+                Attendance.status == "approved",
+                Attendance.checked_in_at >= month_start,
+                org.subtree_filter(Person.org_unit_id, grid),
+            )
+        )
+        rows.append((grid.name, round(100 * active / residents, 1), residents))
+    return _places(rows)

@@ -205,3 +205,57 @@ def test_board_pages_public_masked_and_my_rank(
     screen = client.get(f"/boards/screen?community={community.id}")
     assert screen.status_code == 200 and "data-boards" in screen.text and "李*明" in screen.text
     assert "i=1" in screen.text  # without JavaScript, the page moves on to the next board
+
+
+def test_household_team_and_grid_boards(client, db, now, make_community, make_activity):
+    from app import activities
+
+    community = make_community("阳光社区")
+    home_a = org.place(community, "第1网格", "1号楼", "1单元", "101")
+    home_b = org.place(community, "第2网格", "2号楼", "1单元", "201")
+    a1, a2, b1 = (
+        people.create_person(
+            name=n, phone=p, community=community, org_unit=h, now=now, actor=None, source="test"
+        )
+        for n, p, h in (
+            ("甲", "13800138901", home_a),
+            ("乙", "13800138902", home_a),
+            ("丙", "13800138903", home_b),
+        )
+    )
+    for person, points, key in ((a1, 30, "a1"), (b1, 20, "b1")):
+        awards.award(
+            person,
+            points,
+            reason="x",
+            idempotency_key=key,
+            now=now,
+            actor=None,
+            source="test",
+            notify=False,
+        )
+    households = rankings.household_board(community.id, "month", now)
+    assert [(h.name, h.score, h.members) for h in households] == [
+        ("2号楼 1单元 201", 20.0, 1),
+        ("1号楼 1单元 101", 15.0, 2),
+    ]
+    from app.extensions import db as _db
+
+    team = Team(community_id=community.id, name="小巷骑兵")
+    _db.session.add(team)
+    _db.session.flush()
+    _db.session.add_all(
+        [TeamMember(team_id=team.id, person_id=a1.id), TeamMember(team_id=team.id, person_id=a2.id)]
+    )
+    _db.session.flush()
+    assert [(t.name, t.score) for t in rankings.team_board(community.id, "month", now)] == [
+        ("小巷骑兵", 30)
+    ]
+    activity = make_activity(community=community, points=0)
+    activities.check_in(activity, b1, now=now)
+    activities.check_out(activity, b1, now=now + timedelta(hours=1))
+    grids = rankings.grid_participation(community.id, now + timedelta(hours=2))
+    assert [(g.name, g.score) for g in grids] == [("第2网格", 100.0), ("第1网格", 0.0)]
+    page = client.get(f"/boards/groups?community={community.id}")
+    assert "2号楼 1单元 201" in page.text and "小巷骑兵" in page.text and "100.0%" in page.text
+    assert "甲" not in page.text  # households are named by address, never by a person

@@ -143,3 +143,24 @@ def test_the_statement_pages_and_an_objection_by_text(client, db, now, app_clock
         data={"csrf_token": csrf_from(page.text), "reason": "还少记了一次"},
     )
     assert len(statements.open_objections({community.id})) == 2
+
+
+def test_staff_answer_an_objection_in_the_inbox(
+    client, db, now, app_clock, month, login, make_user
+):
+    community, staff, volunteer = month
+    statement = statements.publish(
+        statements.generate(community, "2026-11", actor=staff, now=now), actor=staff, now=now
+    )
+    objection = statements.object_to(statement, volunteer, "少记了义诊", now=now)
+    login(staff)
+    inbox = client.get("/panel/approvals")
+    assert "少记了义诊" in inbox.text
+    from tests.conftest import csrf_from
+
+    client.post(
+        f"/panel/objections/{objection.id}/answer",
+        data={"csrf_token": csrf_from(inbox.text), "answer": "已核实，补 8 分", "points": "8"},
+    )
+    assert objection.status == "answered" and objection.adjustment_id is not None
+    assert "少记了义诊" not in client.get("/panel/approvals").text

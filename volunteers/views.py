@@ -415,6 +415,29 @@ def boards():
     )
 
 
+@bp.route("/boards/groups")
+def group_boards():
+    """Boards of households (家风指数), teams, and grids by participation, per community."""
+    communities = org.communities()
+    community_id = request.args.get("community", type=int)
+    if community_id is None and current_user.is_authenticated and current_user.community_id:
+        community_id = current_user.community_id
+    community = org.community_by_id(community_id or (communities[0].id if communities else 0))
+    period = request.args.get("period", "month")
+    if period not in rankings.PERIODS:
+        period = "month"
+    now = clock.now()
+    return render_template(
+        "volunteers/group_boards.html",
+        community=community,
+        communities=communities,
+        period=period,
+        households=rankings.household_board(community.id, period, now, limit=20),
+        teams=rankings.team_board(community.id, period, now, limit=20),
+        grids=rankings.grid_participation(community.id, now),
+    )
+
+
 @bp.route("/boards.json")
 def boards_json():
     scope, period = _board_args()
