@@ -451,7 +451,13 @@ def boards_json():
 @bp.route("/boards/screen")
 def board_screen():
     """The community hall's TV: full screen, big type, rotating boards (first-party JS)."""
-    community = org.community_by_id(request.args.get("community", type=int) or 0)
+    chosen = request.args.get("community", type=int)
+    if chosen is None:
+        communities = org.communities()
+        if not communities:
+            abort(404)
+        chosen = communities[0].id
+    community = org.community_by_id(chosen)
     boards_shown = [
         (f"community:{community.id}", "month"),
         ("street", "month"),
