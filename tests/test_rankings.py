@@ -259,3 +259,14 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
     page = client.get(f"/boards/groups?community={community.id}")
     assert "2号楼 1单元 201" in page.text and "小巷骑兵" in page.text and "100.0%" in page.text
     assert "甲" not in page.text  # households are named by address, never by a person
+
+
+def test_masking_chinese_and_latin_names():
+    from app.text import mask_name
+
+    assert mask_name("张明") == "张*"  # a single-character given name
+    assert mask_name("王小芳") == "王*芳"
+    assert mask_name("欧阳娜娜") == "欧**娜"
+    assert mask_name("Li") == "L*"
+    assert mask_name("Alice") == "A***e"
+    assert mask_name(" 张 ") == "*" and mask_name("") == "*"
