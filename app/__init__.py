@@ -191,6 +191,7 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.chat import bp as chat_bp
     from app.panel import bp as panel_bp
@@ -202,6 +203,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(panel_bp, url_prefix="/panel")
     app.register_blueprint(merchants_bp, url_prefix="/m")
     app.register_blueprint(chat_bp, url_prefix="/chat")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 
 def register_error_handlers(app: Flask) -> None:

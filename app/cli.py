@@ -15,7 +15,18 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
-from app import activities, awards, clock, delivery, demo, ledger, org, people, residents_import
+from app import (
+    activities,
+    api_tokens,
+    awards,
+    clock,
+    delivery,
+    demo,
+    ledger,
+    org,
+    people,
+    residents_import,
+)
 from app.database import commit_unit_of_work, read_only, rollback_unit_of_work
 from app.errors import LinliError
 from app.extensions import db
@@ -266,6 +277,29 @@ def close_attendances():
     """
     closed = activities.close_overdue(clock.now())
     click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
+
+
+@bp.cli.command("create-token")
+@click.option("--user", "who", required=True, help="Phone number or login name.")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@unit_of_work
+def create_token(who: str, name: str):
+    """Make an API token for a person; it is printed once and kept only as a hash."""
+    person = people.find_by_login(who)
+    if person is None:
+        raise click.ClickException(_("Nobody is registered with this phone number or login."))
+    row, token = api_tokens.create(person, name=name, actor=None, now=clock.now())
+    click.echo(_("Token #%(id)s for %(name)s (shown only now):", id=row.id, name=person.name))
+    click.echo(token)
+
+
+@bp.cli.command("revoke-token")
+@click.argument("token_id", type=int)
+@unit_of_work
+def revoke_token(token_id: int):
+    """Stop an API token from working."""
+    api_tokens.revoke(token_id, actor=None, now=clock.now())
+    click.echo(_("Token #%(id)s is revoked.", id=token_id))
 
 
 outbox_cli = AppGroup("outbox", help="Deliver queued messages (SMS, Telegram).")

@@ -186,6 +186,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_error(error: HTTPException):
         messages = {
             400: _("The request could not be understood."),
+            401: _("A valid API token is needed: Authorization: Bearer <token>."),
             403: _("You are not allowed to see this page."),
             404: _("This page does not exist."),
             405: _("This page does not accept that kind of request."),

@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see every table."""
 
 from app.models.activities import Activity, Attendance, Signup
+from app.models.api import ApiToken
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PersonalCode, SignInCode
@@ -21,6 +22,7 @@ from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCo
 from app.models.statements import Honour, Objection, Statement
 
 __all__ = [
+    "ApiToken",
     "ChatLink",
     "Adjustment",
     "DeedAward",
