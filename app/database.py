@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
@@ -78,6 +79,30 @@ def holds_write_lock() -> bool:
     if connection.dialect.name != "sqlite":
         return True
     return bool(connection.info.get("write_locked"))
+
+
+def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | None = None) -> bool:
+    """Add `delta` to `column` of the row `keys` names (created at `delta` when missing).
+
+    With a ceiling, only if the result stays within it. One atomic upsert, so concurrent
+    writers cannot pass the ceiling together; returns whether the amount was added.
+    RETURNING tells (rowcount is not reported for upserts by every driver).
+    """
+    if ceiling is not None and delta > ceiling:
+        return False
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    current = table.c[column]
+    stmt = (
+        insert(table)
+        .values(**keys, **{column: delta})
+        .on_conflict_do_update(
+            index_elements=list(keys),
+            set_={column: current + delta},
+            where=(current + delta <= ceiling) if ceiling is not None else None,
+        )
+    )
+    return db.session.execute(stmt.returning(current)).first() is not None
 
 
 def after_commit(callback: Callable[[], None]) -> None:

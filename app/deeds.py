@@ -14,9 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import audit, awards, clock, ledger, org
+from app.database import add_to_counter
 from app.errors import (
     BusinessRuleError,
     IdempotencyConflict,
@@ -286,17 +286,8 @@ def preview(
 
 
 def _count(rule: DeedRule, person: Person, period: str, ceiling: int | None) -> bool:
-    table = DeedCount.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(rule_id=rule.id, person_id=person.id, period=period, used=1)
-    where = (table.c.used + 1 <= ceiling) if ceiling is not None else None
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["rule_id", "person_id", "period"],
-        set_={"used": table.c.used + 1},
-        where=where,
-    )
-    return db.session.execute(stmt.returning(table.c.used)).first() is not None
+    keys = {"rule_id": rule.id, "person_id": person.id, "period": period}
+    return add_to_counter(DeedCount.__table__, keys, "used", 1, ceiling)
 
 
 class _AlreadyPosted(Exception):

@@ -28,11 +28,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import ALL_TIME, month_key, year_key
-from app.database import holds_write_lock
+from app.database import add_to_counter, holds_write_lock
 from app.errors import (
     AlreadyReversed,
     BudgetExceeded,
@@ -177,32 +176,15 @@ def _existing(idempotency_key: str, fingerprint: str) -> LedgerTransaction | Non
     return found
 
 
-def _upsert(table, values: dict, index: list[str], set_: dict, where=None):
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=index, set_=set_, where=where)
-    return db.session.execute(stmt.returning(*table.primary_key.columns))
-
-
 def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
     """Add `delta` to one period row; with a ceiling, only if the total stays within it."""
-    table = PeriodTotal.__table__
-    where = None
-    if ceiling is not None:
-        if delta > ceiling:
-            return False
-        where = table.c.amount + delta <= ceiling
-    result = _upsert(
-        table,
-        {"account_id": account_id, "period": period, "amount": delta},
-        ["account_id", "period"],
-        {"amount": table.c.amount + delta},
-        where,
+    return add_to_counter(
+        PeriodTotal.__table__,
+        {"account_id": account_id, "period": period},
+        "amount",
+        delta,
+        ceiling,
     )
-    # RETURNING gives no row when the ceiling held the update back (rowcount is not
-    # reported for upserts by every driver).
-    return result.first() is not None
 
 
 def post(

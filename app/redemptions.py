@@ -25,10 +25,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, ledger, offers, outbox, personal_codes
+from app.database import add_to_counter
 from app.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -127,20 +127,6 @@ def choices(ticket: Ticket, merchant: Merchant, *, now: datetime) -> Choices:
 # --- counting limits ----------------------------------------------------------------------
 
 
-def _upsert_add(table, keys: dict, delta: int, ceiling: int | None) -> bool:
-    """Add `delta` to a counter row; with a ceiling, only if it stays within it."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if ceiling is not None and delta > ceiling:
-        return False
-    stmt = insert(table).values(**keys, used=delta)
-    where = (table.c.used + delta <= ceiling) if ceiling is not None else None
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={"used": table.c.used + delta}, where=where
-    )
-    return db.session.execute(stmt.returning(table.c.used)).first() is not None
-
-
 def _take(offer: Offer, person: Person, quantity: int, now: datetime) -> None:
     """Count `quantity` units against stock, today's quota and the person's month."""
     if offer.stock is not None:
@@ -154,16 +140,18 @@ def _take(offer: Offer, person: Person, quantity: int, now: datetime) -> None:
         if taken is None:
             raise BusinessRuleError(_l("Not enough left in stock."), field="quantity")
         db.session.expire(offer, ["stock"])
-    if offer.daily_quota is not None and not _upsert_add(
+    if offer.daily_quota is not None and not add_to_counter(
         OfferDayCount.__table__,
         {"offer_id": offer.id, "day": offers.local_day(now)},
+        "used",
         quantity,
         offer.daily_quota,
     ):
         raise BusinessRuleError(_l("Today's quota for this offer is used up."), field="quantity")
-    if offer.monthly_limit is not None and not _upsert_add(
+    if offer.monthly_limit is not None and not add_to_counter(
         OfferPersonMonth.__table__,
         {"offer_id": offer.id, "person_id": person.id, "month": offers.local_month(now)},
+        "used",
         quantity,
         offer.monthly_limit,
     ):
