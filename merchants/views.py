@@ -1,11 +1,8 @@
-import csv
-import io
 import re
 import uuid
 from decimal import Decimal
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -23,7 +20,7 @@ from app.errors import LinliError
 from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
 from app.models import Merchant
 from app.text import mask_name
-from app.web import role_required
+from app.web import csv_download, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
 
@@ -243,43 +240,32 @@ def statement(shop_id: int):
 def statement_csv(shop_id: int):
     merchant = _shop(shop_id)
     month = _month_arg()
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # Excel reads UTF-8 Chinese correctly only with a BOM
-    writer = csv.writer(buffer)
-    writer.writerow(
+    header = [
+        _("Receipt"),
+        _("Time"),
+        _("Volunteer"),
+        _("Offer"),
+        _("Quantity"),
+        _("Points"),
+        _("Money value (yuan)"),
+        _("Voided"),
+        _("Void reason"),
+    ]
+    rows = (
         [
-            _("Receipt"),
-            _("Time"),
-            _("Volunteer"),
-            _("Offer"),
-            _("Quantity"),
-            _("Points"),
-            _("Money value (yuan)"),
-            _("Voided"),
-            _("Void reason"),
+            row.receipt_no,
+            clock.local(row.created_at, None).strftime("%Y-%m-%d %H:%M"),
+            mask_name(row.person.name),
+            row.offer.title,
+            row.quantity,
+            row.points,
+            _yuan(row.money_value_fen),
+            _("yes") if row.voided_at else "",
+            row.void_reason,
         ]
+        for row in redemptions.for_merchant_month(merchant, month)
     )
-    for row in redemptions.for_merchant_month(merchant, month):
-        writer.writerow(
-            [
-                row.receipt_no,
-                clock.local(row.created_at, None).strftime("%Y-%m-%d %H:%M"),
-                mask_name(row.person.name),
-                row.offer.title,
-                row.quantity,
-                row.points,
-                _yuan(row.money_value_fen),
-                _("yes") if row.voided_at else "",
-                row.void_reason,
-            ]
-        )
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f"attachment; filename=statement-{merchant.id}-{month}.csv"
-        },
-    )
+    return csv_download(f"statement-{merchant.id}-{month}.csv", header, rows)
 
 
 # --- offers -------------------------------------------------------------------------------

@@ -1,17 +1,15 @@
 """The audit log in the panel: filter, page through, export. Nothing here can change it."""
 
-import csv
-import io
 import json
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import audit, clock, people
 from app.panel import bp
-from app.web import role_required
+from app.web import csv_download, role_required
 
 PAGE = 100
 
@@ -54,27 +52,12 @@ def audit_log():
 @bp.route("/audit.csv")
 @role_required("staff", "admin")
 def audit_csv():
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            _("Time"),
-            _("Who"),
-            _("From"),
-            _("Action"),
-            _("Subject"),
-            _("Before"),
-            _("After"),
-            _("Why"),
-        ]
-    )
-    before = None
-    while True:  # page by id so a large export never loads everything at once
-        events = audit.search(**_filters(), before_id=before, limit=1000)
-        for event in events:
-            writer.writerow(
-                [
+    def rows():
+        before = None
+        while True:  # page by id so a large export never loads everything at once
+            events = audit.search(**_filters(), before_id=before, limit=1000)
+            for event in events:
+                yield [
                     clock.local(event.created_at, None).strftime("%Y-%m-%d %H:%M:%S"),
                     event.actor.name if event.actor else _("system"),
                     " ".join(filter(None, [event.source, event.ip])),
@@ -84,12 +67,18 @@ def audit_csv():
                     json.dumps(event.after, ensure_ascii=False) if event.after else "",
                     event.reason,
                 ]
-            )
-        if len(events) < 1000:
-            break
-        before = events[-1].id
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
-    )
+            if len(events) < 1000:
+                return
+            before = events[-1].id
+
+    header = [
+        _("Time"),
+        _("Who"),
+        _("From"),
+        _("Action"),
+        _("Subject"),
+        _("Before"),
+        _("After"),
+        _("Why"),
+    ]
+    return csv_download("audit-log.csv", header, rows())

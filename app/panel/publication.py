@@ -1,9 +1,6 @@
 """Panel pages for the monthly statement (公示): generate, review, publish, export; objections."""
 
-import csv
-import io
-
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,7 +9,7 @@ from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm
-from app.web import role_required
+from app.web import csv_download, role_required
 
 
 def _scope():
@@ -101,14 +98,10 @@ def statement_csv(statement_id: int):
     statement = _statement(statement_id)
     categories = sorted({key for line in statement.lines for key in line["earned"]})
     names = statement_category_names()
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [_("Name"), *[names.get(c, c) for c in categories], _("Earned"), _("Spent"), _("Hours")]
-    )
-    for line in statement.lines:
-        writer.writerow(
+    return csv_download(
+        f"statement-{statement.community_id}-{statement.month}.csv",
+        [_("Name"), *[names.get(c, c) for c in categories], _("Earned"), _("Spent"), _("Hours")],
+        (
             [
                 line["name"],
                 *[line["earned"].get(c, 0) for c in categories],
@@ -116,12 +109,8 @@ def statement_csv(statement_id: int):
                 line["spent"],
                 f"{line['minutes'] / 60:.1f}",
             ]
-        )
-    filename = f"statement-{statement.community_id}-{statement.month}.csv"
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={filename}"},
+            for line in statement.lines
+        ),
     )
 
 

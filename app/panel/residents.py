@@ -1,13 +1,10 @@
 """Panel pages for residents: search, a resident's page, create / edit, CSV import and export."""
 
-import csv
-import io
 import re
 import secrets
 from pathlib import Path
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -26,7 +23,7 @@ from app.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
 from app.residents_import import TAG_SEPARATORS
-from app.web import role_required
+from app.web import csv_download, role_required
 
 PAGE = 50
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -83,21 +80,14 @@ def resident_list():
 @bp.route("/residents.csv")
 @role_required("staff", "admin")
 def resident_csv():
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(["phone", "name", "community", "grid", "building", "unit", "room", "tags"])
-    after = None
-    while True:
-        page = people.residents(**_filters(), after_id=after, limit=1000)
-        for person in page:
-            place = (
-                {node.kind: node.name for node in org.ancestors(person.org_unit)}
-                if person.org_unit
-                else {}
-            )
-            writer.writerow(
-                [
+    def rows():
+        after = None
+        while True:  # page by id so a large export never loads everything at once
+            page = people.residents(**_filters(), after_id=after, limit=1000)
+            for person in page:
+                nodes = org.ancestors(person.org_unit) if person.org_unit else []
+                place = {node.kind: node.name for node in nodes}
+                yield [
                     person.phone,
                     person.name,
                     place.get("community", ""),
@@ -107,15 +97,12 @@ def resident_csv():
                     place.get("household", ""),
                     "、".join(person.tag_names),
                 ]
-            )
-        if len(page) < 1000:
-            break
-        after = page[-1].id
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": "attachment; filename=residents.csv"},
-    )
+            if len(page) < 1000:
+                return
+            after = page[-1].id
+
+    header = ["phone", "name", "community", "grid", "building", "unit", "room", "tags"]
+    return csv_download("residents.csv", header, rows())
 
 
 @bp.route("/residents/<int:person_id>")

@@ -1,9 +1,6 @@
-import csv
-import io
 from datetime import UTC
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -26,7 +23,7 @@ from app.models import Activity
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.text import mask_name
-from app.web import role_required
+from app.web import csv_download, role_required
 
 
 @bp.route("/")
@@ -327,10 +324,13 @@ def close_overdue(activity_id: int):
 @role_required("staff", "admin")
 def attendance_csv(activity_id: int):
     activity = _visible(activity_id)
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
-    writer = csv.writer(buffer)
-    writer.writerow(
+    status_names = _status_names()
+
+    def when(moment):
+        return clock.local(moment, activity.community).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    return csv_download(
+        f"attendance-{activity.id}.csv",
         [
             _("Name"),
             _("Phone"),
@@ -341,30 +341,21 @@ def attendance_csv(activity_id: int):
             _("Status"),
             _("Unverified"),
             _("Note"),
-        ]
-    )
-    status_names = _status_names()
-    for row in activities.attendances(activity):
-        writer.writerow(
+        ],
+        (
             [
                 row.person.name,
                 row.person.phone,
-                clock.local(row.checked_in_at, activity.community).strftime("%Y-%m-%d %H:%M"),
-                clock.local(row.checked_out_at, activity.community).strftime("%Y-%m-%d %H:%M")
-                if row.checked_out_at
-                else "",
+                when(row.checked_in_at),
+                when(row.checked_out_at),
                 row.minutes if row.minutes is not None else "",
                 row.points,
                 status_names[row.status],
                 _("yes") if row.unverified else "",
                 row.note,
             ]
-        )
-    filename = f"attendance-{activity.id}.csv"
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={filename}"},
+            for row in activities.attendances(activity)
+        ),
     )
 
 
