@@ -425,12 +425,12 @@ def categories() -> list[str]:
     )
 
 
-def pending_reviews(limit: int = 200) -> list[Offer]:
-    return list(
-        db.session.scalars(
-            sa.select(Offer)
-            .where(Offer.review == "pending")
-            .order_by(Offer.updated_at)
-            .limit(limit)
+def pending_reviews(community_ids: set[int] | None, limit: int = 200) -> list[Offer]:
+    """Offers waiting for staff, of merchants serving these communities (None: all)."""
+    query = sa.select(Offer).where(Offer.review == "pending")
+    if community_ids is not None:
+        served = sa.select(MerchantCommunity.merchant_id).where(
+            MerchantCommunity.community_id.in_(community_ids)
         )
-    )
+        query = query.where(Offer.merchant_id.in_(served))
+    return list(db.session.scalars(query.order_by(Offer.updated_at).limit(limit)))

@@ -257,11 +257,7 @@ def approvals():
         "panel/approvals.html",
         attendances=activities.pending_for(scope),
         adjustments=deeds.pending_adjustments(scope),
-        offers=[
-            o
-            for o in offers.pending_reviews()
-            if o.merchant_id in {m.id for m in offers.merchants_for_staff(scope)}
-        ],
+        offers=offers.pending_reviews(scope),
         objections=statements.open_objections(scope),
         form=ButtonForm(),
         names=deeds.CATEGORY_NAMES,

@@ -440,12 +440,10 @@ def _visible_merchant(merchant_id: int):
 @role_required("staff", "admin")
 def merchant_list():
     visible = people.visible_community_ids(current_user)
-    merchants = offers.merchants_for_staff(visible)
-    visible_ids = {m.id for m in merchants}
     return render_template(
         "panel/merchants.html",
-        merchants=merchants,
-        pending=[o for o in offers.pending_reviews() if o.merchant_id in visible_ids],
+        merchants=offers.merchants_for_staff(visible),
+        pending=offers.pending_reviews(visible),
         form=ButtonForm(),
     )
 
