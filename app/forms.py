@@ -112,3 +112,24 @@ def offer_error_field(form: OfferForm, field: str | None):
         return form.money_value
     target = getattr(form, field or "", None)
     return target if target is not None and hasattr(target, "errors") else form.title
+
+
+def save_offer_form(
+    merchant, form: OfferForm, offer, *, actor, by_staff: bool, source: str, now, upload_folder
+):
+    """Create or update the offer from a filled form, and keep a new photo if one came.
+
+    A shop's own changes may wait for staff review; staff changes go live (`by_staff`).
+    """
+    if offer is None:
+        offer = offers.create_offer(
+            merchant, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source
+        )
+    else:
+        offers.update_offer(
+            offer, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source
+        )
+    upload = form.photo.data
+    if upload and getattr(upload, "filename", ""):
+        offers.save_photo(offer, upload.read(), upload_folder)
+    return offer

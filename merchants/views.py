@@ -17,7 +17,7 @@ from flask_login import current_user
 from app import clock, offers, qr_read, redemptions
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
-from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
+from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
 from app.text import mask_name
 from app.web import csv_download, role_required
@@ -278,39 +278,22 @@ def offer_list(shop_id: int):
     return render_template("merchants/offers.html", merchant=merchant, now=clock.now())
 
 
-def _save_offer(merchant: Merchant, form: OfferForm, offer=None):
-    now = clock.now()
-    if offer is None:
-        offer = offers.create_offer(
-            merchant,
-            offer_fields(form),
-            actor=current_user,
-            by_staff=False,
-            now=now,
-            source="merchant",
-        )
-    else:
-        offers.update_offer(
-            offer,
-            offer_fields(form),
-            actor=current_user,
-            by_staff=False,
-            now=now,
-            source="merchant",
-        )
-    upload = form.photo.data
-    if upload and getattr(upload, "filename", ""):
-        offers.save_photo(offer, upload.read(), current_app.config["UPLOAD_FOLDER"])
-    return offer
-
-
 def _offer_form_page(merchant: Merchant, offer=None):
     form = OfferForm(obj=None if request.method == "POST" else offer)
     if offer is not None and request.method == "GET":
         fill_offer_form(form, offer)
     if form.validate_on_submit():
         try:
-            saved = _save_offer(merchant, form, offer)
+            saved = save_offer_form(
+                merchant,
+                form,
+                offer,
+                actor=current_user,
+                by_staff=False,
+                source="merchant",
+                now=clock.now(),
+                upload_folder=current_app.config["UPLOAD_FOLDER"],
+            )
         except LinliError as exc:
             rollback_unit_of_work()
             offer_error_field(form, exc.field).errors.append(str(exc))

@@ -18,7 +18,7 @@ from app import activities, clock, deeds, offers, org, outbox, people, qr, redem
 from app import dashboard as dashboard_data
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
-from app.forms import OfferForm, fill_offer_form, offer_error_field, offer_fields
+from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Activity
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
@@ -525,29 +525,17 @@ def _staff_offer_page(merchant, offer=None):
     if offer is not None and request.method == "GET":
         fill_offer_form(form, offer)
     if form.validate_on_submit():
-        now = clock.now()
         try:
-            if offer is None:
-                offer = offers.create_offer(
-                    merchant,
-                    offer_fields(form),
-                    actor=current_user,
-                    by_staff=True,
-                    now=now,
-                    source="panel",
-                )
-            else:
-                offers.update_offer(
-                    offer,
-                    offer_fields(form),
-                    actor=current_user,
-                    by_staff=True,
-                    now=now,
-                    source="panel",
-                )
-            upload = form.photo.data
-            if upload and getattr(upload, "filename", ""):
-                offers.save_photo(offer, upload.read(), current_app.config["UPLOAD_FOLDER"])
+            save_offer_form(
+                merchant,
+                form,
+                offer,
+                actor=current_user,
+                by_staff=True,
+                source="panel",
+                now=clock.now(),
+                upload_folder=current_app.config["UPLOAD_FOLDER"],
+            )
         except LinliError as exc:
             rollback_unit_of_work()
             offer_error_field(form, exc.field).errors.append(str(exc))
