@@ -299,3 +299,43 @@ def test_staff_create_an_activity_in_their_time_zone(
         },
     )
     assert response.status_code == 200 and "结束时间须晚于开始时间" in response.text
+
+
+def test_staff_reject_and_correct_times_in_the_attendance_list(
+    client, db, app_clock, make_activity, make_volunteer, make_user, login
+):
+    activity = make_activity(points_rule="per_hour", points=10, hours=3, needs_approval=True)
+    first = make_volunteer(community=activity.community, name="甲")
+    second = make_volunteer(community=activity.community, name="乙")
+    for person in (first, second):
+        activities.check_in(activity, person, now=app_clock())
+    login(make_user(communities=[activity.community]))
+    page = client.get(f"/panel/activities/{activity.id}")
+    token = csrf_from(page.text)
+    one = activities.attendance_of(activity, first)
+    two = activities.attendance_of(activity, second)
+    base = f"/panel/activities/{activity.id}/attendances"
+    client.post(f"{base}/{one.id}/reject", data={"csrf_token": token, "reason": "代签"})
+    assert one.status == "rejected" and one.note == "代签"
+    app_clock.advance(hours=4)
+    response = client.post(
+        f"{base}/{two.id}/times",
+        data={
+            "csrf_token": token,
+            "checked_in_at": "2026-11-15T10:30",
+            "checked_out_at": "2026-11-15T12:30",
+            "reason": "忘记签退",
+        },
+    )
+    assert "已更正时间：乙" in client.get(response.headers["Location"]).text
+    assert two.minutes == 120 and two.points == 20 and two.status == "pending"
+    refused = client.post(
+        f"{base}/{one.id}/times",
+        data={
+            "csrf_token": token,
+            "checked_in_at": "2026-11-15T10:30",
+            "checked_out_at": "2026-11-15T12:30",
+            "reason": "x",
+        },
+    )
+    assert "已被驳回" in client.get(refused.headers["Location"]).text

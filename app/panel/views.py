@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -203,49 +204,59 @@ def _back(activity: Activity, anchor: str = ""):
     return redirect(url_for(".activity_detail", activity_id=activity.id) + anchor)
 
 
+def _change_attendance(activity_id: int, attendance_id: int, change, done):
+    """Apply a staff change to one attendance; a refusal is rolled back and shown."""
+    activity = _visible(activity_id)
+    attendance = activities.get_attendance(activity, attendance_id)
+    name = attendance.person.name
+    try:
+        change(activity, attendance)
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(_("%(name)s: %(error)s", name=name, error=exc), "error")
+    else:
+        flash(str(done) % {"name": name}, "info")
+    return _back(activity, f"#a{attendance_id}")
+
+
 @bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/approve", methods=["POST"])
 @role_required("staff", "admin")
 def attendance_approve(activity_id: int, attendance_id: int):
-    activity = _visible(activity_id)
-    attendance = activities.get_attendance(activity, attendance_id)
-    try:
-        activities.approve(attendance, actor=current_user, now=clock.now())
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
-    else:
-        flash(_("Approved: %(name)s.", name=attendance.person.name), "info")
-    return _back(activity, f"#a{attendance_id}")
+    return _change_attendance(
+        activity_id,
+        attendance_id,
+        lambda _activity, attendance: activities.approve(
+            attendance, actor=current_user, now=clock.now()
+        ),
+        _l("Approved: %(name)s."),
+    )
 
 
 @bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/reject", methods=["POST"])
 @role_required("staff", "admin")
 def attendance_reject(activity_id: int, attendance_id: int):
-    activity = _visible(activity_id)
-    attendance = activities.get_attendance(activity, attendance_id)
-    form = ReasonForm()
-    try:
-        activities.reject(
-            attendance, actor=current_user, now=clock.now(), reason=form.reason.data or ""
-        )
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
-    else:
-        flash(_("Rejected: %(name)s.", name=attendance.person.name), "info")
-    return _back(activity, f"#a{attendance_id}")
+    reason = ReasonForm().reason.data or ""
+    return _change_attendance(
+        activity_id,
+        attendance_id,
+        lambda _activity, attendance: activities.reject(
+            attendance, actor=current_user, now=clock.now(), reason=reason
+        ),
+        _l("Rejected: %(name)s."),
+    )
 
 
 @bp.route("/activities/<int:activity_id>/attendances/<int:attendance_id>/times", methods=["POST"])
 @role_required("staff", "admin")
 def attendance_times(activity_id: int, attendance_id: int):
-    activity = _visible(activity_id)
-    attendance = activities.get_attendance(activity, attendance_id)
     form = TimesForm()
     if not form.validate():
+        activity = _visible(activity_id)
+        attendance = activities.get_attendance(activity, attendance_id)
         flash(_("%(name)s: enter both times and a reason.", name=attendance.person.name), "error")
         return _back(activity, f"#a{attendance_id}")
-    try:
+
+    def correct(activity, attendance):
         activities.correct_times(
             attendance,
             checked_in_at=_to_utc(form.checked_in_at.data, activity.community),
@@ -254,12 +265,8 @@ def attendance_times(activity_id: int, attendance_id: int):
             now=clock.now(),
             reason=form.reason.data,
         )
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(_("%(name)s: %(error)s", name=attendance.person.name, error=exc), "error")
-    else:
-        flash(_("Times corrected: %(name)s.", name=attendance.person.name), "info")
-    return _back(activity, f"#a{attendance_id}")
+
+    return _change_attendance(activity_id, attendance_id, correct, _l("Times corrected: %(name)s."))
 
 
 @bp.route("/activities/<int:activity_id>/approve", methods=["POST"])
