@@ -68,7 +68,7 @@ class OfferForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-def _day_start(day, end: bool = False):
+def day_start(day, end: bool = False):
     """A local calendar day as a UTC moment: its start, or (end=True) the next day's start."""
     if day is None:
         return None
@@ -89,8 +89,8 @@ def offer_fields(form: OfferForm) -> offers.OfferFields:
         daily_quota=form.daily_quota.data,
         monthly_limit=form.monthly_limit.data,
         max_quantity=form.max_quantity.data or 1,
-        valid_from=_day_start(form.valid_from.data),
-        valid_to=_day_start(form.valid_to.data, end=True),
+        valid_from=day_start(form.valid_from.data),
+        valid_to=day_start(form.valid_to.data, end=True),
         active=form.active.data,
     )
 

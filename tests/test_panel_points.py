@@ -322,3 +322,25 @@ def test_every_panel_route_refuses_residents_and_shop_operators(
             response = client.open(url, method=method, data={"csrf_token": token})
             assert response.status_code == 403, (who.name, method, url, response.status_code)
         client.post("/logout", data={"csrf_token": token})
+
+
+def test_audit_log_date_filters(client, db, app_clock, desk, login, make_volunteer):
+    community, staff = desk
+    make_volunteer(community=community, name="赵六")  # a person.create event, by nobody
+    login(staff)
+    page = client.get("/panel/rules/new")
+    client.post(
+        "/panel/rules/new",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "义务家教",
+            "category": "culture",
+            "community": community.id,
+            "points": "10",
+            "active": "y",
+        },
+    )
+    today = app_clock().date().isoformat()
+    assert "deed_rule.create" in client.get(f"/panel/audit?since={today}&until={today}").text
+    assert "deed_rule.create" not in client.get("/panel/audit?since=2099-01-01").text
+    assert "deed_rule.create" in client.get("/panel/audit?since=not-a-date").text

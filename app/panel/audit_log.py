@@ -1,13 +1,14 @@
 """The audit log in the panel: filter, page through, export. Nothing here can change it."""
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import audit, clock, people
+from app.forms import day_start
 from app.panel import bp
 from app.web import csv_download, role_required
 
@@ -18,11 +19,9 @@ def _day(text: str | None, end: bool = False):
     if not text:
         return None
     try:
-        day = date.fromisoformat(text)
+        return day_start(date.fromisoformat(text), end=end)
     except ValueError:
         return None
-    moment = datetime.combine(day + timedelta(days=1) if end else day, time())
-    return moment.replace(tzinfo=clock.zone_for(None)).astimezone(UTC)
 
 
 def _filters() -> dict:
