@@ -63,7 +63,11 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import database, models  # noqa: F401  (SQLite pragmas; every table for Alembic)
+    from app import (  # noqa: F401  (SQLite pragmas; every table for Alembic)
+        database,
+        models,
+        rate_limits,  # noqa: F401  (registers linli-db:// with Flask-Limiter)
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -192,6 +196,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.api.docs import pages as api_pages
     from app.auth import bp as auth_bp
     from app.chat import bp as chat_bp
     from app.panel import bp as panel_bp
@@ -204,6 +209,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(merchants_bp, url_prefix="/m")
     app.register_blueprint(chat_bp, url_prefix="/chat")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_pages, url_prefix="/api")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -123,7 +123,9 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # Shared by every worker process: Redis when there is one, else the database
+        # (app/rate_limits.py); never one count per process.
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "linli-db://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Password attempts per client address (brute force is slowed, not just logged).
         "LOGIN_RATE_LIMIT": env.get("LINLI_LOGIN_RATE_LIMIT") or "10 per minute",
@@ -141,6 +143,11 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "ATTENDANCE_GRACE_MINUTES": _number(env, "LINLI_ATTENDANCE_GRACE_MINUTES", 30),
         # A shop operator may void a redemption this long after it; later only staff can.
         "VOID_WINDOW_MINUTES": _number(env, "LINLI_VOID_MINUTES", 30),
+        # API: how long an Idempotency-Key's first response is kept (at least a day), and
+        # requests per token (on top, redemptions have their own: a till guessing codes).
+        "IDEMPOTENCY_HOURS": _number(env, "LINLI_IDEMPOTENCY_HOURS", 48, high=24 * 30, low=24),
+        "API_RATE_LIMIT": env.get("LINLI_API_RATE_LIMIT") or "120 per minute;3000 per hour",
+        "API_REDEEM_RATE_LIMIT": env.get("LINLI_API_REDEEM_RATE_LIMIT") or "20 per minute",
         # The honours staff can give (comma-separated), e.g. 社区好人,最美三长,活力小哥,星级老哥.
         "HONOURS": [
             title.strip()
@@ -159,8 +166,8 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
     }
 
 
-def _number(env, name: str, default: int, high: int = 24 * 60) -> int:
-    """A whole number from 0 to `high` (minutes unless said otherwise)."""
+def _number(env, name: str, default: int, high: int = 24 * 60, low: int = 0) -> int:
+    """A whole number from `low` to `high` (minutes unless said otherwise)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -168,8 +175,8 @@ def _number(env, name: str, default: int, high: int = 24 * 60) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not 0 <= value <= high:
-        raise ConfigError(f"{name}={raw!r} must be between 0 and {high}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
     return value
 
 

@@ -311,6 +311,7 @@ def award_many(
     actor: Person,
     community_ids: set[int] | None,
     now: datetime,
+    source: str = "panel",
 ) -> list[AwardResult]:
     """Award the rule to each chosen person who is not blocked; report on everyone."""
     if not rule.active:
@@ -352,7 +353,7 @@ def award_many(
                     idempotency_key=key,
                     now=now,
                     actor=actor,
-                    source="panel",
+                    source=source,
                     kind="deed",
                 )
                 if txn.replayed:  # a parallel confirm of the same batch posted it
@@ -415,6 +416,7 @@ def propose_adjustment(
     community_ids: set[int] | None,
     idempotency_key: str,
     now: datetime,
+    source: str = "panel",
 ) -> Adjustment:
     """A correction; posted at once up to the threshold, else it waits for a second person."""
     if type(points) is not int or points == 0 or abs(points) > 100_000:
@@ -460,7 +462,7 @@ def propose_adjustment(
         "adjustment.propose",
         adjustment,
         actor=maker,
-        source="panel",
+        source=source,
         now=now,
         after={"person_id": person.id, "points": points, "status": adjustment.status},
         reason=reason,

@@ -184,6 +184,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        rollback_unit_of_work()  # a refused request keeps nothing it began
         messages = {
             400: _("The request could not be understood."),
             401: _("A valid API token is needed: Authorization: Bearer <token>."),

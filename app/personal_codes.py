@@ -28,6 +28,9 @@ from app.models import Person, PersonalCode
 log = logging.getLogger(__name__)
 
 LIFETIME = timedelta(seconds=60)
+# A code read out or typed from a text message or another app needs longer than one on a
+# screen a shop scans.
+READ_OUT_LIFETIME = timedelta(minutes=5)
 DIGITS = 6
 _REFRESH = _l("Ask the volunteer to refresh their code and scan again.")
 

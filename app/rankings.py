@@ -68,7 +68,10 @@ def _ranked(period_key_: str, scope: Scope):
         query = query.where(Account.community_id == scope.id)
     elif scope.kind == "grid":
         grid = db.session.get(OrgUnit, scope.id)
-        query = query.where(org.subtree_filter(Person.org_unit_id, grid))
+        # An unknown grid (an old link, a typed URL) has nobody on its board.
+        query = query.where(
+            org.subtree_filter(Person.org_unit_id, grid) if grid is not None else sa.false()
+        )
     elif scope.kind == "team":
         members = sa.select(TeamMember.person_id).where(TeamMember.team_id == scope.id)
         query = query.where(Person.id.in_(members))

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import Response, abort, url_for
+from flask import Response, abort, current_app, request, url_for
 from flask_login import current_user, login_required
 
 
@@ -26,6 +26,15 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
+
+
+def scan_url(activity, kind: str, now) -> str:
+    """What the projector's QR code opens now: the public address phones reach this server at
+    (`LINLI_PUBLIC_URL`), else the address this request came to."""
+    from app import activities
+
+    path = url_for("volunteers.scan", kind=kind, token=activities.scan_token(activity, kind, now))
+    return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
 
 
 def home_for(person) -> str:

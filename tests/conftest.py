@@ -14,6 +14,7 @@ import re
 import socket
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +105,12 @@ def _make_app(url: str, instance: Path):
             # Many sign-ins from one address; tests/test_rate_limits.py checks the real limit.
             "LOGIN_RATE_LIMIT": "10000 per minute",
             "CODE_RATE_LIMIT": "10000 per minute",
+            "API_RATE_LIMIT": "100000 per minute",
+            # A test holds the database's write lock in its own session while its requests
+            # run, and the database storage writes on a connection of its own; the limits
+            # themselves are tested on apps of their own (tests/test_rate_limits.py).
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "API_REDEEM_RATE_LIMIT": "100000 per minute",
             "SERVER_NAME": None,
         }
     )
@@ -131,6 +138,16 @@ def app(template_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("db") / "shared.sqlite3"
     _copy_sqlite(template_db, path)
     return _make_app(f"sqlite:///{path}", instance)
+
+
+@pytest.fixture(autouse=True)
+def _limiter_follows_the_shared_app(app):
+    """Flask-Limiter is one object, set up by the last app made: a test that makes an app
+    of its own (other limits, the database storage) leaves it to the shared app after."""
+    yield
+    from app.extensions import limiter
+
+    limiter.init_app(app)
 
 
 @pytest.fixture
@@ -470,5 +487,42 @@ def make_merchant(db, make_community, now):
         )
         db.session.refresh(merchant)
         return merchant, created
+
+    return make
+
+
+class ApiCaller:
+    """Calls API v1 with one person's token; POSTs get a fresh Idempotency-Key unless one is
+    given (or key=False: none)."""
+
+    def __init__(self, client, token: str | None):
+        self.client = client
+        self.token = token
+
+    def _headers(self, key=None) -> dict:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if key is not False:
+            headers["Idempotency-Key"] = key or uuid.uuid4().hex
+        return headers
+
+    def get(self, path: str, **query):
+        return self.client.get(f"/api/v1{path}", query_string=query, headers=self._headers(False))
+
+    def post(self, path: str, body=None, key=None):
+        return self.client.post(
+            f"/api/v1{path}", json=body if body is not None else {}, headers=self._headers(key)
+        )
+
+
+@pytest.fixture
+def api(client, db, now):
+    """api(person) → an ApiCaller with a new token of that person; api(None): no token."""
+    from app import api_tokens
+
+    def make(person=None) -> ApiCaller:
+        if person is None:
+            return ApiCaller(client, None)
+        _row, token = api_tokens.create(person, name="test", actor=None, now=now)
+        return ApiCaller(client, token)
 
     return make

@@ -8,7 +8,7 @@ a refusal of the rules (an expired code, too few points) becomes a reply too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -18,9 +18,6 @@ from app.chat.parser import Command, digits, parse
 from app.errors import LinliError
 from app.extensions import db
 from app.models import Person
-
-# Read out over the phone, a code needs longer than a screen's 60 seconds.
-CHAT_CODE_LIFETIME = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ def _join(person: Person, command: Command, now: datetime) -> str:
 
 
 def _code(person: Person, command: Command, now: datetime) -> Reply:
-    issued = personal_codes.issue(person, now=now, lifetime=CHAT_CODE_LIFETIME)
+    issued = personal_codes.issue(person, now=now, lifetime=personal_codes.READ_OUT_LIFETIME)
     text = _(
         "Your redemption code: %(code)s. Read it to the shop within 5 minutes; it works once.",
         code=issued.digits,

@@ -1,7 +1,7 @@
 """All models, imported here so Alembic and the app see every table."""
 
 from app.models.activities import Activity, Attendance, Signup
-from app.models.api import ApiToken
+from app.models.api import ApiToken, IdempotencyRecord, RateLimitCounter
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PersonalCode, SignInCode
@@ -23,6 +23,8 @@ from app.models.statements import Honour, Objection, Statement
 
 __all__ = [
     "ApiToken",
+    "IdempotencyRecord",
+    "RateLimitCounter",
     "ChatLink",
     "Adjustment",
     "DeedAward",

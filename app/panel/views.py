@@ -24,7 +24,7 @@ from app.models import Activity
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.text import mask_name
-from app.web import csv_download, role_required
+from app.web import csv_download, role_required, scan_url
 
 
 @bp.route("/")
@@ -383,19 +383,13 @@ def panel_globals():
 # --- the projector page -------------------------------------------------------------------
 
 
-def _scan_url(activity: Activity, kind: str, now) -> str:
-    path = url_for("volunteers.scan", kind=kind, token=activities.scan_token(activity, kind, now))
-    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    return base + path
-
-
 def _screen_codes(activity: Activity, now) -> dict[str, str]:
     """The QR codes to show now: check-in until the end; check-out from 30 min before it."""
     codes = {}
     if now <= activity.ends_at:
-        codes["in"] = str(qr.svg(_scan_url(activity, "in", now), label=_("Check-in code")))
+        codes["in"] = str(qr.svg(scan_url(activity, "in", now), label=_("Check-in code")))
     if now >= activity.ends_at - activities.CHECKOUT_CODE_LEAD:
-        codes["out"] = str(qr.svg(_scan_url(activity, "out", now), label=_("Check-out code")))
+        codes["out"] = str(qr.svg(scan_url(activity, "out", now), label=_("Check-out code")))
     return codes
 
 

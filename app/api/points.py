@@ -1,0 +1,191 @@
+"""Points: awards and adjustments by staff, and the ledger lines of a wallet."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import request
+from flask_babel import lazy_gettext as _l
+
+from app import awards, clock, deeds, ledger
+from app.api import bp
+from app.api.base import (
+    caller,
+    describe,
+    is_staff,
+    keyset,
+    load_body,
+    load_query,
+    staff_scope,
+    visible_person,
+    volunteer,
+)
+from app.api.idempotency import HEADER, idempotent, service_key
+from app.api.people import find_person
+from app.api.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    AwardIn,
+    AwardOut,
+    LedgerPage,
+    LedgerQuery,
+)
+from app.errors import BusinessRuleError, NotFound
+from app.extensions import db
+from app.models import LedgerEntry, LedgerTransaction
+
+
+def _award_json(txn: LedgerTransaction, person, points: int, rule_id: int | None) -> dict:
+    return AwardOut().dump(
+        {
+            "transaction_id": txn.id,
+            "person_id": person.id,
+            "points": points,
+            "reason": txn.memo,
+            "rule_id": rule_id,
+            "balance": ledger.balance(ledger.wallet_for(person)),
+            "created_at": txn.created_at,
+        }
+    )
+
+
+@bp.post("/awards")
+@describe(
+    _l("Award points to a resident, by a deed rule or a number of points"),
+    who=_l("staff"),
+    body=AwardIn,
+    answer=AwardOut,
+    status=201,
+    idempotent=True,
+)
+@idempotent
+def create_award():
+    scope = staff_scope()
+    data = load_body(AwardIn())
+    person = find_person(data, scope)
+    actor, now = caller(), clock.now()
+    key = service_key(request.headers[HEADER])
+    if data.get("rule_id") is not None:
+        rule = deeds.get_rule(data["rule_id"], scope)
+        (result,) = deeds.award_many(
+            rule,
+            [person],
+            batch_key=key,
+            note=data.get("reason", ""),
+            actor=actor,
+            community_ids=scope,
+            now=now,
+            source="api",
+        )
+        if result.status == "skipped":
+            raise BusinessRuleError(result.reason, field="rule_id")
+        txn = db.session.scalar(
+            sa.select(LedgerTransaction).filter_by(idempotency_key=f"deed:{key}:{person.id}")
+        )
+        return _award_json(txn, person, rule.points, rule.id), 201
+    threshold = deeds.approval_threshold()
+    if data["points"] > threshold:
+        raise BusinessRuleError(
+            _l(
+                "More than %(n)s points need a second staff member: propose an adjustment "
+                "(POST /api/v1/adjustments) instead."
+            ),
+            field="points",
+            n=threshold,
+        )
+    txn = awards.award(
+        person,
+        data["points"],
+        reason=data.get("reason", ""),
+        idempotency_key=key,
+        now=now,
+        actor=actor,
+        source="api",
+        may_exceed_budget=actor.has_role("admin"),
+    )
+    return _award_json(txn, person, data["points"], None), 201
+
+
+@bp.post("/adjustments")
+@describe(
+    _l("Correct a resident's points (above the threshold it waits for a second staff member)"),
+    who=_l("staff"),
+    body=AdjustmentIn,
+    answer=AdjustmentOut,
+    status=201,
+    idempotent=True,
+)
+@idempotent
+def create_adjustment():
+    scope = staff_scope()
+    data = load_body(AdjustmentIn())
+    person = find_person(data, scope)
+    adjustment = deeds.propose_adjustment(
+        person,
+        data["points"],
+        reason=data["reason"],
+        maker=caller(),
+        community_ids=scope,
+        idempotency_key=service_key(request.headers[HEADER]),
+        now=clock.now(),
+        source="api",
+    )
+    return AdjustmentOut().dump(
+        {
+            "id": adjustment.id,
+            "person_id": person.id,
+            "points": adjustment.points,
+            "reason": adjustment.reason,
+            "status": adjustment.status,
+            "transaction_id": adjustment.transaction_id,
+            "created_at": adjustment.created_at,
+        }
+    ), 201
+
+
+@bp.get("/ledger")
+@describe(
+    _l("The ledger lines of a resident's wallet, newest first (keyset pages)"),
+    who=_l("staff, volunteer (own)"),
+    query=LedgerQuery,
+    answer=LedgerPage,
+)
+def ledger_lines():
+    query = load_query(LedgerQuery())
+    person = caller()
+    if is_staff(person):
+        if query.get("person_id") is None:
+            raise NotFound(_l("Say whose ledger: person_id."), field="person_id")
+        person = visible_person(db.session.get(type(person), query["person_id"]), staff_scope())
+    else:
+        person = volunteer()
+        if query.get("person_id") not in (None, person.id):
+            raise NotFound(_l("Nobody here has this id or phone number."), field="person_id")
+    wallet = ledger.find_wallet(person)
+    rows, next_cursor = [], None
+    if wallet is not None:
+        rows, next_cursor = keyset(
+            sa.select(LedgerEntry, LedgerTransaction)
+            .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+            .where(LedgerEntry.account_id == wallet.id),
+            LedgerEntry.id,
+            query,
+        )
+    return LedgerPage().dump(
+        {
+            "person_id": person.id,
+            "balance": wallet.balance if wallet else 0,
+            "items": [
+                {
+                    "id": entry.id,
+                    "transaction_id": txn.id,
+                    "kind": txn.kind,
+                    "amount": entry.amount,
+                    "memo": txn.memo,
+                    "reverses_transaction_id": txn.reverses_id,
+                    "created_at": txn.created_at,
+                }
+                for entry, txn in rows
+            ],
+            "next_cursor": next_cursor,
+        }
+    )

@@ -1,0 +1,191 @@
+"""Shops: offers (a shop's own, or staff for the shops serving their communities) and
+redemptions by a shop's till (code → points spent), with voids."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, request
+from flask_babel import lazy_gettext as _l
+
+from app import clock, offers, redemptions
+from app.api import bp
+from app.api.base import (
+    caller,
+    describe,
+    is_staff,
+    keyset,
+    load_body,
+    load_query,
+    operated_merchant,
+    staff_scope,
+)
+from app.api.idempotency import HEADER, idempotent, service_key
+from app.api.schemas import (
+    OfferIn,
+    OfferOut,
+    OfferPage,
+    OfferQuery,
+    RedemptionIn,
+    RedemptionOut,
+    VoidIn,
+)
+from app.errors import NotFound
+from app.extensions import db
+from app.models import Merchant, Offer, Redemption
+from app.text import mask_name
+
+
+def _offer(offer: Offer) -> dict:
+    """The fields of OfferOut (dumped by the view, alone or in a page)."""
+    return {
+        "id": offer.id,
+        "merchant_id": offer.merchant_id,
+        "title": offer.title,
+        "kind": offer.kind,
+        "description": offer.description,
+        "points_cost": offer.points_cost,
+        "money_value_fen": offer.money_value_fen,
+        "stock": offer.stock,
+        "daily_quota": offer.daily_quota,
+        "monthly_limit": offer.monthly_limit,
+        "max_quantity": offer.max_quantity,
+        "valid_from": offer.valid_from,
+        "valid_to": offer.valid_to,
+        "active": offer.active,
+        "review": offer.review,
+    }
+
+
+def _redemption_json(redemption: Redemption) -> dict:
+    return RedemptionOut().dump(
+        {
+            "id": redemption.id,
+            "receipt_no": redemption.receipt_no,
+            "merchant_id": redemption.merchant_id,
+            "offer_id": redemption.offer_id,
+            "volunteer": mask_name(redemption.person.name),
+            "quantity": redemption.quantity,
+            "points": redemption.points,
+            "created_at": redemption.created_at,
+            "voided_at": redemption.voided_at,
+            "void_reason": redemption.void_reason,
+        }
+    )
+
+
+def _shops_of_caller() -> tuple[list[Merchant], bool]:
+    """The shops this token may act for, and whether it acts as staff."""
+    person = caller()
+    if is_staff(person):
+        return offers.merchants_for_staff(staff_scope()), True
+    if person.has_role("merchant"):
+        return offers.merchants_of(person), False
+    abort(403)
+
+
+def _shop(merchant_id: int | None) -> tuple[Merchant, bool]:
+    if not is_staff(caller()):
+        return operated_merchant(merchant_id), False
+    if merchant_id is None:
+        raise NotFound(field="merchant_id")
+    for shop in offers.merchants_for_staff(staff_scope()):
+        if shop.id == merchant_id:
+            return shop, True
+    raise NotFound(field="merchant_id")
+
+
+@bp.get("/offers")
+@describe(
+    _l("Offers of the shops you run (or, for staff, of the shops serving your communities)"),
+    who=_l("merchant, staff"),
+    query=OfferQuery,
+    answer=OfferPage,
+)
+def offer_list():
+    query = load_query(OfferQuery())
+    shops, _as_staff = _shops_of_caller()
+    ids = {shop.id for shop in shops}
+    if query.get("merchant_id") is not None:
+        if query["merchant_id"] not in ids:
+            raise NotFound(field="merchant_id")
+        ids = {query["merchant_id"]}
+    rows, next_cursor = keyset(
+        sa.select(Offer).where(Offer.merchant_id.in_(ids)), Offer.id, query, newest_first=False
+    )
+    return OfferPage().dump({"items": [_offer(row[0]) for row in rows], "next_cursor": next_cursor})
+
+
+@bp.post("/offers")
+@describe(
+    _l("Create an offer (it waits for staff review when the shop's offers need approval)"),
+    who=_l("merchant, staff"),
+    body=OfferIn,
+    answer=OfferOut,
+    status=201,
+    idempotent=True,
+)
+@idempotent
+def offer_create():
+    data = load_body(OfferIn())
+    shop, as_staff = _shop(data.pop("merchant_id", None))
+    offer = offers.create_offer(
+        shop,
+        offers.OfferFields(**data),
+        actor=caller(),
+        by_staff=as_staff,
+        now=clock.now(),
+        source="api",
+    )
+    return OfferOut().dump(_offer(offer)), 201
+
+
+@bp.post("/redemptions")
+@describe(
+    _l("Redeem a volunteer's code for an offer of your shop: the points are spent at once"),
+    who=_l("merchant"),
+    body=RedemptionIn,
+    answer=RedemptionOut,
+    status=201,
+    idempotent=True,
+)
+@idempotent
+def redemption_create():
+    data = load_body(RedemptionIn())
+    shop = operated_merchant(data.get("merchant_id"))
+    offer = db.session.get(Offer, data["offer_id"])
+    if offer is None or offer.merchant_id != shop.id:
+        raise NotFound(field="offer_id")
+    now = clock.now()
+    ticket = redemptions.start(data["code"], shop, now=now)
+    redemption = redemptions.redeem(
+        ticket=ticket,
+        merchant=shop,
+        offer=offer,
+        quantity=data["quantity"],
+        operator=caller(),
+        idempotency_key=service_key(request.headers[HEADER]),
+        now=now,
+        source="api",
+    )
+    return _redemption_json(redemption), 201
+
+
+@bp.post("/redemptions/<int:redemption_id>/void")
+@describe(
+    _l("Void a redemption: the points go back (a shop within 30 minutes, staff any time)"),
+    who=_l("merchant, staff"),
+    body=VoidIn,
+    answer=RedemptionOut,
+    idempotent=True,
+)
+@idempotent
+def redemption_void(redemption_id: int):
+    data = load_body(VoidIn())
+    shops, as_staff = _shops_of_caller()
+    redemption = db.session.get(Redemption, redemption_id)
+    if redemption is None or redemption.merchant_id not in {shop.id for shop in shops}:
+        raise NotFound(field="redemption")
+    redemptions.void(
+        redemption, actor=caller(), reason=data["reason"], now=clock.now(), as_staff=as_staff
+    )
+    return _redemption_json(redemption)
