@@ -279,6 +279,25 @@ def close_attendances():
     click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
 
 
+@bp.cli.command("purge-api-records")
+@unit_of_work
+def purge_api_records():
+    """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS)
+    and rate-limit windows that have run out (run from cron once a day)."""
+    from app.api import idempotency
+    from app.rate_limits import DatabaseStorage
+
+    answers = idempotency.purge(clock.now())
+    windows = DatabaseStorage().purge()
+    click.echo(
+        _(
+            "Forgot %(answers)s kept API answers and %(windows)s rate-limit windows.",
+            answers=answers,
+            windows=windows,
+        )
+    )
+
+
 @bp.cli.command("create-token")
 @click.option("--user", "who", required=True, help="Phone number or login name.")
 @click.option("--name", default="api", show_default=True, help="What the token is for.")

@@ -75,3 +75,21 @@ def test_create_token_on_the_command_line(app, db, make_user):
         args=["create-token", "--user", "lisg", "--name", "区平台"]
     )
     assert result.exit_code == 0 and "linli_" in result.output
+
+
+def test_a_tokens_last_use_is_noted_at_most_every_ten_minutes(client, db, staff_token, app_clock):
+    _community, token = staff_token
+
+    def last_used():
+        return db.session.scalar(sa.select(ApiToken.last_used_at))
+
+    assert last_used() is None
+    get(client, "/api/v1/rankings", token).close()  # noted once the answer is out
+    first = last_used()
+    assert first == app_clock.current
+    app_clock.advance(minutes=5)
+    get(client, "/api/v1/rankings", token).close()
+    assert last_used() == first
+    app_clock.advance(minutes=6)
+    get(client, "/api/v1/rankings", token).close()
+    assert last_used() == app_clock.current

@@ -196,3 +196,20 @@ def test_field_errors_speak_the_callers_language(db, desk):
         headers={**staff_api._headers(False), "Accept-Language": "en"},
     )
     assert english.get_json()["error"]["fields"] == {"limit": ["Must be from 1 to 100."]}
+
+
+def test_kept_answers_are_forgotten_after_their_time_and_the_key_is_free_again(db, desk, app_clock):
+    from app.api import idempotency
+
+    _community, _staff, staff_api, resident = desk
+    body = {"person_id": resident.id, "points": 2, "reason": "值班"}
+    assert staff_api.post("/awards", body, key="daily-1").status_code == 201
+    app_clock.advance(hours=47)
+    assert idempotency.purge(app_clock.current) == 0
+    assert staff_api.post("/awards", body, key="daily-1").headers["Idempotent-Replayed"]
+    app_clock.advance(hours=2)  # 49 hours: past the 48 kept
+    fresh = staff_api.post("/awards", {**body, "points": 3}, key="daily-1")
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert ledger.balance(ledger.wallet_for(resident)) == 15
+    app_clock.advance(hours=49)
+    assert idempotency.purge(app_clock.current) == 1

@@ -8,8 +8,9 @@ JSON under /api/)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
-from flask import abort, current_app, g, request
+from flask import abort, after_this_request, current_app, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
@@ -17,9 +18,12 @@ from werkzeug.exceptions import Unauthorized
 
 from app import api_tokens, clock, offers, people
 from app.api import bp
+from app.database import commit_unit_of_work, rollback_unit_of_work
 from app.errors import InvalidInput, NotFound
 from app.extensions import csrf, db, limiter
 from app.models import Merchant, Person
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
 
@@ -57,10 +61,33 @@ def bearer_token():
         return
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
-    person = api_tokens.authenticate(token.strip(), now=clock.now()) if scheme == "Bearer" else None
-    if person is None:
+    now = clock.now()
+    row = api_tokens.authenticate(token.strip(), now=now) if scheme == "Bearer" else None
+    if row is None:
         raise Unauthorized()
-    g.api_person = person
+    g.api_person = row.person
+    if api_tokens.needs_marking(row, now):
+        _mark_used_after_the_answer(row.id, now)
+
+
+def _mark_used_after_the_answer(token_id: int, now) -> None:
+    """Write "last used" once the answer is out, in a transaction of its own: a GET writes
+    nothing, and on SQLite the request has given up the write lock by then."""
+    app = current_app._get_current_object()
+
+    def mark() -> None:
+        with app.app_context():
+            try:
+                api_tokens.mark_used(token_id, now)
+                commit_unit_of_work()
+            except Exception:
+                rollback_unit_of_work()
+                log.exception("could not note when API token #%s was used", token_id)
+
+    @after_this_request
+    def when_closed(response):
+        response.call_on_close(mark)
+        return response
 
 
 class InvalidFields(InvalidInput):

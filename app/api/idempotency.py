@@ -10,8 +10,9 @@ back, so a retry is told the same thing; malformed requests (400), refusals of w
 Concurrent requests with one key queue on the unique (person, key) index: on PostgreSQL the
 second insert waits for the first transaction and then fails, and the second request answers
 with the stored response; on SQLite writers are serialised (BEGIN IMMEDIATE) and the second
-finds the row. Services keep their own keys as well (ledger, redemptions, adjustments), so a
-record lost to a purge still cannot post twice.
+finds the row. The services keep keys of their own too (ledger, redemptions, adjustments):
+they get one made from the record's id (`service_key`), a second guard against posting twice
+that still lets a client use a key afresh once its record has been forgotten.
 """
 
 from __future__ import annotations
@@ -66,10 +67,10 @@ def retention() -> timedelta:
     return timedelta(hours=current_app.config["IDEMPOTENCY_HOURS"])
 
 
-def service_key(key: str) -> str:
-    """The key handed to a service (ledger, redemptions…): unique per person and API key."""
-    digest = hashlib.sha256(f"{g.api_person.id}:{key}".encode()).hexdigest()[:40]
-    return f"api:{digest}"
+def service_key() -> str:
+    """The key handed to a service (ledger, redemptions…) for this request: the id of the
+    record that holds its Idempotency-Key, so the key may be used afresh once forgotten."""
+    return f"api:{g.idempotency_record.id}"
 
 
 def _find(person_id: int, key: str, now: datetime) -> IdempotencyRecord | None:
@@ -135,6 +136,7 @@ def idempotent(view):
             if found is None:  # the other request's work was refused and not stored
                 raise IdempotencyConflict(_IN_FLIGHT, field=HEADER) from None
             return _replay(found, print_)
+        g.idempotency_record = record
         try:
             response = make_response(view(*args, **kwargs))
         except LinliError as exc:

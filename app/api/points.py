@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import request
 from flask_babel import lazy_gettext as _l
 
 from app import awards, clock, deeds, ledger
@@ -19,7 +18,7 @@ from app.api.base import (
     visible_person,
     volunteer,
 )
-from app.api.idempotency import HEADER, idempotent, service_key
+from app.api.idempotency import idempotent, service_key
 from app.api.people import find_person
 from app.api.schemas import (
     AdjustmentIn,
@@ -63,7 +62,7 @@ def create_award():
     data = load_body(AwardIn())
     person = find_person(data, scope)
     actor, now = caller(), clock.now()
-    key = service_key(request.headers[HEADER])
+    key = service_key()
     if data.get("rule_id") is not None:
         rule = deeds.get_rule(data["rule_id"], scope)
         (result,) = deeds.award_many(
@@ -125,7 +124,7 @@ def create_adjustment():
         reason=data["reason"],
         maker=caller(),
         community_ids=scope,
-        idempotency_key=service_key(request.headers[HEADER]),
+        idempotency_key=service_key(),
         now=clock.now(),
         source="api",
     )

@@ -4,7 +4,7 @@ redemptions by a shop's till (code → points spent), with voids."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, request
+from flask import abort
 from flask_babel import lazy_gettext as _l
 
 from app import clock, offers, redemptions
@@ -19,7 +19,7 @@ from app.api.base import (
     operated_merchant,
     staff_scope,
 )
-from app.api.idempotency import HEADER, idempotent, service_key
+from app.api.idempotency import idempotent, service_key
 from app.api.schemas import (
     OfferIn,
     OfferOut,
@@ -163,7 +163,7 @@ def redemption_create():
         offer=offer,
         quantity=data["quantity"],
         operator=caller(),
-        idempotency_key=service_key(request.headers[HEADER]),
+        idempotency_key=service_key(),
         now=now,
         source="api",
     )

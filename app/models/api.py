@@ -36,7 +36,8 @@ class IdempotencyRecord(db.Model):
     for work that did not happen. Keys are per person (two clients may both use "1")."""
 
     __tablename__ = "api_idempotency_records"
-    __table_args__ = (UniqueConstraint("person_id", "key"),)
+    # Ids are never reused (SQLite would reuse a purged one): services' keys are made of them.
+    __table_args__ = (UniqueConstraint("person_id", "key"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))

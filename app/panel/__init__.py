@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("panel", __name__)
 
 from app.panel import (  # noqa: E402,F401
+    api_tokens,
     audit_log,
     organisation,
     points,

@@ -157,3 +157,15 @@ class ImportForm(FlaskForm):
     community = SelectField(_l("Community"), coerce=int)
     file = FileField(_l("CSV file"))
     submit = SubmitField(_l("Check the file"))
+
+
+class ApiTokenForm(FlaskForm):
+    who = StringField(
+        _l("Phone number or login of the person the token acts for"),
+        validators=[DataRequired(message=_l("Whose token is it?")), Length(max=100)],
+    )
+    name = StringField(
+        _l("What it is for"),
+        validators=[DataRequired(message=_l("A name is required.")), Length(max=100)],
+    )
+    submit = SubmitField(_l("Make the token"))

@@ -37,7 +37,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_api_idempotency_records_person_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_idempotency_records')),
-    sa.UniqueConstraint('person_id', 'key', name=op.f('uq_api_idempotency_records_person_id_key'))
+    sa.UniqueConstraint('person_id', 'key', name=op.f('uq_api_idempotency_records_person_id_key')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('api_idempotency_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_idempotency_records_created_at'), ['created_at'], unique=False)

@@ -1,0 +1,72 @@
+"""API tokens in the panel: who may call the API for whom; made here (shown once) or with
+`flask create-token`, revoked here or with `flask revoke-token`.
+
+A social worker manages tokens for themselves, residents of their communities and the
+operators of shops serving them; only an administrator makes tokens for other staff."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import api_tokens, clock, offers, people
+from app.database import rollback_unit_of_work
+from app.errors import LinliError
+from app.extensions import db
+from app.models import ApiToken, Person
+from app.panel import bp
+from app.panel.forms import ApiTokenForm, ButtonForm
+from app.web import role_required
+
+
+def _may_manage(person: Person) -> bool:
+    if current_user.has_role("admin") or person.id == current_user.id:
+        return True
+    if person.has_role("staff") or person.has_role("admin"):
+        return False
+    scope = people.visible_community_ids(current_user)
+    if person.community_id is not None and person.community_id in scope:
+        return True
+    served = {m.id for m in offers.merchants_for_staff(scope)}
+    return any(m.id in served for m in offers.merchants_of(person))
+
+
+def _page(form: ApiTokenForm, shown: tuple | None = None, status: int = 200):
+    tokens = [row for row in api_tokens.listing() if _may_manage(row.person)]
+    return render_template(
+        "panel/api_tokens.html", form=form, tokens=tokens, shown=shown, button=ButtonForm()
+    ), status
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def api_token_list():
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400 if form.is_submitted() else 200)
+    person = people.find_by_login(form.who.data.strip())
+    if person is None or not _may_manage(person):
+        form.who.errors.append(_("Nobody you look after has this phone number or login."))
+        return _page(form, status=400)
+    try:
+        row, token = api_tokens.create(
+            person, name=form.name.data, actor=current_user, now=clock.now(), source="panel"
+        )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        form.name.errors.append(str(exc))
+        return _page(form, status=400)
+    # Shown in this answer only (never flashed: the session cookie is signed, not secret).
+    return _page(ApiTokenForm(formdata=None), shown=(row, token))
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@role_required("staff", "admin")
+def api_token_revoke(token_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    row = db.session.get(ApiToken, token_id)
+    if row is None or not _may_manage(row.person):
+        abort(404)
+    api_tokens.revoke(token_id, actor=current_user, now=clock.now(), source="panel")
+    flash(_("Token #%(id)s no longer works.", id=token_id), "info")
+    return redirect(url_for(".api_token_list"))
