@@ -30,6 +30,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(config.load(instance_path))
     app.config.update(overrides or {})
+    # JSON answers carry Chinese as it is (张明), not as \u escapes: readable in a terminal.
+    app.json.ensure_ascii = False
     register_logging(app)
     register_extensions(app)
     register_request_hooks(app)

@@ -121,3 +121,16 @@ def test_the_database_storage_is_one_count_for_every_process(app):
         assert second.purge() == 0
         clock[0] += 61
         assert second.purge() == 1 and first.get("k") == 0
+
+
+def test_every_route_of_the_api_counts_against_one_allowance_per_token(limited):
+    app = limited(API_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    with app.app_context():
+        limiter.reset()
+    mine = {"Authorization": "Bearer linli_not-a-real-token-3"}
+    statuses = [
+        client.get(path, headers=mine).status_code
+        for path in ("/api/v1/rankings", "/api/v1/offers", "/api/v1/ledger", "/api/v1/people/1")
+    ]
+    assert statuses == [401, 401, 401, 429]

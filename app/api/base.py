@@ -46,11 +46,13 @@ def rate_limit_key() -> str:
 # decorator would be checked inside the view, after the token was looked up, and wait for
 # that lock forever). Every route counts against the first; redemptions against the second
 # too (a till guessing six-digit codes).
-limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
-limiter.limit(
+limiter.shared_limit(
+    lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=rate_limit_key
+)(bp)
+limiter.shared_limit(
     lambda: current_app.config["API_REDEEM_RATE_LIMIT"],
-    key_func=rate_limit_key,
     scope="api-redemptions",
+    key_func=rate_limit_key,
     exempt_when=lambda: request.endpoint != "api.redemption_create",
 )(bp)
 

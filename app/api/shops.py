@@ -68,7 +68,7 @@ def _redemption_json(redemption: Redemption) -> dict:
             "points": redemption.points,
             "created_at": redemption.created_at,
             "voided_at": redemption.voided_at,
-            "void_reason": redemption.void_reason,
+            "void_reason": redemption.void_reason or None,
         }
     )
 
