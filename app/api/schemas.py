@@ -105,7 +105,7 @@ class PageQuery(Strict):
         validate=validate.Range(
             0, ID, error=_l("This cursor is not valid; start from the first page.")
         ),
-        metadata={"description": "next_cursor of the previous page."},
+        metadata={"description": _l("next_cursor of the previous page.")},
     )
     limit = QueryInt(load_default=50, validate=between(1, MAX_PAGE))
 
@@ -119,7 +119,7 @@ class ErrorDetail(Schema):
     fields = fields.Dict(
         keys=Str(),
         values=fields.List(Str()),
-        metadata={"description": "The fields that are wrong, each with its messages."},
+        metadata={"description": _l("The fields that are wrong, each with its messages.")},
     )
 
 
@@ -149,22 +149,28 @@ class PersonOut(Schema):
 
 
 class _Who(Strict):
-    person_id = Int(validate=between(1, ID))
-    phone = Str(validate=length(1, 40))
+    person_id = Int(
+        validate=between(1, ID),
+        metadata={"description": _l("Who: person_id or phone, one of the two.")},
+    )
+    phone = Str(
+        validate=length(1, 40),
+        metadata={"description": _l("Who: person_id or phone, one of the two.")},
+    )
 
 
 class AwardIn(_Who):
     points = Int(
         validate=between(1, awards.MAX_AWARD),
-        metadata={"description": "Points from the community; at most the approval threshold."},
+        metadata={"description": _l("Points from the community; at most the approval threshold.")},
     )
     rule_id = Int(
         validate=between(1, ID),
-        metadata={"description": "A deed rule: its points, limits and evidence rule apply."},
+        metadata={"description": _l("A deed rule: its points, limits and evidence rule apply.")},
     )
     reason = Str(
         validate=length(0, awards.MAX_REASON),
-        metadata={"description": "Required with points; the note (evidence) with a rule."},
+        metadata={"description": _l("Required with points; the note (evidence) with a rule.")},
     )
 
     @validates_schema
@@ -179,7 +185,7 @@ class AwardOut(Schema):
     points = Int(required=True)
     reason = Str(required=True)
     rule_id = Int(allow_none=True)
-    balance = Int(required=True, metadata={"description": "The balance after."})
+    balance = Int(required=True, metadata={"description": _l("The balance after.")})
     created_at = Moment(required=True)
 
 
@@ -187,7 +193,7 @@ class AdjustmentIn(_Who):
     points = Int(
         required=True,
         validate=[between(-100_000, 100_000), validate.NoneOf([0], error=_l("Must not be 0."))],
-        metadata={"description": "Positive or negative; above the threshold it waits."},
+        metadata={"description": _l("Positive or negative; above the threshold it waits.")},
     )
     reason = Str(required=True, validate=length(1, 200))
 
@@ -204,7 +210,7 @@ class AdjustmentOut(Schema):
     status = Str(
         required=True,
         validate=one_of(["posted", "pending", "rejected"]),
-        metadata={"description": "pending: waits for a second staff member to approve."},
+        metadata={"description": _l("pending: waits for a second staff member to approve.")},
     )
     transaction_id = Int(allow_none=True)
     created_at = Moment(required=True)
@@ -213,7 +219,7 @@ class AdjustmentOut(Schema):
 class LedgerQuery(PageQuery):
     person_id = QueryInt(
         validate=between(1, ID),
-        metadata={"description": "Staff: whose ledger. A volunteer's token reads its own."},
+        metadata={"description": _l("Staff: whose ledger. A volunteer's token reads its own.")},
     )
 
 
@@ -234,7 +240,7 @@ class LedgerPage(Schema):
     next_cursor = Int(
         allow_none=True,
         required=True,
-        metadata={"description": "The cursor of the next page; null on the last page."},
+        metadata={"description": _l("The cursor of the next page; null on the last page.")},
     )
 
 
@@ -285,7 +291,7 @@ class ActivityPage(Schema):
     next_cursor = Int(
         allow_none=True,
         required=True,
-        metadata={"description": "The cursor of the next page; null on the last page."},
+        metadata={"description": _l("The cursor of the next page; null on the last page.")},
     )
 
 
@@ -304,7 +310,7 @@ class AttendanceOut(Schema):
     checked_in_at = Moment(required=True)
     checked_out_at = Moment(allow_none=True)
     already = Bool(
-        required=True, metadata={"description": "True: the person was already checked in."}
+        required=True, metadata={"description": _l("True: the person was already checked in.")}
     )
 
 
@@ -315,9 +321,9 @@ class CheckinCodeQuery(Strict):
 class CheckinCodeOut(Schema):
     activity_id = Int(required=True)
     kind = Str(required=True)
-    code = Str(required=True, metadata={"description": "4 digits, for 签到 1234."})
-    token = Str(required=True, metadata={"description": "The QR code's token."})
-    url = Str(required=True, metadata={"description": "What the QR code opens."})
+    code = Str(required=True, metadata={"description": _l("4 digits, for 签到 1234.")})
+    token = Str(required=True, metadata={"description": _l("The QR code's token.")})
+    url = Str(required=True, metadata={"description": _l("What the QR code opens.")})
     valid_for_seconds = Int(required=True)
 
 
@@ -331,7 +337,7 @@ class OfferQuery(PageQuery):
 class OfferIn(Strict):
     merchant_id = Int(
         validate=between(1, ID),
-        metadata={"description": "Required for staff and for operators of several shops."},
+        metadata={"description": _l("Required for staff and for operators of several shops.")},
     )
     title = Str(required=True, validate=length(1, 100))
     kind = Str(required=True, validate=one_of(list(OFFER_KINDS)))
@@ -363,7 +369,7 @@ class OfferOut(Schema):
     valid_to = Moment(allow_none=True)
     active = Bool(required=True)
     review = Str(
-        required=True, metadata={"description": "live, pending (staff review) or rejected."}
+        required=True, metadata={"description": _l("live, pending (staff review) or rejected.")}
     )
 
 
@@ -372,7 +378,7 @@ class OfferPage(Schema):
     next_cursor = Int(
         allow_none=True,
         required=True,
-        metadata={"description": "The cursor of the next page; null on the last page."},
+        metadata={"description": _l("The cursor of the next page; null on the last page.")},
     )
 
 
@@ -380,13 +386,13 @@ class RedemptionIn(Strict):
     code = Str(
         required=True,
         validate=length(1, 300),
-        metadata={"description": "The volunteer's 6 digits or the token of their QR code."},
+        metadata={"description": _l("The volunteer's 6 digits or the token of their QR code.")},
     )
     offer_id = Int(required=True, validate=between(1, ID))
     quantity = Int(load_default=1, validate=between(1, offers.MAX_QUANTITY))
     merchant_id = Int(
         validate=between(1, ID),
-        metadata={"description": "Only for operators of several shops."},
+        metadata={"description": _l("Only for operators of several shops.")},
     )
 
 
@@ -395,7 +401,7 @@ class RedemptionOut(Schema):
     receipt_no = Str(required=True)
     merchant_id = Int(required=True)
     offer_id = Int(required=True)
-    volunteer = Str(required=True, metadata={"description": "Masked name, 张*."})
+    volunteer = Str(required=True, metadata={"description": _l("Masked name, 张*.")})
     quantity = Int(required=True)
     points = Int(required=True)
     created_at = Moment(required=True)
@@ -408,8 +414,8 @@ class VoidIn(Strict):
 
 
 class RedemptionCodeOut(Schema):
-    code = Str(required=True, metadata={"description": "6 digits to read out."})
-    token = Str(required=True, metadata={"description": "What the QR code holds."})
+    code = Str(required=True, metadata={"description": _l("6 digits to read out.")})
+    token = Str(required=True, metadata={"description": _l("What the QR code holds.")})
     expires_at = Moment(required=True)
 
 
@@ -425,14 +431,14 @@ class RankingsQuery(Strict):
             r"^(street|(community|grid|team):[1-9][0-9]{0,8})$",
             error=_l("Must be street, community:ID, grid:ID or team:ID."),
         ),
-        metadata={"description": "street, community:ID, grid:ID or team:ID."},
+        metadata={"description": _l("street, community:ID, grid:ID or team:ID.")},
     )
     limit = QueryInt(load_default=50, validate=between(1, MAX_PAGE))
 
 
 class RankingLine(Schema):
     position = Int(required=True)
-    name = Str(required=True, metadata={"description": "Masked (张*明) or anonymous."})
+    name = Str(required=True, metadata={"description": _l("Masked (张*明) or anonymous.")})
     earned = Int(required=True)
     honours = fields.List(Str(), required=True)
 
