@@ -39,5 +39,5 @@ def test_every_operation_keeps_to_the_document(app, db, now, make_user, make_vol
     for operation in operations:
         _exercise(operation, token, seen)
     assert set(seen) == {operation.label for operation in operations}
-    # The token was taken: not everything was refused (any valid board query is answered).
-    assert seen["GET /api/v1/rankings"] == {200}
+    # The token was taken: not everything was refused (boards of people are always answered).
+    assert 200 in seen["GET /api/v1/rankings"]

@@ -146,12 +146,16 @@ def test_rankings_show_public_fields_only(db, shop, make_volunteer):
     people.set_preferences(hidden, hide_from_boards=True, locale="zh", now=hidden.created_at)
     board = shop["phone"].get("/rankings", scope=f"community:{community.id}").get_json()
     assert board["scope"] == f"community:{community.id}"
-    assert [(line["position"], line["name"], line["earned"]) for line in board["items"]] == [
+    assert [(line["position"], line["name"], line["score"]) for line in board["items"]] == [
         (1, "李*英", 300),
         (2, "匿名志愿者", 200),
         (3, "张*", 100),
     ]
-    assert set(board["items"][0]) == {"position", "name", "earned", "honours"}
+    assert set(board["items"][0]) == {"position", "name", "score", "members", "honours"}
+    teams = shop["phone"].get("/rankings", board="teams", scope=f"community:{community.id}")
+    assert teams.status_code == 200 and teams.get_json()["items"] == []
+    street_wide = shop["phone"].get("/rankings", board="households")
+    assert street_wide.status_code == 400 and "scope" in street_wide.get_json()["error"]["fields"]
     bad = shop["phone"].get("/rankings", scope="planet:3", period="week")
     assert bad.status_code == 400
     assert set(bad.get_json()["error"]["fields"]) == {"scope", "period"}

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import clock, rankings
 from app.api import bp
-from app.api.base import describe, load_query
+from app.api.base import describe, field_error, load_query
 from app.api.schemas import Rankings, RankingsQuery
 
 
 @bp.get("/rankings")
 @describe(
-    _l("The top of a board of points earned (public fields only)"),
+    _l("The top of a board: people, households or teams (public fields only)"),
     who=_l("any token"),
     query=RankingsQuery,
     answer=Rankings,
@@ -20,20 +21,34 @@ from app.api.schemas import Rankings, RankingsQuery
 def ranking_board():
     query = load_query(RankingsQuery())
     scope = rankings.Scope.parse(query["scope"])
-    lines = rankings.board(scope, query["period"], clock.now(), limit=query["limit"])
+    now, period, limit = clock.now(), query["period"], query["limit"]
+    if query["board"] == "people":
+        items = [
+            {
+                "position": line.position,
+                "name": line.name,
+                "score": line.earned,
+                "members": None,
+                "honours": list(line.honours),
+            }
+            for line in rankings.board(scope, period, now, limit=limit)
+        ]
+    else:
+        if scope.kind != "community":
+            raise field_error("scope", _("Households and teams are ranked within a community."))
+        group_board = (
+            rankings.household_board if query["board"] == "households" else rankings.team_board
+        )
+        items = [
+            {
+                "position": line.position,
+                "name": line.name,
+                "score": line.score,
+                "members": line.members,
+                "honours": [],
+            }
+            for line in group_board(scope.id, period, now, limit=limit)
+        ]
     return Rankings().dump(
-        {
-            "board": query["board"],
-            "period": query["period"],
-            "scope": str(scope),
-            "items": [
-                {
-                    "position": line.position,
-                    "name": line.name,
-                    "earned": line.earned,
-                    "honours": list(line.honours),
-                }
-                for line in lines
-            ],
-        }
+        {"board": query["board"], "period": period, "scope": str(scope), "items": items}
     )

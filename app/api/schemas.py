@@ -423,7 +423,11 @@ class RedemptionCodeOut(Schema):
 
 
 class RankingsQuery(Strict):
-    board = Str(load_default="people", validate=one_of(["people"]))
+    board = Str(
+        load_default="people",
+        validate=one_of(["people", "households", "teams"]),
+        metadata={"description": _l("households and teams: only with scope=community:ID.")},
+    )
     period = Str(load_default="month", validate=one_of(["month", "last_month", "year", "all"]))
     scope = Str(
         load_default="street",
@@ -437,9 +441,16 @@ class RankingsQuery(Strict):
 
 
 class RankingLine(Schema):
-    position = Int(required=True)
-    name = Str(required=True, metadata={"description": _l("Masked (张*明) or anonymous.")})
-    earned = Int(required=True)
+    position = Int(required=True, metadata={"description": _l("Competition places: 1, 1, 3.")})
+    name = Str(
+        required=True,
+        metadata={"description": _l("Masked (张*明) or anonymous; a household's address; a team.")},
+    )
+    score = fields.Float(
+        required=True,
+        metadata={"description": _l("Points earned; for households, per member (家风指数).")},
+    )
+    members = Int(allow_none=True, metadata={"description": _l("Households and teams.")})
     honours = fields.List(Str(), required=True)
 
 
