@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -197,7 +197,10 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         message = messages.get(status) or error.description or ""
         code = (error.name or "error").lower().replace(" ", "_")
-        return _render(status, code, str(message))
+        response = make_response(_render(status, code, str(message)))
+        if status == 401:  # RFC 6750: say which scheme is expected
+            response.headers["WWW-Authenticate"] = 'Bearer realm="linli"'
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

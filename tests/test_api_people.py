@@ -25,6 +25,7 @@ def test_no_or_bad_token_is_401_in_the_error_format(client, db):
         response = get(client, "/api/v1/people/1", token)
         assert response.status_code == 401
         assert response.get_json()["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_tokens_are_kept_hashed_and_can_be_revoked(client, db, now, staff_token, make_volunteer):

@@ -44,8 +44,8 @@ def rate_limit_key() -> str:
 # Limits on the blueprint are checked before any of its hooks run, so before the request
 # holds SQLite's write lock (the database storage writes on a connection of its own; a route
 # decorator would be checked inside the view, after the token was looked up, and wait for
-# that lock until SQLite gave up). Every route counts against the first; redemptions against the second
-# too (a till guessing six-digit codes).
+# that lock until SQLite gave up). Every route counts against the first; redemptions
+# against the second too (a till guessing six-digit codes).
 limiter.shared_limit(
     lambda: current_app.config["API_RATE_LIMIT"], scope="api", key_func=rate_limit_key
 )(bp)
