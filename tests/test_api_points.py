@@ -179,7 +179,8 @@ def test_the_ledger_comes_in_keyset_pages(db, desk, api, now):
     assert api(resident).get("/ledger", person_id=resident.id + 999).status_code == 404
     tampered = staff_api.get("/ledger", person_id=resident.id, cursor="x7")
     assert tampered.status_code == 400 and "cursor" in tampered.get_json()["error"]["fields"]
-    assert staff_api.get("/ledger").status_code == 404
+    unnamed = staff_api.get("/ledger")
+    assert unnamed.status_code == 400 and "person_id" in unnamed.get_json()["error"]["fields"]
 
 
 def test_field_errors_speak_the_callers_language(db, desk):

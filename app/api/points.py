@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import awards, clock, deeds, ledger
@@ -10,12 +11,12 @@ from app.api import bp
 from app.api.base import (
     caller,
     describe,
+    field_error,
     is_staff,
     keyset,
     load_body,
     load_query,
     staff_scope,
-    visible_person,
     volunteer,
 )
 from app.api.idempotency import idempotent, service_key
@@ -153,8 +154,8 @@ def ledger_lines():
     person = caller()
     if is_staff(person):
         if query.get("person_id") is None:
-            raise NotFound(_l("Say whose ledger: person_id."), field="person_id")
-        person = visible_person(db.session.get(type(person), query["person_id"]), staff_scope())
+            raise field_error("person_id", _("Say whose ledger: person_id."))
+        person = find_person({"person_id": query["person_id"]}, staff_scope())
     else:
         person = volunteer()
         if query.get("person_id") not in (None, person.id):

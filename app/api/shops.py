@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import clock, offers, redemptions
@@ -12,6 +13,7 @@ from app.api import bp
 from app.api.base import (
     caller,
     describe,
+    field_error,
     is_staff,
     keyset,
     load_body,
@@ -84,13 +86,16 @@ def _shops_of_caller() -> tuple[list[Merchant], bool]:
 
 
 def _shop(merchant_id: int | None) -> tuple[Merchant, bool]:
+    """The shop a new offer is for: the operator's (their only one, or the one named), or
+    for staff the one named among the shops serving their communities."""
     if not is_staff(caller()):
         return operated_merchant(merchant_id), False
     if merchant_id is None:
-        raise NotFound(field="merchant_id")
-    for shop in offers.merchants_for_staff(staff_scope()):
+        raise field_error("merchant_id", _("Say which shop: merchant_id."))
+    shops, as_staff = _shops_of_caller()
+    for shop in shops:
         if shop.id == merchant_id:
-            return shop, True
+            return shop, as_staff
     raise NotFound(field="merchant_id")
 
 
