@@ -47,6 +47,10 @@ def test_code_redeemed_by_the_till_once_then_voided(db, shop, app_clock):
     assert reused.status_code == 422 and reused.get_json()["error"]["code"] == "code_expired"
     assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 1
 
+    listed = shop["till"].get("/redemptions", day="2026-11-15").get_json()
+    assert [r["receipt_no"] for r in listed["items"]] == [receipt["receipt_no"]]
+    assert shop["till"].get("/redemptions", day="2026-11-16").get_json()["items"] == []
+
     void = shop["till"].post(f"/redemptions/{receipt['id']}/void", {"reason": "顾客改主意"})
     assert void.status_code == 200 and void.get_json()["voided_at"]
     assert ledger.balance(ledger.wallet_for(shop["volunteer"])) == 100

@@ -409,6 +409,29 @@ class RedemptionOut(Schema):
     void_reason = Str(allow_none=True)
 
 
+class RedemptionQuery(PageQuery):
+    merchant_id = QueryInt(validate=between(1, ID))
+    day = Str(
+        validate=validate.Regexp(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", error=_l("A day like 2026-11-24.")
+        ),
+        metadata={
+            "description": _l(
+                "Only this day (the local date the shop's receipts use), e.g. 2026-11-24."
+            )
+        },
+    )
+
+
+class RedemptionPage(Schema):
+    items = fields.List(fields.Nested(RedemptionOut), required=True)
+    next_cursor = Int(
+        allow_none=True,
+        required=True,
+        metadata={"description": _l("The cursor of the next page; null on the last page.")},
+    )
+
+
 class VoidIn(Strict):
     reason = Str(required=True, validate=length(1, 200))
 

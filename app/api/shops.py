@@ -29,6 +29,8 @@ from app.api.schemas import (
     OfferQuery,
     RedemptionIn,
     RedemptionOut,
+    RedemptionPage,
+    RedemptionQuery,
     VoidIn,
 )
 from app.errors import NotFound
@@ -58,21 +60,20 @@ def _offer(offer: Offer) -> dict:
     }
 
 
-def _redemption_json(redemption: Redemption) -> dict:
-    return RedemptionOut().dump(
-        {
-            "id": redemption.id,
-            "receipt_no": redemption.receipt_no,
-            "merchant_id": redemption.merchant_id,
-            "offer_id": redemption.offer_id,
-            "volunteer": mask_name(redemption.person.name),
-            "quantity": redemption.quantity,
-            "points": redemption.points,
-            "created_at": redemption.created_at,
-            "voided_at": redemption.voided_at,
-            "void_reason": redemption.void_reason or None,
-        }
-    )
+def _redemption(redemption: Redemption) -> dict:
+    """The fields of RedemptionOut (dumped by the view, alone or in a page)."""
+    return {
+        "id": redemption.id,
+        "receipt_no": redemption.receipt_no,
+        "merchant_id": redemption.merchant_id,
+        "offer_id": redemption.offer_id,
+        "volunteer": mask_name(redemption.person.name),
+        "quantity": redemption.quantity,
+        "points": redemption.points,
+        "created_at": redemption.created_at,
+        "voided_at": redemption.voided_at,
+        "void_reason": redemption.void_reason or None,
+    }
 
 
 def _shops_of_caller() -> tuple[list[Merchant], bool]:
@@ -99,6 +100,17 @@ def _shop(merchant_id: int | None) -> tuple[Merchant, bool]:
     raise NotFound(field="merchant_id")
 
 
+def _listed_shop_ids(merchant_id: int | None) -> set[int]:
+    """The shops a list covers: all the caller may see, or the one named among them."""
+    shops, _as_staff = _shops_of_caller()
+    ids = {shop.id for shop in shops}
+    if merchant_id is None:
+        return ids
+    if merchant_id not in ids:
+        raise NotFound(field="merchant_id")
+    return {merchant_id}
+
+
 @bp.get("/offers")
 @describe(
     _l("Offers of the shops you run (or, for staff, of the shops serving your communities)"),
@@ -108,12 +120,7 @@ def _shop(merchant_id: int | None) -> tuple[Merchant, bool]:
 )
 def offer_list():
     query = load_query(OfferQuery())
-    shops, _as_staff = _shops_of_caller()
-    ids = {shop.id for shop in shops}
-    if query.get("merchant_id") is not None:
-        if query["merchant_id"] not in ids:
-            raise NotFound(field="merchant_id")
-        ids = {query["merchant_id"]}
+    ids = _listed_shop_ids(query.get("merchant_id"))
     rows, next_cursor = keyset(
         sa.select(Offer).where(Offer.merchant_id.in_(ids)), Offer.id, query, newest_first=False
     )
@@ -144,6 +151,25 @@ def offer_create():
     return OfferOut().dump(_offer(offer)), 201
 
 
+@bp.get("/redemptions")
+@describe(
+    _l("Redemptions at the shops you run (staff: shops serving your communities), newest first"),
+    who=_l("merchant, staff"),
+    query=RedemptionQuery,
+    answer=RedemptionPage,
+)
+def redemption_list():
+    query = load_query(RedemptionQuery())
+    ids = _listed_shop_ids(query.get("merchant_id"))
+    select = sa.select(Redemption).where(Redemption.merchant_id.in_(ids))
+    if query.get("day"):
+        select = select.where(Redemption.day == query["day"])
+    rows, next_cursor = keyset(select, Redemption.id, query)
+    return RedemptionPage().dump(
+        {"items": [_redemption(row[0]) for row in rows], "next_cursor": next_cursor}
+    )
+
+
 @bp.post("/redemptions")
 @describe(
     _l("Redeem a volunteer's code for an offer of your shop: the points are spent at once"),
@@ -172,7 +198,7 @@ def redemption_create():
         now=now,
         source="api",
     )
-    return _redemption_json(redemption), 201
+    return RedemptionOut().dump(_redemption(redemption)), 201
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
@@ -193,4 +219,4 @@ def redemption_void(redemption_id: int):
     redemptions.void(
         redemption, actor=caller(), reason=data["reason"], now=clock.now(), as_staff=as_staff
     )
-    return _redemption_json(redemption)
+    return RedemptionOut().dump(_redemption(redemption))
