@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.errors import NotFound
@@ -92,7 +93,7 @@ def listing(limit: int = 500) -> list[ApiToken]:
     return list(
         db.session.scalars(
             sa.select(ApiToken)
-            .options(sa.orm.joinedload(ApiToken.person))
+            .options(joinedload(ApiToken.person))
             .order_by(ApiToken.id.desc())
             .limit(limit)
         )

@@ -4,6 +4,8 @@
 A social worker manages tokens for themselves, residents of their communities and the
 operators of shops serving them; only an administrator makes tokens for other staff."""
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,20 +20,29 @@ from app.panel.forms import ApiTokenForm, ButtonForm
 from app.web import role_required
 
 
-def _may_manage(person: Person) -> bool:
-    if current_user.has_role("admin") or person.id == current_user.id:
-        return True
-    if person.has_role("staff") or person.has_role("admin"):
-        return False
+def _manageable() -> Callable[[Person], bool]:
+    """Whether the signed-in worker may manage a person's tokens. The worker's communities
+    and the shops serving them are looked up once, not again for every token listed."""
+    if current_user.has_role("admin"):
+        return lambda _person: True
     scope = people.visible_community_ids(current_user)
-    if person.community_id is not None and person.community_id in scope:
-        return True
     served = {m.id for m in offers.merchants_for_staff(scope)}
-    return any(m.id in served for m in offers.merchants_of(person))
+
+    def may_manage(person: Person) -> bool:
+        if person.id == current_user.id:
+            return True
+        if person.has_role("staff") or person.has_role("admin"):
+            return False
+        if person.community_id is not None and person.community_id in scope:
+            return True
+        return any(m.id in served for m in offers.merchants_of(person))
+
+    return may_manage
 
 
 def _page(form: ApiTokenForm, shown: tuple | None = None, status: int = 200):
-    tokens = [row for row in api_tokens.listing() if _may_manage(row.person)]
+    may_manage = _manageable()
+    tokens = [row for row in api_tokens.listing() if may_manage(row.person)]
     return render_template(
         "panel/api_tokens.html", form=form, tokens=tokens, shown=shown, button=ButtonForm()
     ), status
@@ -44,7 +55,7 @@ def api_token_list():
     if not form.validate_on_submit():
         return _page(form, status=400 if form.is_submitted() else 200)
     person = people.find_by_login(form.who.data.strip())
-    if person is None or not _may_manage(person):
+    if person is None or not _manageable()(person):
         form.who.errors.append(_("Nobody you look after has this phone number or login."))
         return _page(form, status=400)
     try:
@@ -65,7 +76,7 @@ def api_token_revoke(token_id: int):
     if not ButtonForm().validate_on_submit():
         abort(400)
     row = db.session.get(ApiToken, token_id)
-    if row is None or not _may_manage(row.person):
+    if row is None or not _manageable()(row.person):
         abort(404)
     api_tokens.revoke(token_id, actor=current_user, now=clock.now(), source="panel")
     flash(_("Token #%(id)s no longer works.", id=token_id), "info")
