@@ -96,18 +96,15 @@ def _replay(record: IdempotencyRecord, print_: str):
     return response
 
 
-def _store(person_id: int, key: str, print_: str, status: int, body: str, now: datetime) -> None:
-    db.session.add(
-        IdempotencyRecord(
-            person_id=person_id,
-            key=key,
-            fingerprint=print_,
-            status=status,
-            body=body,
-            created_at=now,
-        )
+def _store(
+    person_id: int, key: str, print_: str, status: int, body: str, now: datetime
+) -> IdempotencyRecord:
+    record = IdempotencyRecord(
+        person_id=person_id, key=key, fingerprint=print_, status=status, body=body, created_at=now
     )
+    db.session.add(record)
     db.session.flush()
+    return record
 
 
 def idempotent(view):
@@ -124,13 +121,9 @@ def idempotent(view):
             return _replay(found, print_)
         # Claim the key before doing the work: a parallel request with the same key waits
         # here (PostgreSQL) or never got this far (SQLite) until this one has finished.
-        record = IdempotencyRecord(
-            person_id=person_id, key=key, fingerprint=print_, status=0, body="", created_at=now
-        )
         try:
             with db.session.begin_nested():
-                db.session.add(record)
-                db.session.flush()
+                record = _store(person_id, key, print_, 0, "", now)  # status 0: in flight
         except IntegrityError:
             found = _find(person_id, key, now)
             if found is None:  # the other request's work was refused and not stored
