@@ -202,9 +202,13 @@ def update_activity(
     return activity
 
 
-def get_activity(activity_id: int) -> Activity:
+def get_activity(activity_id: int, community_ids: set[int] | None = None) -> Activity:
+    """The activity, if it is in one of `community_ids` (None: any community). Another
+    community's activity is "not found", never a hint that it exists."""
     activity = db.session.get(Activity, activity_id)
-    if activity is None:
+    if activity is None or (
+        community_ids is not None and activity.community_id not in community_ids
+    ):
         raise NotFound(_l("There is no such activity."), field="activity")
     return activity
 

@@ -60,11 +60,7 @@ def _activity(activity: Activity) -> dict:
 
 
 def _staff_activity(activity_id: int) -> Activity:
-    scope = staff_scope()
-    activity = activities.get_activity(activity_id)
-    if scope is not None and activity.community_id not in scope:
-        raise NotFound(field="activity")
-    return activity
+    return activities.get_activity(activity_id, staff_scope())
 
 
 @bp.get("/activities")

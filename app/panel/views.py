@@ -54,11 +54,7 @@ def dev_outbox():
 
 
 def _visible(activity_id: int) -> Activity:
-    activity = activities.get_activity(activity_id)
-    visible = people.visible_community_ids(current_user)
-    if visible is not None and activity.community_id not in visible:
-        abort(404)
-    return activity
+    return activities.get_activity(activity_id, people.visible_community_ids(current_user))
 
 
 def _communities():
