@@ -245,15 +245,30 @@ def set_offers_need_approval(
     )
 
 
-def merchants_for_staff(community_ids: set[int] | None) -> list[Merchant]:
-    """Merchants serving any of these communities (None: all)."""
-    query = sa.select(Merchant).order_by(Merchant.tier.desc(), Merchant.name)
+def _serving(community_ids: set[int] | None):
+    """Merchants serving any of these communities (None: all), as a query."""
+    query = sa.select(Merchant)
     if community_ids is not None:
         served = sa.select(MerchantCommunity.merchant_id).where(
             MerchantCommunity.community_id.in_(community_ids)
         )
         query = query.where(Merchant.id.in_(served))
-    return list(db.session.scalars(query))
+    return query
+
+
+def merchants_for_staff(community_ids: set[int] | None) -> list[Merchant]:
+    """Merchants serving any of these communities (None: all)."""
+    return list(
+        db.session.scalars(_serving(community_ids).order_by(Merchant.tier.desc(), Merchant.name))
+    )
+
+
+def merchant_for_staff(merchant_id: int, community_ids: set[int] | None) -> Merchant:
+    """One merchant, if it serves one of these communities; another is "not found"."""
+    merchant = db.session.scalar(_serving(community_ids).where(Merchant.id == merchant_id))
+    if merchant is None:
+        raise NotFound(_l("There is no such shop."), field="merchant")
+    return merchant
 
 
 def save_photo(offer: Offer, data: bytes, upload_folder: str) -> str:

@@ -93,11 +93,7 @@ def _shop(merchant_id: int | None) -> tuple[Merchant, bool]:
         return operated_merchant(merchant_id), False
     if merchant_id is None:
         raise field_error("merchant_id", _("Say which shop: merchant_id."))
-    shops, as_staff = _shops_of_caller()
-    for shop in shops:
-        if shop.id == merchant_id:
-            return shop, as_staff
-    raise NotFound(field="merchant_id")
+    return offers.merchant_for_staff(merchant_id, staff_scope()), True
 
 
 def _listed_shop_ids(merchant_id: int | None) -> set[int]:

@@ -426,11 +426,7 @@ def activity_screen_state(activity_id: int):
 
 
 def _visible_merchant(merchant_id: int):
-    visible = people.visible_community_ids(current_user)
-    for merchant in offers.merchants_for_staff(visible):
-        if merchant.id == merchant_id:
-            return merchant
-    abort(404)
+    return offers.merchant_for_staff(merchant_id, people.visible_community_ids(current_user))
 
 
 @bp.route("/merchants")
