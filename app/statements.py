@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -46,7 +46,7 @@ def month_window(month: str, community: OrgUnit) -> tuple[datetime, datetime]:
     except (ValueError, TypeError):
         raise InvalidInput(_l("A month is written 2026-11."), field="month") from None
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=start.tzinfo)
-    return start.astimezone(clock.utcnow().tzinfo), end.astimezone(clock.utcnow().tzinfo)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _lines(community: OrgUnit, month: str) -> list[dict]:

@@ -29,6 +29,17 @@ DB_KIND = os.environ.get("LINLI_TEST_DB", "sqlite")
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
 NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai, mid-month
+if os.environ.get("LINLI_TEST_NOW"):  # the whole suite on another day: 2026-12-31T15:55:00+00:00
+    NOW = datetime.fromisoformat(os.environ["LINLI_TEST_NOW"]).astimezone(UTC)
+# Moments where periods turn over (Shanghai time): tests marked `any_day` run at each of
+# them besides NOW, so a month or a year boundary cannot hide a clock read outside the app's
+# clock, or a period computed in the wrong zone.
+BOUNDARY_DAYS = {
+    "first-of-month": datetime(2026, 11, 30, 16, 5, tzinfo=UTC),  # 1 Dec 00:05
+    "last-of-month": datetime(2026, 11, 30, 15, 50, tzinfo=UTC),  # 30 Nov 23:50
+    "new-years-eve": datetime(2026, 12, 31, 15, 55, tzinfo=UTC),  # 31 Dec 23:55
+    "new-year": datetime(2026, 12, 31, 16, 5, tzinfo=UTC),  # 1 Jan 00:05
+}
 _pg_problem: str | None = None
 
 
@@ -56,6 +67,12 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return f"database under test: {DB_KIND}" + (f" ({_pg_problem})" if _pg_problem else "")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("any_day") and "now" in metafunc.fixturenames:
+        moments = {"mid-month": NOW, **BOUNDARY_DAYS}
+        metafunc.parametrize("now", list(moments.values()), ids=list(moments), indirect=True)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -176,7 +193,7 @@ def db(app) -> Iterator:
 
 
 @pytest.fixture
-def committed_app(app, template_db, tmp_path) -> Iterator:
+def committed_app(app, template_db, tmp_path, app_clock) -> Iterator:
     """An app whose transactions really commit, for tests with threads and real connections.
 
     SQLite: a fresh copy of the migrated database. PostgreSQL: the shared database, emptied
@@ -210,6 +227,7 @@ def committed_app(app, template_db, tmp_path) -> Iterator:
     path = tmp_path / "committed.sqlite3"
     _copy_sqlite(template_db, path)
     other = _make_app(f"sqlite:///{path}", tmp_path / "instance")
+    other.config["LINLI_CLOCK"] = app_clock
     yield other
     with other.app_context():
         _db.session.remove()
@@ -226,8 +244,9 @@ def english(db):
 
 
 @pytest.fixture
-def now() -> datetime:
-    return NOW
+def now(request) -> datetime:
+    """The test's "now" (NOW, or each boundary moment for tests marked `any_day`)."""
+    return getattr(request, "param", NOW)
 
 
 class FreshGlobalsClient(FlaskClient):
@@ -444,9 +463,12 @@ class Clock:
         return self.current
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def app_clock(app, now):
-    """The app's clock, set to `now` and moved with clock.advance(minutes=...)."""
+    """The app's clock, set to `now` for every test and moved with clock.advance(minutes=...).
+
+    No test reads the real clock: a request, a builder and a model default all see `now`.
+    """
     fake = Clock(now)
     app.config["LINLI_CLOCK"] = fake
     yield fake

@@ -38,6 +38,7 @@ def test_tokens_are_kept_hashed_and_can_be_revoked(client, db, now, staff_token,
     assert get(client, f"/api/v1/people/{person.id}", token).status_code == 401
 
 
+@pytest.mark.any_day
 def test_people_by_phone_and_id_within_the_staff_members_communities(
     client, db, staff_token, make_volunteer
 ):

@@ -144,6 +144,7 @@ def test_an_operator_of_two_shops_says_which(db, shop, make_merchant):
     assert clear.status_code == 201
 
 
+@pytest.mark.any_day
 def test_rankings_show_public_fields_only(db, shop, make_volunteer):
     community = shop["community"]
     make_volunteer(community=community, name="李秀英", points=300)

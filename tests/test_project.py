@@ -32,3 +32,21 @@ def test_models_and_migrations_agree(app):
     """The same as `flask db check`: no model change is missing a migration."""
     with app.app_context():
         migrations_check()
+
+
+def test_now_comes_only_from_the_apps_clock():
+    """Every "now" is app/clock.py's, so tests can set it and no path reads the real day.
+
+    The rate limits' windows are the `limits` library's own elapsed-time clock (time.time),
+    not a date, and are given a clock in tests (app/rate_limits.py).
+    """
+    reads = re.compile(r"datetime\.now\(|\.utcnow\(|date\.today\(|datetime\.today\(")
+    offenders = []
+    for folder in ("app", "volunteers", "merchants", "scripts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == ROOT / "app/clock.py":
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if reads.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,6 +52,7 @@ def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
     return earned
 
 
+@pytest.mark.any_day
 @settings(
     max_examples=30,
     deadline=None,
@@ -73,7 +75,8 @@ def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops
         ]
         posted = []
         for step, (op, who, points) in enumerate(ops):
-            when = now + timedelta(minutes=step)
+            # Seconds before `now`: inside this month even at 00:05 on the 1st.
+            when = now - timedelta(seconds=len(ops) - step)
             if op == "award":
                 posted.append(
                     awards.award(
@@ -100,13 +103,13 @@ def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops
         ):
             mine = {p.id: earned.get(p.id, 0) for p in members}
             expected = competition_ranks(mine)
-            shown = rankings.board(scope, "month", now + timedelta(hours=1))
+            shown = rankings.board(scope, "month", now)
             assert {line.person_id: line.position for line in shown} == expected
             assert [line.earned for line in shown] == sorted(
                 (a for a in mine.values() if a > 0), reverse=True
             )
             for person in members:
-                rank = rankings.rank_of(person, scope, "all", now + timedelta(hours=1))
+                rank = rankings.rank_of(person, scope, "all", now)
                 assert rank.position == expected.get(person.id)
                 assert rank.earned == mine[person.id]
                 if rank.position and rank.position > 1:
@@ -117,6 +120,7 @@ def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops
         db.session.expunge_all()
 
 
+@pytest.mark.any_day
 def test_ties_share_a_place_and_the_next_skips(db, now, make_community, make_volunteer):
     community = make_community()
     a, b, c = (make_volunteer(community=community, points=p) for p in (30, 30, 10))
@@ -207,6 +211,7 @@ def test_board_pages_public_masked_and_my_rank(
     assert "i=1" in screen.text  # without JavaScript, the page moves on to the next board
 
 
+@pytest.mark.any_day
 def test_household_team_and_grid_boards(client, db, now, make_community, make_activity):
     from app import activities
 
@@ -251,10 +256,10 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
     assert [(t.name, t.score) for t in rankings.team_board(community.id, "month", now)] == [
         ("小巷骑兵", 30)
     ]
-    activity = make_activity(community=community, points=0)
-    activities.check_in(activity, b1, now=now)
-    activities.check_out(activity, b1, now=now + timedelta(hours=1))
-    grids = rankings.grid_participation(community.id, now + timedelta(hours=2))
+    activity = make_activity(community=community, points=0, starts_in=-timedelta(minutes=4))
+    activities.check_in(activity, b1, now=now - timedelta(minutes=3))
+    activities.check_out(activity, b1, now=now - timedelta(minutes=1))
+    grids = rankings.grid_participation(community.id, now)
     assert [(g.name, g.score) for g in grids] == [("第2网格", 100.0), ("第1网格", 0.0)]
     page = client.get(f"/boards/groups?community={community.id}")
     assert "2号楼 1单元 201" in page.text and "小巷骑兵" in page.text and "100.0%" in page.text

@@ -35,4 +35,7 @@ class UTCDateTime(TypeDecorator):
 
 
 def utc_default() -> datetime:
-    return datetime.now(UTC)
+    """A column default: the app's clock (tests' or the real one), never the bare system clock."""
+    from app import clock
+
+    return clock.now()
