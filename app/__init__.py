@@ -92,7 +92,12 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(Person, int(user_id)) if user_id.isdigit() else None
+        # "<id>.<session version>" (Person.get_id): a cookie of an ended session finds nobody.
+        person_id, _dot, version = user_id.partition(".")
+        if not (person_id.isdigit() and version.isdigit()):
+            return None
+        person = db.session.get(Person, int(person_id))
+        return person if person is not None and person.session_version == int(version) else None
 
 
 def select_locale() -> str:

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, awards, clock, ledger, outbox
+from app import audit, awards, clock, ledger, outbox, people, strikes
 from app.errors import (
     BudgetExceeded,
     BusinessRuleError,
@@ -434,14 +434,46 @@ def short_code(
     return f"{int.from_bytes(digest.digest()[:4], 'big') % 10_000:04d}"
 
 
+def _alert_guessing(activity_id: int | str, now: datetime) -> None:
+    """Tell the activity's staff that its text code is being guessed at."""
+    activity = db.session.get(Activity, int(activity_id))
+    if activity is None:
+        return
+    for worker in people.staff_of(activity.community_id):
+        with force_locale(worker.locale):
+            body = _(
+                "Linli: %(count)s wrong check-in codes for %(title)s in the last %(minutes)s "
+                "minutes. Someone may be guessing; check the attendance list.",
+                count=ACTIVITY_WRONG_CODES.strikes,
+                title=activity.title,
+                minutes=int(ACTIVITY_WRONG_CODES.window.total_seconds() // 60),
+            )
+        outbox.queue(person=worker, kind="code_guessing", body=body, now=now)
+
+
+# Wrong text codes (签到 1234): 5 in 10 minutes pause the person for 15 minutes, 10 in a day
+# until that day's window ends. An activity is never paused (that would shut out its honest
+# volunteers during the event); a flood of wrong codes for it alerts its staff instead.
+PERSON_WRONG_CODES = strikes.Limit(
+    "checkin:person", 5, timedelta(minutes=10), pause=timedelta(minutes=15)
+)
+PERSON_WRONG_CODES_DAY = strikes.Limit("checkin-day:person", 10, timedelta(hours=24))
+ACTIVITY_WRONG_CODES = strikes.Limit(
+    "checkin:activity", 20, timedelta(minutes=10), on_reach=_alert_guessing
+)
+
+
 def find_by_short_code(person: Person, code: str, kind: str, now: datetime) -> Activity:
     """The activity whose screen shows `code` now (or showed it one rotation ago).
 
     Only activities open for this kind of scan in the person's community and teams are
-    candidates, so four digits are enough; if two match, the person is asked to scan.
+    candidates; if two match, the person is asked to scan. A wrong code is a strike against
+    the person (paused at the limit, whatever they type then) and every candidate activity.
     """
     if kind not in SCAN_KINDS:
         raise InvalidCode(field="code")
+    mine = [(PERSON_WRONG_CODES, person.id), (PERSON_WRONG_CODES_DAY, person.id)]
+    strikes.ensure_open(mine, now)
     code = "".join(ch for ch in code or "" if ch.isdigit())
     if len(code) != 4:
         raise InvalidCode(_l("The code on the screen has 4 digits."), field="code")
@@ -469,6 +501,7 @@ def find_by_short_code(person: Person, code: str, kind: str, now: datetime) -> A
         raise CodeExpired(
             _l("No activity shows this code now. Check the 4 digits on the screen and send again."),
             field="code",
+            strikes=mine + [(ACTIVITY_WRONG_CODES, a.id) for a in candidates],
         )
     if len(matches) > 1:
         raise InvalidCode(

@@ -475,20 +475,9 @@ def _ask_for_approval(adjustment: Adjustment, now: datetime) -> None:
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
-    from app import outbox
-    from app.models import PersonRole, StaffCommunity
+    from app import outbox, people
 
-    colleagues = db.session.scalars(
-        sa.select(Person)
-        .join(StaffCommunity, StaffCommunity.person_id == Person.id)
-        .join(PersonRole, PersonRole.person_id == Person.id)
-        .where(
-            StaffCommunity.community_id == adjustment.person.community_id,
-            PersonRole.role == "staff",
-            Person.id != adjustment.maker_id,
-        )
-        .distinct()
-    ).all()
+    colleagues = people.staff_of(adjustment.person.community_id, besides=adjustment.maker_id)
     for colleague in colleagues:
         with force_locale(colleague.locale):
             body = _(

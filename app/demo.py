@@ -425,7 +425,7 @@ def _make_redemptions(communities, residents, merchants, now: datetime, rng: ran
             if ledger.balance(wallet) < offer.points_cost:
                 continue
             code = personal_codes.issue(person, now=when)
-            ticket = redemptions.start(code.digits, merchant, now=when)
+            ticket = redemptions.start(code.token, merchant, operator=None, now=when)
             try:
                 with db.session.begin_nested():
                     redemptions.redeem(

@@ -24,10 +24,13 @@ class LinliError(Exception):
     http_status = 400
     default_message = _l("Something is not right with this request.")
 
-    def __init__(self, message=None, *, field: str | None = None, **params):
+    def __init__(self, message=None, *, field: str | None = None, strikes=(), **params):
         self.message = message if message is not None else self.default_message
         self.field = field
         self.params = params
+        # Wrong guesses at a short code this refusal counts against (app.strikes): the edge
+        # records them after rolling the request's work back, so they are kept.
+        self.strikes = tuple(strikes)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -179,6 +182,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(LinliError)
     def handle_domain_error(error: LinliError):
         rollback_unit_of_work()
+        if error.strikes:  # wrong guesses at a short code are kept, whatever else is undone
+            from app import clock, strikes
+            from app.database import commit_unit_of_work
+
+            error = strikes.record_refusal(error, clock.now())
+            commit_unit_of_work()
         body = error.to_dict()
         return _render(error.http_status, error.code, body["message"], body.get("fields"))
 

@@ -23,7 +23,7 @@ LEASE = timedelta(minutes=2)
 URGENT_KINDS = frozenset({"sign_in_code"})
 # Sent in quiet hours too (an activity at 07:30 needs its reminder at 06:30), but still
 # subject to 退订.
-TIMELY_KINDS = frozenset({"activity_reminder"})
+TIMELY_KINDS = frozenset({"activity_reminder", "code_guessing"})
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
 
 

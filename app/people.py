@@ -115,6 +115,13 @@ def set_password(person: Person, password: str) -> None:
             min=MIN_PASSWORD,
         )
     person.password_hash = generate_password_hash(password)
+    end_sessions(person)
+
+
+def end_sessions(person: Person) -> None:
+    """Every session cookie and remember-me token of the person stops working (sign-out,
+    a new password, deactivation): they carry the session version this raises."""
+    person.session_version = (person.session_version or 0) + 1
 
 
 def create_person(
@@ -220,6 +227,23 @@ def add_staff_community(person: Person, community: OrgUnit) -> None:
     if db.session.get(StaffCommunity, (person.id, community.id)) is None:
         db.session.add(StaffCommunity(person_id=person.id, community_id=community.id))
         db.session.flush()
+
+
+def staff_of(community_id: int | None, *, besides: int | None = None) -> list[Person]:
+    """The social workers of a community (all but `besides`), for notices to its staff."""
+    where = [StaffCommunity.community_id == community_id, PersonRole.role == "staff"]
+    if besides is not None:
+        where.append(Person.id != besides)
+    return list(
+        db.session.scalars(
+            sa.select(Person)
+            .join(StaffCommunity, StaffCommunity.person_id == Person.id)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(*where)
+            .distinct()
+            .order_by(Person.id)
+        )
+    )
 
 
 def make_leader(person: Person, node: OrgUnit, role: str) -> LeaderRole:

@@ -1,9 +1,11 @@
-"""A volunteer's personal code for merchants: a QR token and 6 digits, 60 s, single use.
+"""A volunteer's personal code for merchants: a QR token and 8 digits, 60 s, single use.
 
 The QR token is `<row id>.<random secret>` signed with the app secret (a forged token is
 refused without a database lookup, and logged); the row keeps only a hash of the secret.
-The 6 digits are for merchants who type; they are unique among live codes. Neither form
-says anything about the person: only the server can tell whose code it is.
+The 8 digits are for merchants who type; they are unique among live codes. Neither form
+says anything about the person: only the server can tell whose code it is. Eight, not six:
+at city scale thousands of codes are live at once, and each typed guess hits one of them
+with a chance of live codes / 10^digits (app.redemptions counts and pauses wrong guesses).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ LIFETIME = timedelta(seconds=60)
 # A code read out or typed from a text message or another app needs longer than one on a
 # screen a shop scans.
 READ_OUT_LIFETIME = timedelta(minutes=5)
-DIGITS = 6
+DIGITS = 8
 _REFRESH = _l("Ask the volunteer to refresh their code and scan again.")
 
 
@@ -84,7 +86,7 @@ def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> I
             continue
         token = _signer().sign(f"{row.id}.{secret}").decode()
         return IssuedCode(token, digits, row.expires_at)
-    raise RuntimeError("no free 6-digit code after 20 draws")
+    raise RuntimeError("no free code after 20 draws")
 
 
 def looks_signed(token: str) -> bool:

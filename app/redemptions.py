@@ -27,14 +27,16 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, clock, ledger, offers, outbox, personal_codes
+from app import audit, clock, ledger, offers, outbox, personal_codes, strikes
 from app.database import add_to_counter
 from app.errors import (
     BusinessRuleError,
     CodeExpired,
     IdempotencyConflict,
+    InsufficientPoints,
     InvalidCode,
     InvalidInput,
+    LinliError,
     NotFound,
     NotPermitted,
 )
@@ -66,18 +68,41 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="linli.redeem-ticket")
 
 
-def start(code_text: str, merchant: Merchant, *, now: datetime) -> Ticket:
-    """Use up a volunteer's code at `merchant`; the ticket carries the sale to `redeem`."""
+# Typed digits are guessable (a scanned QR token is not): wrong ones are strikes against
+# the operator (5 in 10 minutes pause them 15 minutes; 10 a day, the rest of the day) and
+# the shop (20 a day, whoever types them, the API included). Paused, typed codes are not
+# tried at all, so a guesser cannot use a code they happen to hit; scanning still works.
+OPERATOR_WRONG_CODES = strikes.Limit(
+    "redeem:operator", 5, timedelta(minutes=10), pause=timedelta(minutes=15)
+)
+OPERATOR_WRONG_CODES_DAY = strikes.Limit("redeem-day:operator", 10, timedelta(hours=24))
+SHOP_WRONG_CODES_DAY = strikes.Limit("redeem-day:shop", 20, timedelta(hours=24))
+_CANNOT_USE = _l("This code cannot be used at this shop. Ask the volunteer to refresh it.")
+
+
+def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: datetime) -> Ticket:
+    """Use up a volunteer's code at `merchant`; the ticket carries the sale to `redeem`.
+
+    `operator` is who typed or scanned it (None only for scripts: the shop's limit holds).
+    A shop learns nothing about a code it may not use: not whose it is, nor where they live.
+    """
     text = "".join((code_text or "").split())
-    if text.isdigit() and len(text) != personal_codes.DIGITS:
-        raise InvalidCode(_l("The code has 6 digits."), field="code")
-    used = personal_codes.use(text, now=now)
+    typed = text.isdigit()
+    guards: list[strikes.Pair] = [(SHOP_WRONG_CODES_DAY, merchant.id)]
+    if operator is not None:
+        guards += [(OPERATOR_WRONG_CODES, operator.id), (OPERATOR_WRONG_CODES_DAY, operator.id)]
+    if typed:
+        strikes.ensure_open(guards, now)
+        if len(text) != personal_codes.DIGITS:
+            raise InvalidCode(_l("The redemption code has 8 digits."), field="code")
+    try:
+        used = personal_codes.use(text, now=now)
+    except LinliError as exc:
+        if typed:
+            exc.strikes = tuple(guards)
+        raise
     if not offers.serves(merchant, used.person):
-        raise BusinessRuleError(
-            _l("This shop does not take points from volunteers of %(community)s."),
-            field="code",
-            community=used.person.community.name if used.person.community else "—",
-        )
+        raise BusinessRuleError(_CANNOT_USE, field="code", strikes=guards if typed else ())
     token = _serializer().dumps(
         {"p": used.person.id, "m": merchant.id, "c": used.code_id, "t": now.timestamp()}
     )
@@ -278,6 +303,11 @@ def redeem(
             )
             db.session.add(redemption)
             db.session.flush()
+    except InsufficientPoints:
+        # A shop learns whether the points suffice, never the balance (PRODUCT.md).
+        raise InsufficientPoints(
+            _l("The volunteer does not have enough points for this."), field="quantity"
+        ) from None
     except IntegrityError:
         # A parallel confirm with the same key won (return its receipt), or this code was
         # already spent on another redemption.

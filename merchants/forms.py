@@ -10,8 +10,8 @@ from wtforms.validators import DataRequired, Length
 
 class CodeForm(FlaskForm):
     code = StringField(
-        _l("Volunteer's 6-digit code"),
-        validators=[DataRequired(message=_l("Type the 6 digits under the volunteer's QR code."))],
+        _l("Volunteer's 8-digit redemption code"),
+        validators=[DataRequired(message=_l("Type the 8 digits under the volunteer's QR code."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": "300"},
     )
     submit = SubmitField(_l("Look up"))

@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import clock, offers, qr_read, redemptions
+from app import clock, offers, qr_read, redemptions, strikes
 from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
@@ -65,7 +65,7 @@ def shop_home(shop_id: int):
 
 
 def _start_sale(merchant: Merchant, text: str):
-    ticket = redemptions.start(text, merchant, now=clock.now())
+    ticket = redemptions.start(text, merchant, operator=current_user, now=clock.now())
     return redirect(url_for(".sale", shop_id=merchant.id, t=ticket.token))
 
 
@@ -79,8 +79,8 @@ def redeem(shop_id: int):
         try:
             return _start_sale(merchant, form.code.data)
         except LinliError as exc:
-            rollback_unit_of_work()
-            form.code.errors.append(str(exc))
+            rollback_unit_of_work()  # the code stays good; wrong guesses stay counted
+            form.code.errors.append(str(strikes.record_refusal(exc, clock.now())))
     return render_template(
         "merchants/redeem.html", merchant=merchant, form=form, photo_form=photo_form
     )
@@ -98,7 +98,7 @@ def redeem_photo(shop_id: int):
             return _start_sale(merchant, texts[0])
         except LinliError as exc:
             rollback_unit_of_work()
-            photo_form.photo.errors.append(str(exc))
+            photo_form.photo.errors.append(str(strikes.record_refusal(exc, clock.now())))
     return render_template(
         "merchants/redeem.html", merchant=merchant, form=form, photo_form=photo_form
     )

@@ -243,6 +243,17 @@ def english(db):
         yield
 
 
+SMS_TOKEN = "test-sms-token"
+
+
+@pytest.fixture
+def gateway_token(app):
+    """The SMS gateway's auth token, so text messages in tests are signed as Twilio signs."""
+    app.config["SMS_AUTH_TOKEN"] = SMS_TOKEN
+    yield SMS_TOKEN
+    app.config["SMS_AUTH_TOKEN"] = None
+
+
 @pytest.fixture
 def now(request) -> datetime:
     """The test's "now" (NOW, or each boundary moment for tests marked `any_day`)."""

@@ -30,7 +30,7 @@ def test_code_redeemed_by_the_till_once_then_voided(db, shop, app_clock):
     code = shop["phone"].post("/me/redemption-code")
     assert code.status_code == 201
     digits = code.get_json()["code"]
-    assert len(digits) == 6 and digits.isdigit()
+    assert len(digits) == 8 and digits.isdigit()
 
     body = {"code": digits, "offer_id": shop["offer"].id, "quantity": 2}
     sale = shop["till"].post("/redemptions", body, key="till-0001")

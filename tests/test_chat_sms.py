@@ -5,16 +5,17 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from app import activities, ledger
 from app.chat import sms_text
 from app.chat.views import twilio_signature
 from app.models import InboundMessage
+from tests.conftest import SMS_TOKEN
 
 SAMPLE = json.loads((Path(__file__).parent / "samples/sms_inbound_twilio.json").read_text())
-TOKEN = "test-sms-token"
+TOKEN = SMS_TOKEN
+
 URL = "http://localhost/chat/sms/inbound"
 _serial = iter(range(1_000_000))
 
@@ -29,13 +30,6 @@ def test_signature_matches_twilios_published_vector():
     }
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
     assert twilio_signature("12345", url, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-
-
-@pytest.fixture
-def gateway_token(app):
-    app.config["SMS_AUTH_TOKEN"] = TOKEN
-    yield TOKEN
-    app.config["SMS_AUTH_TOKEN"] = None
 
 
 def text(client, phone: str, body: str, *, sid: str | None = None, token: str = TOKEN):

@@ -17,7 +17,7 @@ def test_figures_for_a_community_and_the_street(
     merchant, offer = make_merchant(communities=[here], points_cost=30)
     code = personal_codes.issue(volunteer, now=now)
     redemptions.redeem(
-        ticket=redemptions.start(code.digits, merchant, now=now),
+        ticket=redemptions.start(code.digits, merchant, operator=None, now=now),
         merchant=merchant,
         offer=offer,
         quantity=1,

@@ -124,7 +124,7 @@ def test_bad_photos_are_explained_and_charge_nothing(client, counter, payload, m
 
 
 @pytest.mark.parametrize(
-    ("code", "message"), [("12345", "6 位"), ("000000", "没有志愿者使用这个码")]
+    ("code", "message"), [("12345", "8 位"), ("00000000", "没有志愿者使用这个码")]
 )
 def test_bad_typed_codes_are_explained(client, counter, code, message):
     merchant, _offer, _volunteer = counter

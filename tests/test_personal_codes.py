@@ -14,7 +14,7 @@ def test_token_and_digits_name_the_person_once(db, now, make_volunteer):
     volunteer = make_volunteer(phone="+8613800138055")
     issued = personal_codes.issue(volunteer, now=now)
     assert "13800138055" not in issued.token and "13800138055" not in issued.digits
-    assert len(issued.digits) == 6 and issued.digits.isdigit()
+    assert len(issued.digits) == 8 and issued.digits.isdigit()
     assert issued.expires_at == now + timedelta(seconds=60)
     assert personal_codes.use(issued.token, now=now + timedelta(seconds=59)).person == volunteer
     with pytest.raises(CodeExpired, match="already used"):
@@ -40,7 +40,7 @@ def test_forged_and_unknown_codes_are_refused(db, now, make_volunteer, caplog):
         with pytest.raises(InvalidCode):
             personal_codes.use(bad, now=now)
     assert "forged" in caplog.text
-    unused = "000000" if issued.digits != "000000" else "000001"
+    unused = "00000000" if issued.digits != "00000000" else "00000001"
     with pytest.raises(InvalidCode, match="No volunteer"):
         personal_codes.use(unused, now=now)
 

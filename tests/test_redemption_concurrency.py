@@ -90,7 +90,7 @@ def _unit(app, work):
 def _buy(app, code: str, shop_id: int, offer_id: int, key: str, quantity: int = 1):
     def work():
         merchant = db.session.get(Merchant, shop_id)
-        ticket = redemptions.start(code, merchant, now=NOW)
+        ticket = redemptions.start(code, merchant, operator=None, now=NOW)
         done = redemptions.redeem(
             ticket=ticket,
             merchant=merchant,
@@ -142,7 +142,7 @@ def test_a_retried_confirm_pays_once(committed_app):
     (code,) = _issue_codes(committed_app, ids["people"])
     with committed_app.app_context():
         merchant = db.session.get(Merchant, ids["shops"][0])
-        token = redemptions.start(code, merchant, now=NOW).token
+        token = redemptions.start(code, merchant, operator=None, now=NOW).token
         commit_unit_of_work()
 
     def confirm(_i):

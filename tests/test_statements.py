@@ -31,7 +31,7 @@ def month(db, now, make_community, make_volunteer, make_activity, make_merchant,
     merchant, offer = make_merchant(communities=[community], points_cost=15)
     code = personal_codes.issue(volunteer, now=now)
     redemptions.redeem(
-        ticket=redemptions.start(code.digits, merchant, now=now),
+        ticket=redemptions.start(code.digits, merchant, operator=None, now=now),
         merchant=merchant,
         offer=offer,
         quantity=1,

@@ -211,7 +211,7 @@ def test_my_code_page_gives_a_fresh_code_as_json_and_without_javascript(
     answer = client.post(
         "/me/code", headers={"Accept": "application/json", "X-CSRFToken": token}
     ).get_json()
-    assert answer["svg"].startswith("<svg") and len(answer["digits"]) == 6
+    assert answer["svg"].startswith("<svg") and len(answer["digits"]) == 8
     assert answer["expires_in"] == 60
     plain = client.post("/me/code", data={"csrf_token": token})
     assert "<svg" in plain.text and "13800138015" not in plain.text

@@ -27,7 +27,7 @@ from flask import current_app, g, jsonify, make_response, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, strikes
 from app.database import commit_unit_of_work, rollback_unit_of_work
 from app.errors import IdempotencyConflict, InvalidInput, LinliError
 from app.extensions import db
@@ -148,8 +148,10 @@ def idempotent(view):
 
 
 def _store_refusal(exc: LinliError, person_id: int, key: str, print_: str, now: datetime):
-    """Undo the work, then keep the refusal under the key in a transaction of its own."""
+    """Undo the work, then keep the refusal under the key in a transaction of its own
+    (with the wrong guesses it counts, app.strikes)."""
     rollback_unit_of_work()
+    exc = strikes.record_refusal(exc, now)
     response = jsonify({"error": exc.to_dict()})
     response.status_code = exc.http_status
     try:

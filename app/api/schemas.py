@@ -386,7 +386,7 @@ class RedemptionIn(Strict):
     code = Str(
         required=True,
         validate=length(1, 300),
-        metadata={"description": _l("The volunteer's 6 digits or the token of their QR code.")},
+        metadata={"description": _l("The volunteer's 8 digits or the token of their QR code.")},
     )
     offer_id = Int(required=True, validate=between(1, ID))
     quantity = Int(load_default=1, validate=between(1, offers.MAX_QUANTITY))
@@ -437,7 +437,7 @@ class VoidIn(Strict):
 
 
 class RedemptionCodeOut(Schema):
-    code = Str(required=True, metadata={"description": _l("6 digits to read out.")})
+    code = Str(required=True, metadata={"description": _l("8 digits to read out.")})
     token = Str(required=True, metadata={"description": _l("What the QR code holds.")})
     expires_at = Moment(required=True)
 

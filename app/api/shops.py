@@ -183,7 +183,7 @@ def redemption_create():
     if offer is None or offer.merchant_id != shop.id:
         raise NotFound(field="offer_id")
     now = clock.now()
-    ticket = redemptions.start(data["code"], shop, now=now)
+    ticket = redemptions.start(data["code"], shop, operator=caller(), now=now)
     redemption = redemptions.redeem(
         ticket=ticket,
         merchant=shop,

@@ -29,6 +29,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    # Ends every session of the person, on every device, and the remember-me token.
+    people.end_sessions(current_user)
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("volunteers.index"))

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from app import activities, clock, ledger, offers, people, personal_codes, rankings
+from app import activities, clock, ledger, offers, people, personal_codes, rankings, strikes
 from app.chat.parser import Command, digits, parse
 from app.errors import LinliError
 from app.extensions import db
@@ -38,7 +38,8 @@ def respond(person: Person | None, text: str, *, now: datetime, locale: str = "z
             with db.session.begin_nested():
                 answer = handler(person, command, now)
         except LinliError as exc:
-            return Reply(str(exc))
+            # The handler's work is undone; wrong guesses it counted are kept.
+            return Reply(str(strikes.record_refusal(exc, now)))
         return answer if isinstance(answer, Reply) else Reply(answer)
 
 

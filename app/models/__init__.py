@@ -4,7 +4,7 @@ from app.models.activities import Activity, Attendance, Signup
 from app.models.api import ApiToken, IdempotencyRecord, RateLimitCounter
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
-from app.models.codes import PersonalCode, SignInCode
+from app.models.codes import PersonalCode, SignInCode, Strike
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
@@ -55,6 +55,7 @@ __all__ = [
     "PersonTag",
     "Redemption",
     "SignInCode",
+    "Strike",
     "Signup",
     "StaffCommunity",
     "Statement",

@@ -54,3 +54,18 @@ class PersonalCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person] = relationship()
+
+
+class Strike(db.Model):
+    """Wrong guesses at a short code by one subject (a person, a shop, an activity) in a
+    window; at the limit the subject is paused until `locked_until` (app.strikes).
+
+    One row per limit and subject, counted by an atomic upsert, so every worker process
+    counts together and parallel guesses cannot slip past the limit."""
+
+    __tablename__ = "strikes"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -45,6 +45,9 @@ class Person(UserMixin, db.Model):
     notifications_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     verified_minutes: Mapped[int] = mapped_column(default=0)
     is_active_account: Mapped[bool] = mapped_column(default=True)
+    # Part of every session cookie and remember-me token (get_id): raising it on sign-out,
+    # a new password or deactivation ends every session of the person at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utc_default, onupdate=utc_default
@@ -65,6 +68,9 @@ class Person(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
         return self.is_active_account
+
+    def get_id(self) -> str:  # Flask-Login's alternative id: "<id>.<session version>"
+        return f"{self.id}.{self.session_version}"
 
     def has_role(self, role: str) -> bool:
         return any(r.role == role for r in self.roles)

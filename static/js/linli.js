@@ -32,7 +32,7 @@
         return response.json();
       }).then(function (code) {
         qr.innerHTML = code.svg; // drawn by our server
-        digits.textContent = code.digits.slice(0, 3) + " " + code.digits.slice(3);
+        digits.textContent = code.digits.slice(0, 4) + " " + code.digits.slice(4);
         status.textContent = status.dataset.valid || status.textContent;
         timer = setTimeout(refresh, Math.max(code.expires_in - 3, 5) * 1000);
       }).catch(function () {

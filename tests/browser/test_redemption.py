@@ -96,7 +96,7 @@ def test_redeem_by_typed_code_and_by_photo(committed_app, live_server, counter, 
     check(shop, "shop-redeem")
 
     # 1. The typed code.
-    shop.get_by_label("志愿者的 6 位兑换码").fill(digits)
+    shop.get_by_label("志愿者的 8 位兑换码").fill(digits)
     shop.get_by_role("button", name="查询").click()
     shop.wait_for_url("**/sale?t=*")
     assert "志愿者 王*芳" in shop.locator("h1").inner_text()
@@ -111,7 +111,7 @@ def test_redeem_by_typed_code_and_by_photo(committed_app, live_server, counter, 
 
     # The same code again is refused with a message to refresh.
     shop.get_by_role("link", name="下一位志愿者").click()
-    shop.get_by_label("志愿者的 6 位兑换码").fill(digits)
+    shop.get_by_label("志愿者的 8 位兑换码").fill(digits)
     shop.get_by_role("button", name="查询").click()
     assert "已被使用" in shop.locator(".field-error").inner_text()
 

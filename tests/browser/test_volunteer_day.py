@@ -168,7 +168,7 @@ def test_personal_code_and_projector_fit_their_screens(
     phone.goto(live_server + "/me/code")
     phone.locator(".qr-box svg").wait_for()
     digits = phone.locator("[data-digits]").inner_text().replace(" ", "")
-    assert re.fullmatch(r"\d{6}", digits)
+    assert re.fullmatch(r"\d{8}", digits)
     check_page(phone, "volunteer-my-code")
 
     screen = browser.new_context(

@@ -1,0 +1,188 @@
+"""Short codes cannot be guessed: strike limits per person, shop, operator and activity,
+counted in the database so that every worker counts together (issue 14, "Guessing")."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app import activities
+from app.models import OutboxMessage, Strike
+from tests.test_chat_sms import messages, text
+
+
+def _wrong(code: str) -> str:
+    return "0000" if code != "0000" else "1111"
+
+
+def test_wrong_check_in_codes_by_text_pause_the_sender(
+    client, db, app_clock, gateway_token, make_activity, make_volunteer
+):
+    activity = make_activity(points=10, hours=2)
+    make_volunteer(community=activity.community, phone="+8613800138000")
+    code = activities.short_code(activity, "in", app_clock())
+    for _attempt in range(4):
+        (reply,) = messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+        assert "没有活动显示这个码" in reply
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+    assert "15 分钟" in reply  # the fifth wrong code starts the pause, and says so
+    # Paused: even the right code is not tried.
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
+    assert "签到成功" not in reply and "分钟后再试" in reply
+    assert activities.attendance_of(activity, _person(db, "+8613800138000")) is None
+    app_clock.advance(minutes=15, seconds=1)
+    code = activities.short_code(activity, "in", app_clock())
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
+    assert "签到成功" in reply
+
+
+def test_a_day_allows_ten_wrong_codes_in_all(
+    client, db, app_clock, gateway_token, make_activity, make_volunteer
+):
+    activity = make_activity(points=10, hours=3)
+    make_volunteer(community=activity.community, phone="+8613800138000")
+    for _round in range(2):
+        for _attempt in range(5):
+            code = activities.short_code(activity, "in", app_clock())
+            messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+        app_clock.advance(minutes=16)
+    code = activities.short_code(activity, "in", app_clock())
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
+    assert "分钟后再试" in reply  # ten in the day: paused until the day's window ends
+    app_clock.advance(hours=24)  # the day counted from the first wrong code
+    activity = make_activity(
+        community=activity.community, starts_in=timedelta(hours=24, minutes=32)
+    )
+    code = activities.short_code(activity, "in", app_clock())
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
+    assert "签到成功" in reply
+
+
+def test_a_flood_of_wrong_codes_for_an_activity_alerts_its_staff(
+    client, db, app_clock, gateway_token, make_activity, make_volunteer, make_user
+):
+    activity = make_activity(points=10, hours=2)
+    worker = make_user(communities=[activity.community])
+    code = activities.short_code(activity, "in", app_clock())
+    for n in range(20):  # twenty people, four wrong codes each would be 80; one each is 20
+        phone = f"+86139{n:08d}"
+        make_volunteer(community=activity.community, phone=phone)
+        messages(text(client, phone, f"签到 {_wrong(code)}"))
+    alerts = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.kind == "code_guessing")
+    ).all()
+    assert [a.person_id for a in alerts] == [worker.id] and activity.title in alerts[0].body
+    # Nobody honest is shut out of the event: the right code still works for a newcomer.
+    make_volunteer(community=activity.community, phone="+8613700000001")
+    (reply,) = messages(text(client, "+8613700000001", f"签到 {code}"))
+    assert "签到成功" in reply
+
+
+def test_strikes_are_counted_atomically_in_one_row(db, now):
+    from app import strikes
+
+    limit = strikes.Limit("t", 3, timedelta(minutes=10), pause=timedelta(minutes=5))
+    assert strikes.record([(limit, 7)], now) is None
+    assert strikes.record([(limit, 7)], now) is None
+    assert strikes.record([(limit, 7)], now) == now + timedelta(minutes=5)
+    row = db.session.get(Strike, "t:7")
+    assert row.count == 3
+    # A window that has run out starts again at one.
+    later = now + timedelta(minutes=11)
+    assert strikes.record([(limit, 7)], later) is None
+    db.session.refresh(row)
+    assert row.count == 1
+
+
+def _person(db, phone):
+    from app.models import Person
+
+    return db.session.scalar(sa.select(Person).filter_by(phone=phone))
+
+
+def _shop_with_operator(make_community, make_merchant, make_volunteer, make_user):
+    community = make_community("阳光社区")
+    merchant, offer = make_merchant(communities=[community], name="老张理发店", points_cost=30)
+    operator = make_user("merchant", merchant=merchant, name="老张")
+    volunteer = make_volunteer(community=community, name="王小芳", points=100)
+    return merchant, offer, operator, volunteer
+
+
+def _type_code(client, merchant, code: str):
+    from tests.conftest import csrf_from
+
+    page = client.get(f"/m/{merchant.id}/redeem")
+    return client.post(
+        f"/m/{merchant.id}/redeem", data={"code": code, "csrf_token": csrf_from(page.text)}
+    )
+
+
+def test_wrong_codes_typed_at_a_shop_pause_the_operator_and_a_hit_is_not_usable(
+    client, db, login, app_clock, make_community, make_merchant, make_volunteer, make_user
+):
+    from app import ledger, personal_codes
+
+    merchant, _offer, operator, volunteer = _shop_with_operator(
+        make_community, make_merchant, make_volunteer, make_user
+    )
+    login(operator)
+    issued = personal_codes.issue(volunteer, now=app_clock())
+    wrong = [f"{n:08d}" for n in range(10) if f"{n:08d}" != issued.digits][:5]
+    for code in wrong[:4]:
+        assert "没有志愿者使用这个码" in _type_code(client, merchant, code).text
+    assert "15 分钟后再试" in _type_code(client, merchant, wrong[4]).text
+    # The guesser's hit is not tried while paused: no sale, the code stays the volunteer's.
+    response = _type_code(client, merchant, issued.digits)
+    assert response.status_code == 200 and "分钟后再试" in response.text
+    assert ledger.balance(ledger.wallet_for(volunteer)) == 100
+    assert personal_codes.use(issued.token, now=app_clock()).person == volunteer
+
+
+def test_a_shop_allows_twenty_wrong_codes_a_day_across_operators_and_the_api(
+    client, db, api, app_clock, make_community, make_merchant, make_volunteer, make_user
+):
+    merchant, offer, operator, volunteer = _shop_with_operator(
+        make_community, make_merchant, make_volunteer, make_user
+    )
+    tills = [api(make_user("merchant", merchant=merchant, name=f"店员{n}")) for n in range(5)]
+    phone = api(volunteer)
+    for n in range(20):  # four from each of five tills: no till reaches its own limit
+        till = tills[n % 5]
+        answer = till.post(
+            "/redemptions", {"code": f"{n:08d}", "offer_id": offer.id}, key=f"guess-{n}"
+        )
+        assert answer.status_code in (422, 429), answer.text
+    code = phone.post("/me/redemption-code").get_json()["code"]
+    answer = api(operator).post("/redemptions", {"code": code, "offer_id": offer.id}, key="real")
+    assert answer.status_code == 429 and answer.get_json()["error"]["code"] == "too_many_attempts"
+    app_clock.advance(hours=24, minutes=1)
+    code = phone.post("/me/redemption-code").get_json()["code"]
+    answer = api(operator).post("/redemptions", {"code": code, "offer_id": offer.id}, key="next")
+    assert answer.status_code == 201, answer.text
+
+
+def test_a_code_from_elsewhere_tells_the_shop_nothing(
+    client, db, api, make_community, make_merchant, make_volunteer, make_user
+):
+    merchant, offer, operator, _volunteer = _shop_with_operator(
+        make_community, make_merchant, make_volunteer, make_user
+    )
+    stranger = make_volunteer(community=make_community("东社区"), name="李四", points=500)
+    code = api(stranger).post("/me/redemption-code").get_json()["code"]
+    answer = api(operator).post("/redemptions", {"code": code, "offer_id": offer.id}, key="x")
+    assert answer.status_code == 422
+    message = answer.get_json()["error"]["message"]
+    assert "东社区" not in message and "李" not in message and "不能在本店使用" in message
+
+
+def test_a_refusal_for_too_few_points_does_not_tell_the_shop_the_balance(
+    client, db, api, make_community, make_merchant, make_volunteer, make_user
+):
+    community = make_community()
+    merchant, offer = make_merchant(communities=[community], points_cost=120)
+    operator = make_user("merchant", merchant=merchant)
+    volunteer = make_volunteer(community=community, points=109)
+    code = api(volunteer).post("/me/redemption-code").get_json()["code"]
+    answer = api(operator).post("/redemptions", {"code": code, "offer_id": offer.id}, key="k")
+    assert answer.status_code == 422
+    message = answer.get_json()["error"]["message"]
+    assert "109" not in message and "120" not in message and "积分不足" in message
