@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_request_hooks(app)
+    from app.web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -150,6 +153,7 @@ def register_request_hooks(app: Flask) -> None:
                 after_commit(lambda: delivery.deliver_due(clock.now, limit=50))
             commit_unit_of_work()
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        _security_headers(app, response)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -199,6 +203,30 @@ def register_request_hooks(app: Flask) -> None:
             "demo_mode": app.config["DEMO_MODE"],
             "current_locale": str(get_locale()),
         }
+
+
+# Scripts only from our own files (no inline script, no handler attributes); pygal's charts
+# are SVG with their own <style>, so inline styles are allowed. Nothing may frame a page.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _security_headers(app: Flask, response) -> None:
+    from flask_login import current_user
+
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages for one person (signed in) and the staff and shop pages are never kept in a
+    # shared or browser cache; public pages and static files keep their own rules.
+    personal = request.blueprint in ("panel", "merchants") or (
+        request.endpoint != "static" and current_user.is_authenticated
+    )
+    if personal:
+        response.headers["Cache-Control"] = "no-store"
 
 
 def register_blueprints(app: Flask) -> None:

@@ -35,6 +35,7 @@ from app.errors import (
     InvalidCode,
     InvalidInput,
     NotFound,
+    NotPermitted,
 )
 from app.extensions import db
 from app.models import Activity, Attendance, LedgerTransaction, OrgUnit, Person, Signup, Team
@@ -153,10 +154,32 @@ def _snapshot(activity: Activity) -> dict:
     }
 
 
+# Hours are points: an activity longer than this, or dated further back, is for the street
+# administrator to create (a worker alone could otherwise write days of service).
+ADMIN_ONLY_LENGTH = timedelta(hours=24)
+ADMIN_ONLY_BACKDATING = timedelta(days=7)
+
+
+def _check_unusual_times(values: dict, actor: Person | None, now: datetime) -> None:
+    if actor is None or actor.has_role("admin"):
+        return  # the CLI and the demo seeder are the operator's
+    if values["ends_at"] - values["starts_at"] > ADMIN_ONLY_LENGTH:
+        raise NotPermitted(
+            _l("An activity longer than 24 hours is created by the street administrator."),
+            field="ends_at",
+        )
+    if values["starts_at"] < now - ADMIN_ONLY_BACKDATING:
+        raise NotPermitted(
+            _l("An activity that started more than 7 days ago is entered by the administrator."),
+            field="starts_at",
+        )
+
+
 def create_activity(
     community: OrgUnit, fields: ActivityFields, *, actor: Person | None, now: datetime, source: str
 ) -> Activity:
     values = _clean(fields, community)
+    _check_unusual_times(values, actor, now)
     activity = Activity(
         community_id=community.id, created_by_id=actor.id if actor else None, **values
     )
@@ -175,6 +198,8 @@ def update_activity(
     """Change an activity. A smaller capacity may not drop confirmed people; a larger one
     moves people up from the waiting list."""
     values = _clean(fields, activity.community)
+    if (values["starts_at"], values["ends_at"]) != (activity.starts_at, activity.ends_at):
+        _check_unusual_times(values, actor, now)
     _lock(activity)
     if values["capacity"] is not None and values["capacity"] < activity.confirmed_count:
         raise BusinessRuleError(
@@ -542,6 +567,14 @@ def counted_minutes(activity: Activity, checked_in_at: datetime, checked_out_at:
     return max(0, min(worked, cap))
 
 
+def minimum_minutes(activity: Activity) -> int:
+    """The least time on site a fixed-points activity pays for by itself (a share of the
+    scheduled time, LINLI_MIN_ATTENDANCE_PERCENT); shorter stays wait for staff."""
+    if activity.points_rule != "fixed":
+        return 0
+    return activity.scheduled_minutes * current_app.config["MIN_ATTENDANCE_PERCENT"] // 100
+
+
 def points_for(activity: Activity, minutes: int) -> int:
     if activity.points_rule == "per_hour":
         return minutes * activity.points // 60
@@ -670,6 +703,11 @@ def _settle(attendance: Attendance, now: datetime) -> None:
     db.session.flush()
     if activity.needs_approval or attendance.unverified:
         return
+    if attendance.points > 0 and attendance.minutes < minimum_minutes(activity):
+        # Scanning in and straight out does not earn a fixed activity's points.
+        attendance.note = _("Shorter than the activity's minimum time; waiting for staff.")
+        db.session.flush()
+        return
     try:
         _approve(attendance, actor=None, now=now, may_exceed_budget=False, source="activity")
     except BudgetExceeded:
@@ -768,14 +806,48 @@ def _require_staff_reason(reason: str | None) -> str:
     )
 
 
+def _large(attendance: Attendance) -> bool:
+    """Over the thresholds above which one worker alone may not approve hours."""
+    from app import deeds
+
+    return (attendance.points or 0) > deeds.approval_threshold() or (
+        attendance.minutes or 0
+    ) > current_app.config["ATTENDANCE_APPROVAL_MINUTES"]
+
+
+def _made_by(attendance: Attendance, actor: Person) -> bool:
+    """Whether `actor` had a hand in these figures: created the activity, recorded the
+    check-in at the desk, or corrected the times."""
+    return actor.id in {
+        attendance.activity.created_by_id,
+        attendance.recorded_by_id,
+        attendance.corrected_by_id,
+    }
+
+
+def needs_second_worker(attendance: Attendance, actor: Person) -> bool:
+    return _large(attendance) and _made_by(attendance, actor)
+
+
 def approve(attendance: Attendance, *, actor: Person, now: datetime) -> Attendance:
-    """Staff approve a closed attendance: hours count, points are posted."""
+    """Staff approve a closed attendance: hours count, points are posted. Above the
+    thresholds, whoever made the figures cannot also approve them."""
     if attendance.status == "approved":
         return attendance
     if attendance.status != "pending":
         raise BusinessRuleError(
             _l("Only a closed attendance waiting for approval can be approved."),
             field="attendance",
+        )
+    if needs_second_worker(attendance, actor):
+        raise NotPermitted(
+            _l(
+                "%(minutes)s minutes and %(points)s points: another worker must approve what "
+                "you entered or corrected."
+            ),
+            field="attendance",
+            minutes=attendance.minutes,
+            points=attendance.points,
         )
     before = {"status": attendance.status}
     attendance.unverified = False
@@ -860,6 +932,7 @@ def correct_times(
         _undo_approval(attendance, actor=actor, now=now, reason=reason)
     attendance.checked_in_at = checked_in_at
     attendance.checked_out_at = checked_out_at
+    attendance.corrected_by_id = actor.id
     attendance.closed_by = "staff"
     attendance.unverified = False
     attendance.minutes = counted_minutes(attendance.activity, checked_in_at, checked_out_at)
@@ -867,7 +940,11 @@ def correct_times(
     attendance.status = "pending"
     attendance.updated_at = now
     db.session.flush()
-    if was_approved:
+    if was_approved and needs_second_worker(attendance, actor):
+        # Large figures from one worker wait for a second one.
+        attendance.note = _("Corrected by %(name)s; waiting for another worker.", name=actor.name)
+        _ask_for_second_worker(attendance, actor, now)
+    elif was_approved:
         _approve(
             attendance,
             actor=actor,
@@ -892,6 +969,20 @@ def correct_times(
         reason=reason,
     )
     return attendance
+
+
+def _ask_for_second_worker(attendance: Attendance, actor: Person, now: datetime) -> None:
+    for colleague in people.staff_of(attendance.activity.community_id, besides=actor.id):
+        with force_locale(colleague.locale):
+            body = _(
+                "Approval needed: %(maker)s corrected %(name)s's attendance at %(title)s to "
+                "%(minutes)s minutes. Open the approvals page of the Linli panel.",
+                maker=actor.name,
+                name=attendance.person.name,
+                title=attendance.activity.title,
+                minutes=attendance.minutes,
+            )
+        outbox.queue(person=colleague, kind="approval_needed", body=body, now=now)
 
 
 def close_overdue(now: datetime, limit: int = 1000) -> int:

@@ -150,7 +150,8 @@ def create_user(role, name, phone, login, communities, merchant, password):
 def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
     """Import residents from a CSV file (phone, name[, grid, building, unit, room, tags])."""
     target = org.get_community(community)
-    plan = residents_import.plan(file.read_bytes(), target)
+    # The CLI is the operator's: it may move people between communities.
+    plan = residents_import.plan(file.read_bytes(), target, may_move=True)
     click.echo(
         _(
             "%(file)s (%(encoding)s): %(new)s new, %(updated)s to update, %(moved)s moving "
@@ -184,7 +185,13 @@ def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
         return
     with click.progressbar(length=len(plan.rows), label=_("Importing")) as bar:
         changed = residents_import.apply(
-            plan, target, now=clock.now(), actor=None, source="cli", progress=bar.update
+            plan,
+            target,
+            may_move=True,
+            now=clock.now(),
+            actor=None,
+            source="cli",
+            progress=bar.update,
         )
     click.echo(_("Imported: %(count)s people created or changed.", count=changed))
 

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Secrets that appear in documentation or tutorials; a production server must not use one.
@@ -53,7 +54,12 @@ def _secret_from_instance(instance_path: Path) -> str:
 def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if environ is None else environ
-    production = env.get("LINLI_ENV", "development").strip().lower() == "production"
+    kind = env.get("LINLI_ENV", "development").strip().lower() or "development"
+    if kind not in ("development", "production"):
+        # "prod" must not quietly mean demo mode (a generated secret, codes shown on a page).
+        raise ConfigError(f"LINLI_ENV={kind!r}: use production, or development for the demo")
+    production = kind == "production"
+    public_url = (env.get("LINLI_PUBLIC_URL") or "").strip().rstrip("/") or None
     instance_path.mkdir(parents=True, exist_ok=True)
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'linli.sqlite3'}"
@@ -81,6 +87,12 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
                 f"{MIN_SECRET_LENGTH} random characters, e.g. "
                 "python -c 'import secrets; print(secrets.token_hex(32))'"
             )
+        if public_url is None or not urlsplit(public_url).hostname:
+            # Links in QR codes and messages must not follow a Host header anyone can send.
+            raise ConfigError(
+                "LINLI_ENV=production needs LINLI_PUBLIC_URL, the address people reach "
+                "the server at (e.g. https://linli.example.org)."
+            )
         if database_url.startswith("sqlite") and not _flag(env.get("LINLI_ALLOW_SQLITE")):
             raise ConfigError(
                 "LINLI_ENV=production runs on PostgreSQL: set DATABASE_URL, "
@@ -102,7 +114,17 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL") or None,
         # The address phones reach this server at, for URLs inside QR codes (a projector
         # page opened on http://127.0.0.1 must still show a code a phone can open).
-        "PUBLIC_URL": (env.get("LINLI_PUBLIC_URL") or "").rstrip("/") or None,
+        "PUBLIC_URL": public_url,
+        # In production, requests naming another host are refused (400): only the public
+        # host and any LINLI_ALLOWED_HOSTS (comma-separated, e.g. an internal health check).
+        "TRUSTED_HOSTS": (
+            [urlsplit(public_url).hostname]
+            + [h.strip() for h in (env.get("LINLI_ALLOWED_HOSTS") or "").split(",") if h.strip()]
+            if production
+            else None
+        ),
+        # HSTS when the public address is https (a browser then never tries plain http).
+        "HSTS": production and public_url.startswith("https://"),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _number(env, "LINLI_TRUSTED_PROXIES", 0, high=5),
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
@@ -161,6 +183,14 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "ADJUSTMENT_APPROVAL_THRESHOLD": _number(
             env, "LINLI_ADJUSTMENT_APPROVAL_THRESHOLD", 200, high=1_000_000
         ),
+        # An attendance of more minutes than this (or more points than the threshold above)
+        # is approved by a worker other than the one who entered or corrected it.
+        "ATTENDANCE_APPROVAL_MINUTES": _number(
+            env, "LINLI_ATTENDANCE_APPROVAL_MINUTES", 480, high=7 * 24 * 60
+        ),
+        # A fixed-points activity pays by itself only after this share of its scheduled
+        # time on site; shorter attendances wait for staff.
+        "MIN_ATTENDANCE_PERCENT": _number(env, "LINLI_MIN_ATTENDANCE_PERCENT", 50, high=100),
         # Offer photos and other uploads.
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
     }

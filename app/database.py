@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 
@@ -114,9 +115,25 @@ def after_commit(callback: Callable[[], None]) -> None:
     db.session.info.setdefault("linli_after_commit", []).append(callback)
 
 
+@event.listens_for(Session, "after_flush")
+def _note_a_write(session, _context) -> None:
+    session.info["linli_wrote"] = True
+
+
+def finish_reads() -> None:
+    """End the unit of work before slow work that needs no database (decoding an upload),
+    so that on SQLite the request does not hold the one write lock meanwhile (a writer takes
+    it at its first statement, see above). Does nothing once something was written."""
+    session = db.session
+    if session.new or session.dirty or session.deleted or session.info.get("linli_wrote"):
+        return  # a unit of work is never cut in two: the slow work waits inside it instead
+    commit_unit_of_work()
+
+
 def commit_unit_of_work() -> None:
     """The one place a request, webhook or CLI command commits (services only flush)."""
     db.session.commit()
+    db.session.info.pop("linli_wrote", None)
     callbacks = db.session.info.pop("linli_after_commit", [])
     for callback in callbacks:
         # What was committed stands: a failing follow-up is logged, never turned into an
@@ -130,4 +147,5 @@ def commit_unit_of_work() -> None:
 
 def rollback_unit_of_work() -> None:
     db.session.rollback()
+    db.session.info.pop("linli_wrote", None)
     db.session.info.pop("linli_after_commit", None)

@@ -9,7 +9,7 @@ posts nothing twice and one blocked person does not stop the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -32,6 +32,7 @@ from app.models import (
     DeedAward,
     DeedCount,
     DeedRule,
+    LedgerEntry,
     LedgerTransaction,
     OrgUnit,
     Person,
@@ -178,10 +179,14 @@ class Chosen:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def people_by_ids(ids: list[int]) -> list[Person]:
+def people_by_ids(ids: list[int], community_ids: set[int] | None) -> list[Person]:
+    """The people with these ids within the worker's communities (others are left out)."""
     if not ids:
         return []
-    found = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))}
+    select = sa.select(Person).where(Person.id.in_(ids))
+    if community_ids is not None:
+        select = select.where(Person.community_id.in_(community_ids))
+    found = {p.id: p for p in db.session.scalars(select)}
     return [found[i] for i in dict.fromkeys(ids) if i in found]
 
 
@@ -207,8 +212,9 @@ def people_under(node: OrgUnit) -> list[Person]:
     )
 
 
-def people_from_phones(text: str) -> Chosen:
-    """A pasted list: one phone per line (or separated by commas / spaces)."""
+def people_from_phones(text: str, community_ids: set[int] | None) -> Chosen:
+    """A pasted list: one phone per line (or separated by commas / spaces). A phone of
+    someone outside the worker's communities says only that, never who it is."""
     from app import people as people_service
     from app.phones import normalize_phone
 
@@ -230,6 +236,8 @@ def people_from_phones(text: str) -> Chosen:
             continue
         if person is None:
             chosen.problems.append((raw, str(_l("Nobody is registered with this phone number."))))
+        elif community_ids is not None and person.community_id not in community_ids:
+            chosen.problems.append((raw, str(_l("Not in your communities."))))
         elif person.id not in seen:
             seen.add(person.id)
             chosen.people.append(person)
@@ -386,6 +394,49 @@ def approval_threshold() -> int:
     return current_app.config["ADJUSTMENT_APPROVAL_THRESHOLD"]
 
 
+GIVING_WINDOW = timedelta(hours=24)
+
+
+def given_recently(maker: Person, person: Person, now: datetime) -> int:
+    """Points `maker` alone gave `person` by adjustments and awards in the last 24 hours.
+
+    The approval threshold holds for this sum, not for each correction, so three of 200
+    are not 600 without a second person. The person's row is locked first (PostgreSQL;
+    SQLite writers are serial already), so two proposals at once are summed in turn.
+    """
+    db.session.execute(sa.select(Person.id).where(Person.id == person.id).with_for_update())
+    wallet = ledger.find_wallet(person)
+    if wallet is None:
+        return 0
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+            .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+            .where(
+                LedgerEntry.account_id == wallet.id,
+                LedgerEntry.amount > 0,
+                LedgerTransaction.actor_id == maker.id,
+                LedgerTransaction.kind.in_(("adjustment", "award")),
+                LedgerTransaction.created_at > now - GIVING_WINDOW,
+            )
+        )
+    )
+
+
+def check_direct_award(maker: Person, person: Person, points: int, now: datetime) -> None:
+    """An award without a second person stays within the threshold over 24 hours."""
+    threshold = approval_threshold()
+    if points > threshold or given_recently(maker, person, now) + points > threshold:
+        raise BusinessRuleError(
+            _l(
+                "More than %(n)s points from you to one person within 24 hours need a second "
+                "staff member: propose an adjustment (POST /api/v1/adjustments) instead."
+            ),
+            field="points",
+            n=threshold,
+        )
+
+
 def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) -> None:
     person = adjustment.person
     community = db.session.get(OrgUnit, person.community_id)
@@ -452,7 +503,8 @@ def propose_adjustment(
     )
     db.session.add(adjustment)
     db.session.flush()
-    if abs(points) <= approval_threshold():
+    given = given_recently(maker, person, now) if points > 0 else 0
+    if abs(points) <= approval_threshold() and given + points <= approval_threshold():
         _post_adjustment(adjustment, actor=maker, now=now)
         adjustment.decided_at = now
     else:

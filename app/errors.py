@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.database import rollback_unit_of_work
 
@@ -190,6 +190,16 @@ def register_error_handlers(app: Flask) -> None:
             commit_unit_of_work()
         body = error.to_dict()
         return _render(error.http_status, error.code, body["message"], body.get("fields"))
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(error: SecurityError):
+        # A Host header outside TRUSTED_HOSTS: no page can be built for it (every link would
+        # name that host), so the answer is plain text.
+        return (
+            _("This server does not answer for that address."),
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app import clock, offers
+from app.database import finish_reads
 
 KINDS = [
     SelectChoice("discount", _l("Discount")),
@@ -120,7 +121,13 @@ def save_offer_form(
     """Create or update the offer from a filled form, and keep a new photo if one came.
 
     A shop's own changes may wait for staff review; staff changes go live (`by_staff`).
+    A photo is checked and decoded first, outside any transaction (app.database.finish_reads).
     """
+    upload = form.photo.data
+    photo = None
+    if upload and getattr(upload, "filename", ""):
+        finish_reads()
+        photo = offers.prepare_photo(upload.read())
     if offer is None:
         offer = offers.create_offer(
             merchant, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source
@@ -129,7 +136,6 @@ def save_offer_form(
         offers.update_offer(
             offer, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source
         )
-    upload = form.photo.data
-    if upload and getattr(upload, "filename", ""):
-        offers.save_photo(offer, upload.read(), upload_folder)
+    if photo is not None:
+        offers.save_photo(offer, photo, upload_folder)
     return offer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ MAX_COST = 100_000
 MAX_QUANTITY = 100
 MAX_STOCK = 1_000_000
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
+# A phone photo is about 12 million pixels; more is refused before decoding.
+MAX_PHOTO_PIXELS = 25_000_000
 PHOTO_SIDE = 1200
 
 
@@ -271,29 +274,53 @@ def merchant_for_staff(merchant_id: int, community_ids: set[int] | None) -> Merc
     return merchant
 
 
-def save_photo(offer: Offer, data: bytes, upload_folder: str) -> str:
-    """Check an uploaded image, re-encode it (dropping EXIF, e.g. location) and keep it."""
+def prepare_photo(data: bytes) -> bytes:
+    """Check an uploaded image and re-encode it small as JPEG (dropping EXIF, e.g. the
+    location). Touches no database: the edge calls it before the unit of work writes.
+
+    The size in pixels is read from the header and bounded before anything is decoded, so a
+    small file that would unpack into gigabytes (a "decompression bomb") is refused at once.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > MAX_PHOTO_BYTES:
         raise InvalidInput(
             _l("The photo is larger than %(max)s MB."), field="photo", max=MAX_PHOTO_BYTES >> 20
         )
+    too_big = InvalidInput(
+        _l("The photo has more than %(max)s million pixels; send a smaller one."),
+        field="photo",
+        max=MAX_PHOTO_PIXELS // 1_000_000,
+    )
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
+        with warnings.catch_warnings():  # Pillow only warns between its limit and twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
             if image.format not in ("JPEG", "PNG", "WEBP"):
                 raise InvalidInput(
                     _l("The photo must be a JPEG, PNG or WebP image."), field="photo"
                 )
+            if image.width * image.height > MAX_PHOTO_PIXELS:
+                raise too_big
+            image.draft("RGB", (PHOTO_SIDE, PHOTO_SIDE))  # JPEG: decode at a smaller scale
             picture = image.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's bound
+        raise too_big from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise InvalidInput(_l("This file is not a photo we can read."), field="photo") from None
     picture.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def save_photo(offer: Offer, jpeg: bytes, upload_folder: str) -> str:
+    """Keep a photo made by `prepare_photo` as the offer's."""
     folder = Path(upload_folder) / "offers"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{offer.id}-{secrets.token_hex(8)}.jpg"
-    picture.save(folder / name, "JPEG", quality=85)
+    (folder / name).write_bytes(jpeg)
     offer.photo = name
     db.session.flush()
     return name

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app import ledger
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, NotPermitted
 from app.extensions import db
 from app.models import OrgUnit, Team
 from app.models.org import ORG_KINDS
@@ -185,6 +185,12 @@ def update_community_settings(
     if monthly_budget is not None and (type(monthly_budget) is not int or monthly_budget < 0):
         raise InvalidInput(
             _l("The budget is a whole number of points, 0 or more, or empty."),
+            field="monthly_budget",
+        )
+    if monthly_budget != community.monthly_budget and not (actor and actor.has_role("admin")):
+        # Budgets are the street's (PRODUCT.md): a worker cannot raise their own.
+        raise NotPermitted(
+            _l("Only the street administrator can change a community's budget."),
             field="monthly_budget",
         )
     before = {"timezone": community.timezone, "monthly_budget": community.monthly_budget}

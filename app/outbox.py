@@ -117,10 +117,24 @@ def claim(message_id: int, now: datetime) -> OutboxMessage | None:
     return db.session.get(OutboxMessage, message_id, populate_existing=True)
 
 
+# Messages that carry a secret (a sign-in code): once delivered or given up, the body is
+# replaced, so the database never keeps a usable code (app.signin keeps only a keyed hash).
+# Demo mode shows messages on /panel/outbox instead of sending them, so it keeps them.
+SECRET_KINDS = frozenset({"sign_in_code"})
+REDACTED = "[code removed after sending]"
+
+
+def _forget_secret(message: OutboxMessage) -> None:
+    if message.kind in SECRET_KINDS:
+        message.body = REDACTED
+
+
 def record_sent(message: OutboxMessage, now: datetime, *, shown_only: bool) -> None:
     message.status = "shown" if shown_only else "sent"
     message.sent_at = now
     message.last_error = ""
+    if not shown_only:
+        _forget_secret(message)
     db.session.flush()
 
 
@@ -129,6 +143,7 @@ def record_failure(message: OutboxMessage, now: datetime, error: str, *, permane
     message.last_error = error[:500]
     if permanent or message.attempts >= MAX_ATTEMPTS:
         message.status = "failed"
+        _forget_secret(message)
     else:
         message.next_attempt_at = now + timedelta(seconds=30 * 2 ** (message.attempts - 1))
     db.session.flush()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import audit, ledger
-from app.errors import DuplicatePhone, InvalidInput, NotFound
+from app import audit, ledger, strikes
+from app.errors import DuplicatePhone, InvalidInput, NotFound, TooManyAttempts
 from app.extensions import db
 from app.models import (
     LeaderRole,
@@ -96,13 +96,39 @@ def find_by_login(login_or_phone: str) -> Person | None:
         return None
 
 
-def authenticate(login_or_phone: str, password: str) -> Person | None:
-    """The person these credentials belong to, or None (one answer for every failure)."""
+# Wrong passwords for one account, from any address (a botnet tries one account from many):
+# after 5 in an hour the account waits 1 minute, doubling with each further one up to 15
+# minutes — slow for a guesser, never long for the worker whose account is tried.
+ACCOUNT_WRONG_PASSWORDS = strikes.Limit(
+    "password:account",
+    5,
+    timedelta(hours=1),
+    pause=timedelta(minutes=1),
+    backoff=True,
+    max_pause=timedelta(minutes=15),
+)
+
+
+def authenticate(login_or_phone: str, password: str, *, now: datetime) -> Person | None:
+    """The person these credentials belong to, or None (one answer for every failure).
+
+    A wrong password counts against the account (kept: the caller commits); while the
+    account is paused even the right one is refused, with TooManyAttempts.
+    """
     person = find_by_login(login_or_phone)
     if person is None or not person.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
+    guard = [(ACCOUNT_WRONG_PASSWORDS, person.id)]
+    until = strikes.paused_until(guard, now)
+    if until is not None:
+        raise TooManyAttempts(
+            _l("Too many wrong passwords for this account. Try again in %(minutes)s minutes."),
+            field="password",
+            minutes=strikes.minutes_until(until, now),
+        )
     if not check_password_hash(person.password_hash, password or ""):
+        strikes.record(guard, now)
         return None
     return person if person.is_active else None
 

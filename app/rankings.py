@@ -47,7 +47,7 @@ class Scope:
     def parse(cls, text: str | None) -> Scope:
         """'community:3', 'grid:12', 'team:4' or 'street'; anything else is the street."""
         kind, _sep, raw = (text or "street").partition(":")
-        if kind in ("community", "grid", "team") and raw.isdigit():
+        if kind in ("community", "grid", "team") and raw.isdigit() and 0 < int(raw) < 2**31:
             return cls(kind, int(raw))
         return cls("street")
 

@@ -24,6 +24,7 @@ from app import org, people
 from app.errors import ImportFailed, LinliError
 from app.extensions import db
 from app.models import OrgUnit, Person
+from app.models.people import USER_ROLES
 from app.phones import normalize_phone
 
 COLUMNS = {
@@ -160,8 +161,13 @@ def _header_map(header: list[str]) -> dict[str, int]:
     return found
 
 
-def plan(data: bytes, community: OrgUnit) -> ImportPlan:
-    """Read the file and work out, row by row, what importing it into `community` would do."""
+def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
+    """Read the file and work out, row by row, what importing it into `community` would do.
+
+    An import creates people and updates the community's own residents. A phone of another
+    community's resident is a bad row unless `may_move` (a street administrator, the CLI);
+    a staff or red partner account is never renamed or moved by an import.
+    """
     text, encoding = decode(data)
     result = ImportPlan(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -216,12 +222,26 @@ def plan(data: bytes, community: OrgUnit) -> ImportPlan:
             continue
         first_line_of[phone] = row_line
         result.rows.append(PlannedRow(line=row_line, **row))
-    _classify(result, community)
+    _classify(result, community, may_move)
     return result
 
 
-def _classify(result: ImportPlan, community: OrgUnit) -> None:
-    """Mark each row as a new person, an update, a move from another community, or no change."""
+def _refusal(person: Person, community: OrgUnit, may_move: bool) -> str | None:
+    """Why an import may not change this person, or None."""
+    if person.password_hash or any(r.role in USER_ROLES for r in person.roles):
+        return _(
+            "This phone belongs to a staff or red partner account; an import never changes it."
+        )
+    if person.community_id not in (None, community.id) and not may_move:
+        return _(
+            "This phone belongs to a resident of another community; an administrator can move them."
+        )
+    return None
+
+
+def _classify(result: ImportPlan, community: OrgUnit, may_move: bool) -> None:
+    """Mark each row as a new person, an update, a move from another community, or no change;
+    rows the importer may not apply become bad rows."""
     phones = [row.phone for row in result.rows]
     known: dict[str, Person] = {}
     for start in range(0, len(phones), 900):
@@ -229,10 +249,17 @@ def _classify(result: ImportPlan, community: OrgUnit) -> None:
             sa.select(Person).where(Person.phone.in_(phones[start : start + 900]))
         ):
             known[person.phone] = person
+    kept = []
     for row in result.rows:
         person = known.get(row.phone)
         if person is None:
+            kept.append(row)
             continue
+        refusal = _refusal(person, community, may_move)
+        if refusal is not None:
+            result.errors.append(RowError(row.line, "phone", refusal))
+            continue
+        kept.append(row)
         row.person_id = person.id
         if person.community_id not in (None, community.id):
             row.action = "move"
@@ -244,18 +271,24 @@ def _classify(result: ImportPlan, community: OrgUnit) -> None:
             row.action = "unchanged"
         else:
             row.action = "update"
+    result.rows = kept
+    result.errors.sort(key=lambda error: error.line)
 
 
 def apply(
     import_plan: ImportPlan,
     community: OrgUnit,
     *,
+    may_move: bool,
     now: datetime,
     actor: Person | None,
     source: str,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the good rows of a plan; returns how many people were created or changed."""
+    """Write the good rows of a plan; returns how many people were created or changed.
+
+    Each person is checked again as it is written (a plan may be stale or built by hand).
+    """
     changed = 0
     for row in import_plan.rows:
         if row.action != "unchanged":
@@ -273,9 +306,15 @@ def apply(
                 )
                 changed += 1
             else:
+                person = db.session.get(Person, row.person_id)
+                refusal = _refusal(person, community, may_move)
+                if refusal is not None:
+                    raise ImportFailed(
+                        _l("Line %(line)s: %(reason)s"), field="file", line=row.line, reason=refusal
+                    )
                 has_address = any((row.grid, row.building, row.unit, row.room))
                 if people.update_person(
-                    db.session.get(Person, row.person_id),
+                    person,
                     name=row.name,
                     community=community,
                     org_unit=place if has_address else None,

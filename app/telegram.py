@@ -68,7 +68,7 @@ class LogTelegramSender:
     delivers = False
 
     def send(self, chat_id: str, body: str) -> str:
-        log.info("Telegram to %s (not sent, demo mode): %s", chat_id, body)
+        log.info("Telegram to %s (not sent, demo mode): %s characters", chat_id, len(body))
         return "log"
 
 

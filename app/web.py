@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 
 def role_required(*roles: str):
@@ -26,6 +27,39 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
+
+
+# The largest id a row can have on every database (PostgreSQL's INTEGER): a bigger number
+# in a URL or a form names nothing, and must not reach the database (SQLite overflows).
+MAX_ID = 2**31 - 1
+
+
+def db_id(value) -> int:
+    """A row id typed by anyone, for `request.args.get(..., type=db_id)`: a whole number
+    from 1 to MAX_ID, else ValueError (the argument is then taken as missing)."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError("not a row id")
+    return number
+
+
+def db_ids(values: Iterable[str]) -> list[int]:
+    """The row ids among typed values (checkboxes, hidden fields); anything else is left out."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(db_id(value))
+        except ValueError:
+            continue
+    return ids
+
+
+class IdConverter(IntegerConverter):
+    """<int:…> in routes: ids beyond MAX_ID match no route (a 404, not a 500)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def scan_url(activity, kind: str, now) -> str:
@@ -56,15 +90,31 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# A text cell Excel would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A cell as it may go into a CSV opened in Excel: text that would start a formula gets
+    a leading apostrophe (shown as text); numbers stay numbers (-80 is not a formula)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_download(filename: str, header: list, rows: Iterable[list]) -> Response:
-    """A CSV file to download: UTF-8 with a BOM, so Excel shows Chinese correctly."""
+    """A CSV file to download: UTF-8 with a BOM, so Excel shows Chinese correctly; every
+    text cell defused against formulas; never kept in a cache."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([spreadsheet_safe(cell) for cell in header])
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     return Response(
         buffer.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={filename}"},
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "no-store",
+        },
     )

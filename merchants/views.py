@@ -20,7 +20,7 @@ from app.errors import LinliError
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
 from app.text import mask_name
-from app.web import csv_download, role_required
+from app.web import csv_download, db_id, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
 
@@ -116,7 +116,7 @@ def sale(shop_id: int):
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        offer_id = request.form.get("offer", type=int)
+        offer_id = request.form.get("offer", type=db_id)
         quantity = request.form.get("quantity", type=int)
         try:
             offer = offers.get_offer(offer_id or 0)

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from app import demo, ledger, people
 from app.models import Account, LedgerTransaction, Person
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_create_user_for_each_role(cli, db):
         "li",
     )
     assert result.exit_code == 0, result.output
-    staff = people.authenticate("li", "a-long-password")
+    staff = people.authenticate("li", "a-long-password", now=NOW)
     assert staff is not None and staff.phone == "+8613900000010"
     assert staff.password_hash.startswith(("scrypt:", "pbkdf2:"))
     bad = [
@@ -162,7 +163,7 @@ def test_seed_demo_builds_a_clean_street_once(app, cli, db):
     assert count(db, Person) > 300
     assert len(demo.DEMO_LOGINS) == 5
     for _who, login, password in demo.DEMO_LOGINS:
-        assert people.authenticate(login, password) is not None
+        assert people.authenticate(login, password, now=NOW) is not None
     volunteer = people.get_by_phone(demo.DEMO_VOLUNTEER_PHONE)
     assert ledger.balance(ledger.wallet_for(volunteer)) > 0
     assert cli("ledger-check").exit_code == 0

@@ -6,6 +6,7 @@ from app import config
 from app.config import ConfigError
 
 GOOD_SECRET = "0123456789abcdef0123456789abcdef0123456789"
+PUBLIC = "https://linli.example.org"
 
 
 def test_no_environment_means_a_sqlite_demo_with_a_kept_secret(tmp_path):
@@ -36,7 +37,9 @@ def test_database_url_switches_to_postgresql(tmp_path):
         ({"SECRET_KEY": "changeme"}, "default or too short"),
         ({"SECRET_KEY": "dev"}, "default or too short"),
         ({"SECRET_KEY": "short-but-not-default"}, "default or too short"),
-        ({"SECRET_KEY": GOOD_SECRET}, "runs on PostgreSQL"),
+        ({"SECRET_KEY": GOOD_SECRET}, "needs LINLI_PUBLIC_URL"),
+        ({"SECRET_KEY": GOOD_SECRET, "LINLI_PUBLIC_URL": "linli"}, "needs LINLI_PUBLIC_URL"),
+        ({"SECRET_KEY": GOOD_SECRET, "LINLI_PUBLIC_URL": PUBLIC}, "runs on PostgreSQL"),
     ],
 )
 def test_production_refuses_to_start_unsafely(tmp_path, environ, complaint):
@@ -56,6 +59,7 @@ def test_production_with_real_settings_turns_demo_mode_off(tmp_path):
         {
             "LINLI_ENV": "production",
             "SECRET_KEY": GOOD_SECRET,
+            "LINLI_PUBLIC_URL": PUBLIC,
             "DATABASE_URL": "postgresql://linli@db/linli",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
         },
@@ -63,9 +67,15 @@ def test_production_with_real_settings_turns_demo_mode_off(tmp_path):
     assert settings["DEMO_MODE"] is False
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert settings["TRUSTED_HOSTS"] == ["linli.example.org"] and settings["HSTS"] is True
     allowed = config.load(
         tmp_path,
-        {"LINLI_ENV": "production", "SECRET_KEY": GOOD_SECRET, "LINLI_ALLOW_SQLITE": "1"},
+        {
+            "LINLI_ENV": "production",
+            "SECRET_KEY": GOOD_SECRET,
+            "LINLI_PUBLIC_URL": PUBLIC,
+            "LINLI_ALLOW_SQLITE": "1",
+        },
     )
     assert allowed["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
@@ -78,6 +88,34 @@ def test_create_app_refuses_in_production(monkeypatch, tmp_path):
     monkeypatch.setenv("LINLI_INSTANCE_PATH", str(tmp_path))
     with pytest.raises(ConfigError):
         create_app()
+
+
+@pytest.mark.parametrize("kind", ["prod", "staging", "Production!"])
+def test_an_unknown_environment_is_refused_not_taken_for_demo_mode(tmp_path, kind):
+    with pytest.raises(ConfigError, match="LINLI_ENV"):
+        config.load(tmp_path, {"LINLI_ENV": kind, "SECRET_KEY": GOOD_SECRET})
+
+
+def test_production_refuses_other_hosts_and_sends_hsts(monkeypatch, tmp_path):
+    from app import create_app
+
+    for name, value in {
+        "LINLI_ENV": "production",
+        "SECRET_KEY": GOOD_SECRET,
+        "LINLI_PUBLIC_URL": PUBLIC,
+        "LINLI_ALLOW_SQLITE": "1",
+        "LINLI_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        "REDIS_URL": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"RATELIMIT_STORAGE_URI": "memory://"})
+    client = app.test_client()
+    assert client.get("/boards", headers={"Host": "evil.example"}).status_code == 400
+    page = client.get("/favicon-does-not-exist", headers={"Host": "linli.example.org"})
+    assert page.status_code == 404
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
 
 def test_unknown_time_zone_is_refused(tmp_path):

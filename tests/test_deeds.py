@@ -142,7 +142,9 @@ def test_choosing_people_by_building_team_and_phones(db, now, make_community, ma
     make_volunteer(community=community)  # not in the building
     building = household.parent.parent
     assert deeds.people_under(building) == [inside]
-    chosen = deeds.people_from_phones("１３８００１３８１０１\n138 0013 8101, 12345\n13999999999")
+    chosen = deeds.people_from_phones(
+        "１３８００１３８１０１\n138 0013 8101, 12345\n13999999999", None
+    )
     assert chosen.people == [inside]
     assert [raw for raw, _why in chosen.problems] == ["12345", "13999999999"]
 

@@ -186,3 +186,87 @@ def test_a_refusal_for_too_few_points_does_not_tell_the_shop_the_balance(
     assert answer.status_code == 422
     message = answer.get_json()["error"]["message"]
     assert "109" not in message and "120" not in message and "积分不足" in message
+
+
+def test_one_telegram_chat_cannot_pump_sign_in_codes_to_many_phones(client, db, app_clock):
+    from flask import current_app
+
+    from tests.test_chat_telegram import SECRET, say
+
+    current_app.config["TELEGRAM_WEBHOOK_SECRET"] = SECRET
+    try:
+        replies = [say(client, f"绑定 1380013{n:04d}")["text"] for n in range(12)]
+    finally:
+        current_app.config["TELEGRAM_WEBHOOK_SECRET"] = None
+    assert all("验证码已发送" in reply for reply in replies[:3])
+    assert all("分钟后再试" in reply for reply in replies[3:])
+    sent = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.kind == "sign_in_code")
+    ).all()
+    assert len(sent) == 3
+
+
+def test_wrong_passwords_for_one_account_from_many_addresses_back_off(
+    client, db, app_clock, make_user
+):
+    from tests.conftest import csrf_from
+
+    worker = make_user(login="li")
+
+    def attempt(password: str, address: str):
+        page = client.get("/login", environ_base={"REMOTE_ADDR": address})
+        return client.post(
+            "/login",
+            data={"login": "li", "password": password, "csrf_token": csrf_from(page.text)},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    for n in range(4):
+        assert "密码不正确" in attempt("guess", f"10.0.0.{n}").text
+    response = attempt("guess", "10.0.0.9")  # the fifth: the account waits a minute
+    assert response.status_code == 200
+    locked = attempt("correct horse", "10.0.1.1")
+    assert locked.status_code == 200 and "1 分钟后再试" in locked.text
+    app_clock.advance(minutes=1, seconds=1)
+    attempt("guess", "10.0.0.10")  # the sixth: two minutes
+    app_clock.advance(minutes=1, seconds=1)
+    assert "分钟后再试" in attempt("correct horse", "10.0.1.2").text
+    app_clock.advance(minutes=1)
+    ok = attempt("correct horse", "10.0.1.3")
+    assert ok.status_code == 302 and worker.id
+
+
+def test_signing_out_ends_the_session_cookie_and_the_remember_token(
+    app, client, db, login, make_user
+):
+    worker = make_user(login="li")
+    page = client.get("/login")
+    from tests.conftest import csrf_from
+
+    client.post(
+        "/login",
+        data={
+            "login": "li",
+            "password": "correct horse",
+            "remember": "y",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert client.get("/panel/").status_code == 200
+    session_cookie = client.get_cookie("session").value
+    remember = client.get_cookie("remember_token").value
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/panel/").text)})
+    assert client.get("/panel/").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", session_cookie)
+    assert replay.get("/panel/").status_code == 302  # the old session cookie opens nothing
+    stolen = app.test_client()
+    stolen.set_cookie("remember_token", remember)
+    assert stolen.get("/panel/").status_code == 302  # nor the old remember-me token
+    # A new password also ends every session.
+    login(worker)
+    assert client.get("/panel/").status_code == 200
+    from app import people
+
+    people.set_password(worker, "another long one")
+    assert client.get("/panel/").status_code == 302

@@ -20,9 +20,9 @@ def test_community_time_zone_and_budget(client, db, desk):
     token = csrf_from(page.text)
     client.post(
         f"/panel/org/{desk.id}/settings",
-        data={"csrf_token": token, "timezone": "Asia/Urumqi", "monthly_budget": "5000"},
+        data={"csrf_token": token, "timezone": "Asia/Urumqi", "monthly_budget": ""},
     )
-    assert (desk.timezone, desk.monthly_budget) == ("Asia/Urumqi", 5000)
+    assert (desk.timezone, desk.monthly_budget) == ("Asia/Urumqi", None)
     response = client.post(
         f"/panel/org/{desk.id}/settings",
         data={"csrf_token": token, "timezone": "Mars/Base", "monthly_budget": ""},
@@ -33,7 +33,7 @@ def test_community_time_zone_and_budget(client, db, desk):
         f"/panel/org/{desk.id}/settings",
         data={"csrf_token": token, "timezone": "", "monthly_budget": "-3"},
     )
-    assert desk.monthly_budget == 5000
+    assert desk.monthly_budget is None
     assert (
         db.session.scalar(
             sa.select(sa.func.count())

@@ -28,7 +28,7 @@ def test_utf8_gb18030_and_bom_files_read_the_same(make_community):
         GOOD.encode("gb18030"),
         GOOD.encode("utf-16"),
     ):
-        plan = residents_import.plan(data, community)
+        plan = residents_import.plan(data, community, may_move=True)
         assert plan.errors == []
         assert [(r.phone, r.name) for r in plan.rows] == [
             ("+8613800138000", "张明"),
@@ -39,10 +39,10 @@ def test_utf8_gb18030_and_bom_files_read_the_same(make_community):
 
 def test_chinese_headers_and_full_width_digits(make_community, db, now):
     community = make_community()
-    plan = residents_import.plan(CHINESE.encode("gb18030"), community)
+    plan = residents_import.plan(CHINESE.encode("gb18030"), community, may_move=True)
     assert plan.errors == []
     assert plan.encoding == "gb18030"
-    residents_import.apply(plan, community, now=now, actor=None, source="test")
+    residents_import.apply(plan, community, may_move=True, now=now, actor=None, source="test")
     person = people.get_by_phone("13800138001")
     assert person.name == "王芳"
     assert person.tag_names == ["党员", "退休"]
@@ -70,7 +70,7 @@ def test_bad_rows_are_listed_by_line(make_community):
         "13800138000,张明明\n"
         "13600136000,赵" + "很" * 60 + "\n"
     ).encode()
-    plan = residents_import.plan(data, community)
+    plan = residents_import.plan(data, community, may_move=True)
     assert [(e.line, e.field) for e in plan.errors] == [
         (3, "phone"),
         (5, "name"),
@@ -94,15 +94,17 @@ def test_bad_rows_are_listed_by_line(make_community):
 )
 def test_unreadable_files_are_refused_with_the_reason(make_community, data, message):
     with pytest.raises(ImportFailed, match=re.escape(message)):
-        residents_import.plan(data, make_community())
+        residents_import.plan(data, make_community(), may_move=True)
 
 
 def test_known_phone_updates_instead_of_duplicating(make_community, make_volunteer, db, now):
     community = make_community()
     person = make_volunteer(community=community, name="张明", phone="13800138000")
-    plan = residents_import.plan(GOOD.encode(), community)
+    plan = residents_import.plan(GOOD.encode(), community, may_move=True)
     assert [r.action for r in plan.rows] == ["update", "create"]
-    changed = residents_import.apply(plan, community, now=now, actor=None, source="test")
+    changed = residents_import.apply(
+        plan, community, may_move=True, now=now, actor=None, source="test"
+    )
     assert changed == 2
     count = db.session.scalar(
         sa.select(sa.func.count()).select_from(Person).where(Person.phone == "+8613800138000")
@@ -111,8 +113,11 @@ def test_known_phone_updates_instead_of_duplicating(make_community, make_volunte
     assert person.tag_names == ["党员", "志愿者骨干"]
     assert person.org_unit.name == "301"
     # The same file again changes nothing.
-    again = residents_import.plan(GOOD.encode(), community)
-    assert residents_import.apply(again, community, now=now, actor=None, source="test") == 0
+    again = residents_import.plan(GOOD.encode(), community, may_move=True)
+    assert (
+        residents_import.apply(again, community, may_move=True, now=now, actor=None, source="test")
+        == 0
+    )
 
 
 def test_moving_to_another_community_takes_the_wallet_along(
@@ -120,9 +125,9 @@ def test_moving_to_another_community_takes_the_wallet_along(
 ):
     old, new = make_community(), make_community()
     person = make_volunteer(community=old, phone="13800138000", points=30)
-    plan = residents_import.plan(GOOD.encode(), new)
+    plan = residents_import.plan(GOOD.encode(), new, may_move=True)
     assert plan.rows[0].action == "move"
-    residents_import.apply(plan, new, now=now, actor=None, source="test")
+    residents_import.apply(plan, new, may_move=True, now=now, actor=None, source="test")
     wallet = ledger.find_wallet(person)
     assert person.community_id == new.id
     assert wallet.community_id == new.id

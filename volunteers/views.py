@@ -40,7 +40,7 @@ from app.database import after_commit, rollback_unit_of_work
 from app.errors import CodeRecentlySent, LinliError
 from app.extensions import limiter
 from app.phones import normalize_phone
-from app.web import safe_next
+from app.web import db_id, safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
 
@@ -419,7 +419,7 @@ def boards():
 def group_boards():
     """Boards of households (家风指数), teams, and grids by participation, per community."""
     communities = org.communities()
-    community_id = request.args.get("community", type=int)
+    community_id = request.args.get("community", type=db_id)
     if community_id is None and current_user.is_authenticated and current_user.community_id:
         community_id = current_user.community_id
     community = org.community_by_id(community_id or (communities[0].id if communities else 0))
@@ -451,7 +451,7 @@ def boards_json():
 @bp.route("/boards/screen")
 def board_screen():
     """The community hall's TV: full screen, big type, rotating boards (first-party JS)."""
-    chosen = request.args.get("community", type=int)
+    chosen = request.args.get("community", type=db_id)
     if chosen is None:
         communities = org.communities()
         if not communities:

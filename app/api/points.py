@@ -82,16 +82,7 @@ def create_award():
             sa.select(LedgerTransaction).filter_by(idempotency_key=f"deed:{key}:{person.id}")
         )
         return _award_json(txn, person, rule.points, rule.id), 201
-    threshold = deeds.approval_threshold()
-    if data["points"] > threshold:
-        raise BusinessRuleError(
-            _l(
-                "More than %(n)s points need a second staff member: propose an adjustment "
-                "(POST /api/v1/adjustments) instead."
-            ),
-            field="points",
-            n=threshold,
-        )
+    deeds.check_direct_award(actor, person, data["points"], now)
     txn = awards.award(
         person,
         data["points"],

@@ -2,9 +2,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app import demo, people
+from app import clock, demo, people
 from app.auth import bp
 from app.auth.forms import LoginForm
+from app.errors import LinliError
 from app.extensions import limiter
 from app.web import home_for, safe_next
 
@@ -16,10 +17,15 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        person = people.authenticate(form.login.data, form.password.data)
-        if person is None:
-            form.password.errors.append(_("The phone number, login name or password is wrong."))
+        try:
+            person = people.authenticate(form.login.data, form.password.data, now=clock.now())
+        except LinliError as exc:
+            person = None
+            form.password.errors.append(str(exc))
         else:
+            if person is None:
+                form.password.errors.append(_("The phone number, login name or password is wrong."))
+        if person is not None:
             login_user(person, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")) or home_for(person))
     demo_logins = demo.DEMO_LOGINS if current_app.config["DEMO_MODE"] else []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
-from app import people, signin
+from app import people, signin, strikes
+from app.errors import TooManyAttempts
 from app.extensions import db
 from app.models import ChatLink, Person
 from app.phones import normalize_phone
@@ -40,10 +42,24 @@ def by_contact(link: ChatLink, raw_phone: str, now: datetime) -> Person | None:
     return person
 
 
+# 绑定 sends a text message to any number typed: 3 a chat an hour (each number also has
+# sign-in's own limits), so one chat cannot pump codes to many phones.
+CODES_PER_CHAT = strikes.Limit("link-codes:chat", 3, timedelta(hours=1))
+
+
 def ask_code(link: ChatLink, raw_phone: str, *, now: datetime, locale: str) -> None:
     """绑定 phone: text a code to that phone; the chat must send it back (raises like
-    sign-in: a bad number, too many codes)."""
+    sign-in: a bad number, too many codes — for the phone or from this chat)."""
+    guard = [(CODES_PER_CHAT, link.id)]
+    until = strikes.paused_until(guard, now)
+    if until is not None:
+        raise TooManyAttempts(
+            _l("Too many codes were sent from this chat. Try again in %(minutes)s minutes."),
+            field="phone",
+            minutes=strikes.minutes_until(until, now),
+        )
     message = signin.send_code(raw_phone, now=now, locale=locale)
+    strikes.record(guard, now)
     link.pending_phone = message.recipient
     db.session.flush()
 

@@ -135,6 +135,8 @@ class Attendance(db.Model):
     revision: Mapped[int] = mapped_column(default=0)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Who last set the times by hand: above the thresholds they may not approve them too.
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)

@@ -33,9 +33,9 @@ class SignInCode(db.Model):
 
 
 class PersonalCode(db.Model):
-    """A volunteer's short-lived, single-use code for a merchant: a QR token and 6 digits.
+    """A volunteer's short-lived, single-use code for a merchant: a QR token and 8 digits.
 
-    The 6 digits are unique among rows (expired rows are purged before a number is reused);
+    The 8 digits are unique among rows (expired rows are purged before a number is reused);
     the QR token is a signed row id plus a secret whose hash is kept here. Neither holds
     anything about the person.
     """
@@ -47,7 +47,7 @@ class PersonalCode(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    digits: Mapped[str] = mapped_column(String(6), unique=True)
+    digits: Mapped[str] = mapped_column(String(8), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

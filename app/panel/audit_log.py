@@ -10,7 +10,7 @@ from flask_login import current_user
 from app import audit, clock, people
 from app.forms import day_start
 from app.panel import bp
-from app.web import csv_download, role_required
+from app.web import csv_download, db_id, role_required
 
 PAGE = 100
 
@@ -38,7 +38,9 @@ def _filters() -> dict:
 @bp.route("/audit")
 @role_required("staff", "admin")
 def audit_log():
-    events = audit.search(**_filters(), before_id=request.args.get("before", type=int), limit=PAGE)
+    events = audit.search(
+        **_filters(), before_id=request.args.get("before", type=db_id), limit=PAGE
+    )
     return render_template(
         "panel/audit.html",
         events=events,

@@ -12,7 +12,7 @@ from app.models import LeaderRole
 from app.models.people import LEADER_ROLES
 from app.panel import bp
 from app.panel.forms import ButtonForm
-from app.web import role_required
+from app.web import db_id, role_required
 
 
 def _scope():
@@ -142,7 +142,7 @@ def leader_remove(held_id: int):
 @role_required("staff", "admin")
 def household_move(node_id: int):
     node = _node(node_id)
-    target = _node(request.form.get("to", type=int) or 0)
+    target = _node(request.form.get("to", type=db_id) or 0)
     return _after(
         lambda: org.move_household(node, target, actor=current_user, now=clock.now()),
         url_for(".org_node", node_id=node.id),
@@ -168,7 +168,7 @@ def team_list():
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        community = _node(request.form.get("community", type=int) or 0)
+        community = _node(request.form.get("community", type=db_id) or 0)
         try:
             team = teams.create_team(
                 community,
@@ -226,7 +226,7 @@ def team_member(team_id: int):
         if action == "add":
             person = people.get_by_phone(request.form.get("phone", ""))
         else:
-            person = people.get(request.form.get("person", type=int) or 0)
+            person = people.get(request.form.get("person", type=db_id) or 0)
         scope = _scope()
         if scope is not None and person.community_id not in scope:
             abort(404)

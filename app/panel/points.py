@@ -12,7 +12,7 @@ from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.panel import bp
 from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
-from app.web import role_required
+from app.web import db_id, db_ids, role_required
 
 
 def _scope():
@@ -97,19 +97,19 @@ def _chosen_people():
     how = request.values.get("how", "search")
     scope = _scope()
     if how == "team":
-        team = org.get_team(request.values.get("team", type=int) or 0)
+        team = org.get_team(request.values.get("team", type=db_id) or 0)
         if scope is not None and team.community_id not in scope:
             abort(404)
         return deeds.Chosen(deeds.people_of_team(team.id))
     if how == "building":
-        node = org.get_node(request.values.get("building", type=int) or 0)
+        node = org.get_node(request.values.get("building", type=db_id) or 0)
         if scope is not None and node.community_id not in scope:
             abort(404)
         return deeds.Chosen(deeds.people_under(node))
     if how == "phones":
-        return deeds.people_from_phones(request.values.get("phones", ""))
-    ids = [int(v) for v in request.values.getlist("person") if v.isdigit()]
-    return deeds.Chosen(deeds.people_by_ids(ids))
+        return deeds.people_from_phones(request.values.get("phones", ""), scope)
+    ids = db_ids(request.values.getlist("person"))
+    return deeds.Chosen(deeds.people_by_ids(ids, scope))
 
 
 @bp.route("/awards", methods=["GET", "POST"])
@@ -132,7 +132,7 @@ def award_deeds():
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        rule = deeds.get_rule(request.form.get("rule", type=int) or 0, scope)
+        rule = deeds.get_rule(request.form.get("rule", type=db_id) or 0, scope)
         chosen = _chosen_people()
         rows = deeds.preview(rule, chosen.people, community_ids=scope, now=clock.now())
         return render_template(
@@ -154,8 +154,9 @@ def award_confirm():
     if not ButtonForm().validate_on_submit():
         abort(400)
     scope = _scope()
-    rule = deeds.get_rule(request.form.get("rule", type=int) or 0, scope)
-    chosen = deeds.people_by_ids([int(v) for v in request.form.getlist("person") if v.isdigit()])
+    rule = deeds.get_rule(request.form.get("rule", type=db_id) or 0, scope)
+    ids = db_ids(request.form.getlist("person"))
+    chosen = deeds.people_by_ids(ids, scope)
     try:
         results = deeds.award_many(
             rule,
@@ -180,7 +181,7 @@ def award_confirm():
 @role_required("staff", "admin")
 def adjustment_new():
     scope = _scope()
-    person = people.get(request.values.get("person", type=int) or 0)
+    person = people.get(request.values.get("person", type=db_id) or 0)
     if scope is not None and person.community_id not in scope:
         abort(404)
     form = AdjustmentForm()

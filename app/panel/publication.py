@@ -9,7 +9,7 @@ from app.database import rollback_unit_of_work
 from app.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm
-from app.web import csv_download, role_required
+from app.web import csv_download, db_id, role_required
 
 
 def _scope():
@@ -38,7 +38,7 @@ def statement_list():
     if request.method == "POST":
         if not ButtonForm().validate_on_submit():
             abort(400)
-        community_id = request.form.get("community", type=int)
+        community_id = request.form.get("community", type=db_id)
         if community_id not in {c.id for c in communities}:
             abort(404)
         try:

@@ -23,7 +23,7 @@ from app.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
 from app.residents_import import TAG_SEPARATORS
-from app.web import csv_download, role_required
+from app.web import csv_download, db_id, role_required
 
 PAGE = 50
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -48,13 +48,13 @@ def _resident(person_id: int):
 
 def _filters():
     scope = _scope()
-    community = request.args.get("community", type=int)
+    community = request.args.get("community", type=db_id)
     if community:
         if scope is not None and community not in scope:
             abort(404)
         scope = {community}
     node = None
-    building = request.args.get("building", type=int)
+    building = request.args.get("building", type=db_id)
     if building:
         node = org.get_node(building)
         if scope is not None and node.community_id not in scope:
@@ -65,7 +65,9 @@ def _filters():
 @bp.route("/residents")
 @role_required("staff", "admin")
 def resident_list():
-    found = people.residents(**_filters(), after_id=request.args.get("after", type=int), limit=PAGE)
+    found = people.residents(
+        **_filters(), after_id=request.args.get("after", type=db_id), limit=PAGE
+    )
     communities = _communities()
     return render_template(
         "panel/residents.html",
@@ -245,7 +247,9 @@ def resident_import():
         else:
             community = org.community_by_id(form.community.data)
             try:
-                plan = residents_import.plan(data, community)
+                plan = residents_import.plan(
+                    data, community, may_move=current_user.has_role("admin")
+                )
             except LinliError as exc:
                 form.file.errors.append(str(exc))
             else:
@@ -269,7 +273,7 @@ def resident_import_confirm():
     if not ButtonForm().validate_on_submit():
         abort(400)
     path = _import_path(request.form.get("token", ""))
-    community = org.community_by_id(request.form.get("community", type=int) or 0)
+    community = org.community_by_id(request.form.get("community", type=db_id) or 0)
     scope = _scope()
     if scope is not None and community.id not in scope:
         abort(404)
@@ -278,12 +282,13 @@ def resident_import_confirm():
             _("This file was already imported, or the check is too old. Upload it again."), "error"
         )
         return redirect(url_for(".resident_import"))
-    plan = residents_import.plan(path.read_bytes(), community)
+    may_move = current_user.has_role("admin")
+    plan = residents_import.plan(path.read_bytes(), community, may_move=may_move)
     if plan.errors and request.form.get("skip_bad") != "1":
         flash(_("The file has bad rows; fix them or choose to skip them."), "error")
         return redirect(url_for(".resident_import"))
     changed = residents_import.apply(
-        plan, community, now=clock.now(), actor=current_user, source="panel"
+        plan, community, may_move=may_move, now=clock.now(), actor=current_user, source="panel"
     )
     path.unlink(missing_ok=True)
     flash(

@@ -24,7 +24,7 @@ from app.models import Activity
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.text import mask_name
-from app.web import csv_download, role_required, scan_url
+from app.web import csv_download, db_id, db_ids, role_required, scan_url
 
 
 @bp.route("/")
@@ -269,7 +269,7 @@ def attendance_times(activity_id: int, attendance_id: int):
 @role_required("staff", "admin")
 def attendance_approve_many(activity_id: int):
     activity = _visible(activity_id)
-    ids = {int(value) for value in request.form.getlist("attendance") if value.isdigit()}
+    ids = set(db_ids(request.form.getlist("attendance")))
     approved, problems = 0, []
     now = clock.now()
     for attendance in activities.attendances(activity):
@@ -291,7 +291,7 @@ def attendance_approve_many(activity_id: int):
 @role_required("staff", "admin")
 def staff_check_in(activity_id: int):
     activity = _visible(activity_id)
-    person = people.get(request.form.get("person", type=int) or 0)
+    person = people.get(request.form.get("person", type=db_id) or 0)
     visible = people.visible_community_ids(current_user)
     if visible is not None and person.community_id not in visible:
         abort(404)
@@ -562,7 +562,7 @@ def staff_offer_edit(merchant_id: int, offer_id: int):
 def dashboard():
     visible = people.visible_community_ids(current_user)
     communities = [c for c in org.communities() if visible is None or c.id in visible]
-    chosen = request.args.get("community", type=int)
+    chosen = request.args.get("community", type=db_id)
     if chosen is not None and chosen not in {c.id for c in communities}:
         abort(404)
     scope = {chosen} if chosen else visible

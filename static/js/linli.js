@@ -9,6 +9,11 @@
     if (form.requestSubmit) form.requestSubmit(); else form.submit();
   });
 
+  // A filter that shows its choice at once (the Show button stays for no script).
+  document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
