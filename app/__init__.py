@@ -100,7 +100,9 @@ def register_extensions(app: Flask) -> None:
         if not (person_id.isdigit() and version.isdigit()):
             return None
         person = db.session.get(Person, int(person_id))
-        return person if person is not None and person.session_version == int(version) else None
+        if person is None or person.session_version != int(version) or not person.is_active:
+            return None  # ended by sign-out, a new password, or deactivation
+        return person
 
 
 def select_locale() -> str:

@@ -289,13 +289,14 @@ def close_attendances():
 @bp.cli.command("purge-api-records")
 @unit_of_work
 def purge_api_records():
-    """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS)
-    and rate-limit windows that have run out (run from cron once a day)."""
+    """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS),
+    rate-limit windows and wrong-guess counts that have run out (run from cron once a day)."""
+    from app import strikes
     from app.api import idempotency
     from app.rate_limits import DatabaseStorage
 
     answers = idempotency.purge(clock.now())
-    windows = DatabaseStorage().purge()
+    windows = DatabaseStorage().purge() + strikes.purge(clock.now())
     click.echo(
         _(
             "Forgot %(answers)s kept API answers and %(windows)s rate-limit windows.",

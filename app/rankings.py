@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from app import clock, honours, ledger, org
 from app.extensions import db
@@ -55,14 +54,27 @@ class Scope:
         return self.kind if self.id is None else f"{self.kind}:{self.id}"
 
 
-def _ranked(period_key_: str, scope: Scope):
-    """The rows of a board: (person, amount) for everyone who earned in the period."""
+def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
+    """The rows of a board: (person, amount) for everyone shown who earned in the period.
+
+    People who opted out are not on any public board, not even as "anonymous": a score
+    beside a place would still single them out. `besides` adds one of them back, for their
+    own private "my rank" (among the people shown).
+    """
+    shown = Person.hide_from_boards.is_(False)
+    if besides is not None:
+        shown = sa.or_(shown, Person.id == besides)
     query = (
         sa.select(Person, PeriodTotal.amount)
         .select_from(PeriodTotal)
         .join(Account, PeriodTotal.account_id == Account.id)
         .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
-        .where(Account.kind == "wallet", PeriodTotal.period == period_key_, PeriodTotal.amount > 0)
+        .where(
+            Account.kind == "wallet",
+            PeriodTotal.period == period_key_,
+            PeriodTotal.amount > 0,
+            shown,
+        )
     )
     if scope.kind == "community":
         query = query.where(Account.community_id == scope.id)
@@ -82,17 +94,17 @@ def _ranked(period_key_: str, scope: Scope):
 class BoardLine:
     position: int
     person_id: int
-    name: str  # masked, or "anonymous volunteer" for those who opted out
+    name: str  # masked (张*明)
     earned: int
     honours: tuple[str, ...] = ()
 
 
 def shown_name(person: Person) -> str:
-    return _("anonymous volunteer") if person.hide_from_boards else mask_name(person.name)
+    return mask_name(person.name)
 
 
 def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[BoardLine]:
-    """The top of a board; people who opted out are counted but shown anonymously."""
+    """The top of a board, masked names only; people who opted out are not on it."""
     rows = db.session.execute(
         _ranked(period_key(period, now), scope)
         .order_by(PeriodTotal.amount.desc(), Person.id)
@@ -105,7 +117,7 @@ def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[Boa
     for index, (person, amount) in enumerate(rows, 1):
         if amount != previous:
             position, previous = index, amount
-        shown = tuple(titles.get(person.id, ())) if not person.hide_from_boards else ()
+        shown = tuple(titles.get(person.id, ()))
         lines.append(BoardLine(position, person.id, shown_name(person), amount, shown))
     return lines
 
@@ -122,7 +134,7 @@ def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
     key = period_key(period, now)
     wallet = ledger.find_wallet(person)
     earned = ledger.period_total(wallet, key) if wallet else 0
-    ranked = _ranked(key, scope).subquery()
+    ranked = _ranked(key, scope, besides=person.id).subquery()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(ranked))
     if earned <= 0:
         return Rank(None, earned, total)
@@ -173,13 +185,21 @@ def _places(rows: list[tuple[str, float, int]]) -> list[GroupLine]:
 
 
 def household_board(community_id: int, period: str, now: datetime, limit: int = 50):
-    """家风指数: points the household's members earned in the period, per member."""
+    """家风指数: points the household's members earned in the period, per member.
+
+    Members who opted out of the boards are left out (their points and their head count):
+    in a household of two, the score would otherwise be theirs.
+    """
     key = period_key(period, now)
     members = dict(
         db.session.execute(
             sa.select(Person.org_unit_id, sa.func.count())
             .join(OrgUnit, Person.org_unit_id == OrgUnit.id)
-            .where(OrgUnit.kind == "household", OrgUnit.community_id == community_id)
+            .where(
+                OrgUnit.kind == "household",
+                OrgUnit.community_id == community_id,
+                Person.hide_from_boards.is_(False),
+            )
             .group_by(Person.org_unit_id)
         ).all()
     )
@@ -192,6 +212,7 @@ def household_board(community_id: int, period: str, now: datetime, limit: int = 
             Account.kind == "wallet",
             PeriodTotal.period == key,
             Person.org_unit_id.in_(list(members)),
+            Person.hide_from_boards.is_(False),
         )
         .group_by(Person.org_unit_id)
     ).all()
@@ -205,18 +226,20 @@ def household_board(community_id: int, period: str, now: datetime, limit: int = 
 
 
 def _household_names(ids: list[int]) -> dict[int, str]:
-    """'3号楼 1单元 101' for each household (never a resident's name)."""
+    """'3号楼 1单元 1**' for each household: the building and unit, and the room masked but
+    for its first character (the floor), which the household recognises and the public
+    cannot turn into an address. Never a resident's name."""
     names = {}
     for household in db.session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(ids))):
-        trail = [
-            n.name for n in org.ancestors(household) if n.kind in ("building", "unit", "household")
-        ]
+        trail = [n.name for n in org.ancestors(household) if n.kind in ("building", "unit")]
+        room = household.name
+        trail.append(room[:1] + "*" * (len(room) - 1))
         names[household.id] = " ".join(trail)
     return names
 
 
 def team_board(community_id: int, period: str, now: datetime, limit: int = 50):
-    """Teams by the points their members earned in the period."""
+    """Teams by the points their members (those shown on boards) earned in the period."""
     from app.models import Team
 
     key = period_key(period, now)
@@ -228,6 +251,10 @@ def team_board(community_id: int, period: str, now: datetime, limit: int = 50):
         )
         .select_from(Team)
         .join(TeamMember, TeamMember.team_id == Team.id)
+        # Members who opted out are left out here too (a team of two would show them).
+        .join(
+            Person, sa.and_(Person.id == TeamMember.person_id, Person.hide_from_boards.is_(False))
+        )
         .join(
             Account,
             sa.and_(

@@ -3,6 +3,7 @@ counted in the database so that every worker counts together (issue 14, "Guessin
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app import activities
@@ -91,6 +92,9 @@ def test_strikes_are_counted_atomically_in_one_row(db, now):
     assert strikes.record([(limit, 7)], later) is None
     db.session.refresh(row)
     assert row.count == 1
+    # The daily clean-up forgets windows and pauses that have run out, and only those.
+    assert strikes.purge(later) == 0
+    assert strikes.purge(later + timedelta(minutes=11)) == 1
 
 
 def _person(db, phone):
@@ -270,3 +274,35 @@ def test_signing_out_ends_the_session_cookie_and_the_remember_token(
 
     people.set_password(worker, "another long one")
     assert client.get("/panel/").status_code == 302
+    # Deactivating an account ends its sessions at once.
+    login(worker, "another long one")
+    assert client.get("/panel/").status_code == 200
+    worker.is_active_account = False
+    assert client.get("/panel/").status_code == 302
+
+
+@pytest.mark.committing
+def test_parallel_wrong_guesses_are_all_counted(committed_app):
+    """Ten workers' wrong guesses at once (real connections and commits): one row, ten
+    strikes, and the pause starts at the fifth whoever made it."""
+    from app import strikes
+    from app.database import commit_unit_of_work
+    from app.extensions import db as _db
+    from tests.conftest import NOW, run_threads
+
+    limit = strikes.Limit("race", 5, timedelta(minutes=10), pause=timedelta(minutes=15))
+
+    def guess(_index: int):
+        with committed_app.app_context():
+            try:
+                strikes.record([(limit, "shop-1")], NOW)
+                commit_unit_of_work()
+            finally:
+                _db.session.remove()
+
+    results = run_threads(10, guess)
+    assert not [r for r in results if isinstance(r, Exception)]
+    with committed_app.app_context():
+        row = _db.session.get(Strike, "race:shop-1")
+        assert row.count == 10 and row.locked_until == NOW + timedelta(minutes=15)
+        _db.session.remove()

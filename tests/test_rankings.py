@@ -135,7 +135,8 @@ def test_opting_out_keeps_the_count_but_hides_the_name(db, now, make_community, 
     make_volunteer(community=community, name="李四", points=20)
     shy.hide_from_boards = True
     lines = rankings.board(Scope("community", community.id), "month", now)
-    assert [line.name for line in lines] == ["匿名志愿者", "李*"]
+    assert [line.name for line in lines] == ["李*"]  # off the public board, not "anonymous"
+    assert rankings.rank_of(shy, Scope("community", community.id), "month", now).position == 1
 
 
 def test_grid_and_team_scopes_and_periods(db, now, make_community, make_volunteer):
@@ -203,9 +204,9 @@ def test_board_pages_public_masked_and_my_rank(
         data={"csrf_token": csrf_from(settings.text), "hide_from_boards": "1", "locale": "zh"},
     )
     assert me.hide_from_boards
-    assert "匿名志愿者" in client.get(f"/boards?scope=community:{community.id}").text
+    assert "王*芳" not in client.get(f"/boards?scope=community:{community.id}").text
     data = client.get(f"/boards.json?scope=community:{community.id}&period=month").get_json()
-    assert [line["name"] for line in data["lines"]] == ["李*明", "匿名志愿者"]
+    assert [line["name"] for line in data["lines"]] == ["李*明"]
     screen = client.get(f"/boards/screen?community={community.id}")
     assert screen.status_code == 200 and "data-boards" in screen.text and "李*明" in screen.text
     assert "i=1" in screen.text  # without JavaScript, the page moves on to the next board
@@ -241,8 +242,8 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
         )
     households = rankings.household_board(community.id, "month", now)
     assert [(h.name, h.score, h.members) for h in households] == [
-        ("2号楼 1单元 201", 20.0, 1),
-        ("1号楼 1单元 101", 15.0, 2),
+        ("2号楼 1单元 2**", 20.0, 1),
+        ("1号楼 1单元 1**", 15.0, 2),
     ]
     from app.extensions import db as _db
 
@@ -262,7 +263,8 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
     grids = rankings.grid_participation(community.id, now)
     assert [(g.name, g.score) for g in grids] == [("第2网格", 100.0), ("第1网格", 0.0)]
     page = client.get(f"/boards/groups?community={community.id}")
-    assert "2号楼 1单元 201" in page.text and "小巷骑兵" in page.text and "100.0%" in page.text
+    assert "2号楼 1单元 2**" in page.text and "小巷骑兵" in page.text and "100.0%" in page.text
+    assert "201" not in page.text and "101" not in page.text  # no room number in public
     assert "甲" not in page.text  # households are named by address, never by a person
 
 
