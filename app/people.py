@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit, ledger, strikes
-from app.errors import DuplicatePhone, InvalidInput, NotFound, TooManyAttempts
+from app.errors import DuplicatePhone, InvalidInput, NotFound
 from app.extensions import db
 from app.models import (
     LeaderRole,
@@ -120,13 +120,12 @@ def authenticate(login_or_phone: str, password: str, *, now: datetime) -> Person
         check_password_hash(_DUMMY_HASH, password or "")
         return None
     guard = [(ACCOUNT_WRONG_PASSWORDS, person.id)]
-    until = strikes.paused_until(guard, now)
-    if until is not None:
-        raise TooManyAttempts(
-            _l("Too many wrong passwords for this account. Try again in %(minutes)s minutes."),
-            field="password",
-            minutes=strikes.minutes_until(until, now),
-        )
+    strikes.ensure_open(
+        guard,
+        now,
+        field="password",
+        message=_l("Too many wrong passwords for this account. Try again in %(minutes)s minutes."),
+    )
     if not check_password_hash(person.password_hash, password or ""):
         strikes.record(guard, now)
         return None

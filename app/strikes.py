@@ -72,19 +72,21 @@ def minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() / 60))
 
 
-def _paused(until: datetime, now: datetime, field: str | None) -> TooManyAttempts:
-    return TooManyAttempts(
-        _l("Too many wrong codes. Try again in %(minutes)s minutes."),
-        field=field,
-        minutes=minutes_until(until, now),
-    )
+_WRONG_CODES = _l("Too many wrong codes. Try again in %(minutes)s minutes.")
 
 
-def ensure_open(pairs: Iterable[Pair], now: datetime, *, field: str | None = "code") -> None:
-    """Refuse (TooManyAttempts, with the minutes to wait) while any subject is paused."""
+def _paused(until: datetime, now: datetime, field: str | None, message=None) -> TooManyAttempts:
+    return TooManyAttempts(message or _WRONG_CODES, field=field, minutes=minutes_until(until, now))
+
+
+def ensure_open(
+    pairs: Iterable[Pair], now: datetime, *, field: str | None = "code", message=None
+) -> None:
+    """Refuse (TooManyAttempts, with the minutes to wait) while any subject is paused.
+    `message` (with %(minutes)s) says what was counted; by default, wrong codes."""
     until = paused_until(list(pairs), now)
     if until is not None:
-        raise _paused(until, now, field)
+        raise _paused(until, now, field, message)
 
 
 def _count(limit: Limit, subject: int | str, now: datetime) -> int:

@@ -255,6 +255,28 @@ def gateway_token(app):
 
 
 @pytest.fixture
+def gateway(app):
+    """A fake SMS gateway on 127.0.0.1 speaking Twilio's protocol, configured as the app's."""
+    from tests.fakes.sms_gateway import FakeSmsGateway
+
+    with FakeSmsGateway() as fake:
+        saved = {
+            k: app.config[k]
+            for k in ("SMS_GATEWAY_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM")
+        }
+        app.config.update(
+            SMS_GATEWAY_URL=fake.url,
+            SMS_ACCOUNT_SID=fake.account_sid,
+            SMS_AUTH_TOKEN=fake.auth_token,
+            SMS_FROM="+8610690000",
+        )
+        app.extensions.pop("linli_sms_sender", None)
+        yield fake
+        app.config.update(saved)
+        app.extensions.pop("linli_sms_sender", None)
+
+
+@pytest.fixture
 def now(request) -> datetime:
     """The test's "now" (NOW, or each boundary moment for tests marked `any_day`)."""
     return getattr(request, "param", NOW)

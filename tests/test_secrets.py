@@ -7,32 +7,15 @@ import sqlalchemy as sa
 
 from app.models import OutboxMessage
 from tests.conftest import csrf_from
-from tests.fakes.sms_gateway import FakeSmsGateway
 
 
 def test_a_sent_sign_in_code_is_not_kept_in_the_outbox_nor_logged(
-    client, db, app, caplog, make_volunteer
+    client, db, gateway, caplog, make_volunteer
 ):
     make_volunteer(phone="+8613800138000")
-    with FakeSmsGateway() as gateway:
-        app.config.update(
-            SMS_GATEWAY_URL=gateway.url,
-            SMS_ACCOUNT_SID=gateway.account_sid,
-            SMS_AUTH_TOKEN=gateway.auth_token,
-            SMS_FROM="+8610690000",
-        )
-        app.extensions.pop("linli_sms_sender", None)
-        try:
-            with caplog.at_level(logging.DEBUG):
-                page = client.get("/signin")
-                client.post(
-                    "/signin", data={"phone": "13800138000", "csrf_token": csrf_from(page.text)}
-                )
-        finally:
-            app.config.update(
-                SMS_GATEWAY_URL=None, SMS_ACCOUNT_SID=None, SMS_AUTH_TOKEN=None, SMS_FROM=None
-            )
-            app.extensions.pop("linli_sms_sender", None)
+    with caplog.at_level(logging.DEBUG):
+        page = client.get("/signin")
+        client.post("/signin", data={"phone": "13800138000", "csrf_token": csrf_from(page.text)})
     (sent,) = gateway.messages
     code = re.search(r"\d{6}", sent["Body"]).group(0)
     message = db.session.scalar(sa.select(OutboxMessage).filter_by(kind="sign_in_code"))

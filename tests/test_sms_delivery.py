@@ -6,26 +6,6 @@ import pytest
 
 from app import delivery, outbox, signin
 from app.sms import SendFailed, TwilioSmsSender
-from tests.fakes.sms_gateway import FakeSmsGateway
-
-
-@pytest.fixture
-def gateway(app):
-    with FakeSmsGateway() as fake:
-        saved = {
-            k: app.config[k]
-            for k in ("SMS_GATEWAY_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM")
-        }
-        app.config.update(
-            SMS_GATEWAY_URL=fake.url,
-            SMS_ACCOUNT_SID=fake.account_sid,
-            SMS_AUTH_TOKEN=fake.auth_token,
-            SMS_FROM="+8610690000",
-        )
-        app.extensions.pop("linli_sms_sender", None)
-        yield fake
-        app.config.update(saved)
-        app.extensions.pop("linli_sms_sender", None)
 
 
 def test_sender_speaks_the_gateway_protocol(gateway):

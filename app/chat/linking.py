@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app import people, signin, strikes
-from app.errors import TooManyAttempts
 from app.extensions import db
 from app.models import ChatLink, Person
 from app.phones import normalize_phone
@@ -51,13 +50,12 @@ def ask_code(link: ChatLink, raw_phone: str, *, now: datetime, locale: str) -> N
     """绑定 phone: text a code to that phone; the chat must send it back (raises like
     sign-in: a bad number, too many codes — for the phone or from this chat)."""
     guard = [(CODES_PER_CHAT, link.id)]
-    until = strikes.paused_until(guard, now)
-    if until is not None:
-        raise TooManyAttempts(
-            _l("Too many codes were sent from this chat. Try again in %(minutes)s minutes."),
-            field="phone",
-            minutes=strikes.minutes_until(until, now),
-        )
+    strikes.ensure_open(
+        guard,
+        now,
+        field="phone",
+        message=_l("Too many codes were sent from this chat. Try again in %(minutes)s minutes."),
+    )
     message = signin.send_code(raw_phone, now=now, locale=locale)
     strikes.record(guard, now)
     link.pending_phone = message.recipient
