@@ -12,8 +12,8 @@ from pathlib import Path
 from flask import Flask, g, request, session
 from flask_babel import lazy_gettext as _l
 
-from app import config
-from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.core import config
+from app.core.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -68,10 +68,10 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import (  # noqa: F401  (SQLite pragmas; every table for Alembic)
-        database,
-        models,
-        rate_limits,  # noqa: F401  (registers linli-db:// with Flask-Limiter)
+    from app import models  # noqa: F401  (every table, for Alembic)
+    from app.core import (  # noqa: F401
+        database,  # SQLite pragmas, BEGIN IMMEDIATE
+        rate_limits,  # registers linli-db:// with Flask-Limiter
     )
 
     db.init_app(app)
@@ -125,8 +125,8 @@ def select_locale() -> str:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app import audit
-    from app.database import after_commit, commit_unit_of_work, mark_read_only, reset_read_only
+    from app.core import audit
+    from app.core.database import after_commit, commit_unit_of_work, mark_read_only, reset_read_only
 
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
@@ -150,7 +150,8 @@ def register_request_hooks(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
             if app.config["DEMO_MODE"]:
                 # No worker in development: what fell due is delivered (shown) right away.
-                from app import clock, delivery
+                from app.channels import delivery
+                from app.core import clock
 
                 after_commit(lambda: delivery.deliver_due(clock.now, limit=50))
             commit_unit_of_work()
@@ -181,7 +182,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.template_filter("local")
     def local_time(moment, community=None, pattern: str = "%Y-%m-%d %H:%M") -> str:
         """A UTC time shown in the community's zone (the deployment's when none is given)."""
-        from app import clock
+        from app.core import clock
 
         return clock.local(moment, community).strftime(pattern) if moment else ""
 
@@ -191,7 +192,7 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.template_filter("community_name")
     def community_name(community_id) -> str:
-        from app.extensions import db
+        from app.core.extensions import db
         from app.models import OrgUnit
 
         node = db.session.get(OrgUnit, community_id) if community_id else None
@@ -250,7 +251,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from app.errors import register_error_handlers as register
+    from app.web import register_error_handlers as register
 
     register(app)
 

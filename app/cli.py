@@ -15,23 +15,17 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
-from app import (
-    activities,
-    api_tokens,
-    awards,
-    clock,
-    delivery,
-    demo,
-    ledger,
-    org,
-    people,
-    residents_import,
-)
-from app.database import commit_unit_of_work, read_only, rollback_unit_of_work
-from app.errors import LinliError
-from app.extensions import db
+from app import demo
+from app.activities import activities
+from app.channels import delivery
+from app.core import clock
+from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_work
+from app.core.errors import LinliError
+from app.core.extensions import db
+from app.core.phones import display_phone
 from app.models import Merchant
-from app.phones import display_phone
+from app.people import api_tokens, org, people, residents_import
+from app.points import awards, ledger
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
@@ -291,9 +285,9 @@ def close_attendances():
 def purge_api_records():
     """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS),
     rate-limit windows and wrong-guess counts that have run out (run from cron once a day)."""
-    from app import strikes
     from app.api import idempotency
-    from app.rate_limits import DatabaseStorage
+    from app.core import strikes
+    from app.core.rate_limits import DatabaseStorage
 
     answers = idempotency.purge(clock.now())
     windows = DatabaseStorage().purge() + strikes.purge(clock.now())
@@ -386,8 +380,8 @@ def outbox_run(interval: float):
 @click.argument("url")
 def telegram_set_webhook(url: str):
     """Tell Telegram to post updates to URL (…/chat/telegram/webhook) with our secret."""
-    from app.sms import SendFailed
-    from app.telegram import BotApi
+    from app.channels.sms import SendFailed
+    from app.channels.telegram import BotApi
 
     token = current_app.config["TELEGRAM_BOT_TOKEN"]
     secret = current_app.config["TELEGRAM_WEBHOOK_SECRET"]

@@ -13,20 +13,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import (
-    activities,
-    awards,
-    clock,
-    honours,
-    ledger,
-    org,
-    people,
-    personal_codes,
-    redemptions,
-)
-from app.errors import LinliError
-from app.extensions import db
+from app.activities import activities
+from app.core import clock
+from app.core.errors import LinliError
+from app.core.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
+from app.partners import personal_codes, redemptions
+from app.people import org, people
+from app.points import awards, honours, ledger
 
 DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105  (demo mode only; listed on the sign-in page)
 DEMO_LOGINS = [

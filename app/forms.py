@@ -19,8 +19,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app import clock, offers
-from app.database import finish_reads
+from app.core import clock
+from app.core.database import finish_reads
+from app.partners import offers
 
 KINDS = [
     SelectChoice("discount", _l("Discount")),

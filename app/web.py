@@ -5,12 +5,29 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import logging
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
+
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+
+log = logging.getLogger(__name__)
 
 
 def role_required(*roles: str):
@@ -65,7 +82,7 @@ class IdConverter(IntegerConverter):
 def scan_url(activity, kind: str, now) -> str:
     """What the projector's QR code opens now: the public address phones reach this server at
     (`LINLI_PUBLIC_URL`), else the address this request came to."""
-    from app import activities
+    from app.activities import activities
 
     path = url_for("volunteers.scan", kind=kind, token=activities.scan_token(activity, kind, now))
     return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
@@ -118,3 +135,76 @@ def csv_download(filename: str, header: list, rows: Iterable[list]) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+# --- error pages: JSON for the API, webhooks and JSON clients, HTML otherwise -------------
+
+
+def _wants_json() -> bool:
+    if request.path.startswith(("/api/", "/chat/")) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and (
+        request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def _render(status: int, code: str, message: str, fields: dict | None = None):
+    if _wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("errors/page.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    from flask_babel import gettext as _
+
+    @app.errorhandler(LinliError)
+    def handle_domain_error(error: LinliError):
+        rollback_unit_of_work()
+        if error.strikes:  # wrong guesses at a short code are kept, whatever else is undone
+            from app.core import clock, strikes
+            from app.core.database import commit_unit_of_work
+
+            error = strikes.record_refusal(error, clock.now())
+            commit_unit_of_work()
+        body = error.to_dict()
+        return _render(error.http_status, error.code, body["message"], body.get("fields"))
+
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(error: SecurityError):
+        # A Host header outside TRUSTED_HOSTS: no page can be built for it (every link would
+        # name that host), so the answer is plain text.
+        return (
+            _("This server does not answer for that address."),
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        rollback_unit_of_work()  # a refused request keeps nothing it began
+        messages = {
+            400: _("The request could not be understood."),
+            401: _("A valid API token is needed: Authorization: Bearer <token>."),
+            403: _("You are not allowed to see this page."),
+            404: _("This page does not exist."),
+            405: _("This page does not accept that kind of request."),
+            413: _("The upload is too large."),
+            429: _("Too many attempts. Please wait a minute and try again."),
+        }
+        status = error.code or 500
+        message = messages.get(status) or error.description or ""
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = make_response(_render(status, code, str(message)))
+        if status == 401:  # RFC 6750: say which scheme is expected
+            response.headers["WWW-Authenticate"] = 'Bearer realm="linli"'
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        rollback_unit_of_work()
+        log.exception("unhandled error")
+        return _render(500, "internal_error", _("Something went wrong on our side."))

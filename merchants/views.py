@@ -14,12 +14,13 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import clock, offers, qr_read, redemptions, strikes
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
+from app.core import clock, strikes
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+from app.core.text import mask_name
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
-from app.text import mask_name
+from app.partners import offers, qr_read, redemptions
 from app.web import csv_download, db_id, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm

@@ -162,7 +162,7 @@ def _limiter_follows_the_shared_app(app):
     """Flask-Limiter is one object, set up by the last app made: a test that makes an app
     of its own (other limits, the database storage) leaves it to the shared app after."""
     yield
-    from app.extensions import limiter
+    from app.core.extensions import limiter
 
     limiter.init_app(app)
 
@@ -173,7 +173,7 @@ def db(app) -> Iterator:
 
     Services' flushes and the edges' commits become savepoints of that outer transaction.
     """
-    from app.extensions import db as _db
+    from app.core.extensions import db as _db
 
     with app.app_context():
         connection = _db.engine.connect()
@@ -199,7 +199,7 @@ def committed_app(app, template_db, tmp_path, app_clock) -> Iterator:
     SQLite: a fresh copy of the migrated database. PostgreSQL: the shared database, emptied
     afterwards (TRUNCATE does not fire the append-only triggers; DELETE would be refused).
     """
-    from app.extensions import db as _db
+    from app.core.extensions import db as _db
 
     if DB_KIND == "postgresql":
         # Rows the migrations insert (the default deed catalogue) are put back after the
@@ -293,7 +293,7 @@ class FreshGlobalsClient(FlaskClient):
     def open(self, *args, **kwargs):
         # What the test built so far is "committed" (its savepoint released), as it would
         # be before a real request: a request that fails and rolls back undoes only itself.
-        from app.extensions import db as _db
+        from app.core.extensions import db as _db
 
         _db.session.commit()
         g.__dict__.clear()
@@ -321,7 +321,7 @@ def next_phone() -> str:
 @pytest.fixture
 def make_community(db):
     """make_community(name=None, budget=None) → a community with its issuance account."""
-    from app import org
+    from app.people import org
 
     def make(name: str | None = None, budget: int | None = None):
         street = org.get_or_create_street("测试街道")
@@ -335,7 +335,8 @@ def make_community(db):
 @pytest.fixture
 def make_volunteer(db, make_community, now):
     """make_volunteer(community=None, name='张明', phone=None, points=0) → a resident."""
-    from app import awards, people
+    from app.people import people
+    from app.points import awards
 
     def make(community=None, name: str = "张明", phone: str | None = None, points: int = 0):
         community = community or make_community()
@@ -366,7 +367,7 @@ def make_volunteer(db, make_community, now):
 @pytest.fixture
 def make_user(db, make_community, now):
     """make_user(kind='staff', communities=None, password='correct horse') → a sign-in user."""
-    from app import people
+    from app.people import people
 
     def make(kind: str = "staff", communities=None, password: str = "correct horse", **kw):
         if kind == "staff" and communities is None:
@@ -460,7 +461,7 @@ def make_activity(db, make_community, now):
     """
     from datetime import timedelta
 
-    from app import activities
+    from app.activities import activities
 
     def make(community=None, starts_in=timedelta(0), hours: float = 2, **fields):
         community = community or make_community()
@@ -515,8 +516,9 @@ def make_merchant(db, make_community, now):
     The merchant serves `communities` (a new community when None) and has one offer built
     from the keyword arguments (title, points_cost=30, kind='service', limits ...).
     """
-    from app import ledger, offers
     from app.models import Merchant, MerchantCommunity
+    from app.partners import offers
+    from app.points import ledger
 
     def make(communities=None, name: str | None = None, tier: str = "community", **offer):
         communities = communities or [make_community()]
@@ -572,7 +574,7 @@ class ApiCaller:
 @pytest.fixture
 def api(client, db, now):
     """api(person) → an ApiCaller with a new token of that person; api(None): no token."""
-    from app import api_tokens
+    from app.people import api_tokens
 
     def make(person=None) -> ApiCaller:
         if person is None:

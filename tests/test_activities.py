@@ -4,9 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from app import activities, ledger, people
-from app.errors import BusinessRuleError, CodeExpired, InvalidCode, InvalidInput
+from app.activities import activities
+from app.core.errors import BusinessRuleError, CodeExpired, InvalidCode, InvalidInput
 from app.models import Attendance
+from app.people import people
+from app.points import ledger
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -85,7 +87,7 @@ def test_capacity_cannot_drop_below_the_confirmed(db, now, make_activity, make_v
 
 
 def test_the_promoted_person_is_told(db, now, make_activity, make_volunteer):
-    from app import outbox
+    from app.channels import outbox
 
     activity = make_activity(capacity=1, starts_in=timedelta(days=1), title="敬老院探访")
     first, second = (make_volunteer(community=activity.community) for _ in range(2))

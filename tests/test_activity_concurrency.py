@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import activities, ledger, org, people
-from app.database import commit_unit_of_work, rollback_unit_of_work
-from app.extensions import db
+from app.activities import activities
+from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.extensions import db
 from app.models import Activity, Attendance, LedgerTransaction, Person, Signup
+from app.people import org, people
+from app.points import ledger
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.committing

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import activities
+from app.activities import activities
 
 
 @pytest.fixture

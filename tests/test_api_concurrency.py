@@ -7,10 +7,11 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from app import api_tokens, awards, ledger, org, people
-from app.database import commit_unit_of_work
-from app.extensions import db
+from app.core.database import commit_unit_of_work
+from app.core.extensions import db
 from app.models import IdempotencyRecord, LedgerTransaction, Person
+from app.people import api_tokens, org, people
+from app.points import awards, ledger
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.committing

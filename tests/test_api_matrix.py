@@ -4,8 +4,8 @@ A new route fails `test_every_route_is_in_the_matrix` until its row is added her
 
 import pytest
 
-from app import personal_codes
 from app.models import Person
+from app.partners import personal_codes
 
 ROLES = ("anonymous", "volunteer", "merchant", "staff_here", "staff_other", "admin")
 

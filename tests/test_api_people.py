@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from app import api_tokens
 from app.models import ApiToken
+from app.people import api_tokens
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from app import deeds, ledger
 from app.models import Adjustment, DeedRule, IdempotencyRecord, LedgerTransaction
+from app.points import deeds, ledger
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def _exercise(operation, token: str, seen: dict) -> None:
 
 
 def test_every_operation_keeps_to_the_document(app, db, now, make_user, make_volunteer):
-    from app import api_tokens
+    from app.people import api_tokens
 
     make_volunteer(points=50)
     token = api_tokens.create(make_user(kind="admin"), name="schemathesis", actor=None, now=now)[1]

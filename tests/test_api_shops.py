@@ -4,8 +4,9 @@ till, voided; offers of one's own shops; rankings with public fields only."""
 import pytest
 import sqlalchemy as sa
 
-from app import ledger, people
 from app.models import MerchantOperator, Offer, PersonalCode, Redemption
+from app.people import people
+from app.points import ledger
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import awards, delivery, outbox, signin
+from app.channels import delivery, outbox
 from app.models import ChatLink, OutboxMessage
+from app.people import signin
+from app.points import awards
 from tests.fakes.sms_gateway import FakeSmsGateway
 from tests.fakes.telegram_api import FakeTelegramApi
 
@@ -45,7 +47,7 @@ def award(person, now, key="k"):
 
 
 def db_message(person):
-    from app.extensions import db
+    from app.core.extensions import db
 
     return db.session.scalar(
         sa.select(OutboxMessage).filter_by(person_id=person.id).order_by(OutboxMessage.id.desc())
@@ -160,7 +162,7 @@ def test_set_webhook_registers_our_url_and_secret(app, db, bot_api):
 def test_an_hour_before_an_activity_its_volunteers_are_reminded_once(
     db, now, make_activity, make_volunteer
 ):
-    from app import activities
+    from app.activities import activities
 
     activity = make_activity(starts_in=timedelta(minutes=90), title="周六义诊", place="卫生服务站")
     person = make_volunteer(community=activity.community)
@@ -175,7 +177,7 @@ def test_an_hour_before_an_activity_its_volunteers_are_reminded_once(
 
 
 def test_a_waiting_adjustment_tells_the_other_staff(db, now, make_volunteer, make_user):
-    from app import deeds
+    from app.points import deeds
 
     person = make_volunteer()
     maker = make_user(communities=[person.community], name="李社工")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app import activities, ledger
+from app.activities import activities
 from app.chat import sms_text
 from app.chat.views import twilio_signature
 from app.models import InboundMessage
+from app.points import ledger
 from tests.conftest import SMS_TOKEN
 
 SAMPLE = json.loads((Path(__file__).parent / "samples/sms_inbound_twilio.json").read_text())

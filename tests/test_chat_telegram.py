@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app import activities
+from app.activities import activities
 from app.models import ChatLink, InboundMessage, OutboxMessage, Person
 
 SAMPLES = Path(__file__).parent / "samples"

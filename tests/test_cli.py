@@ -3,8 +3,10 @@
 import pytest
 import sqlalchemy as sa
 
-from app import demo, ledger, people
+from app import demo
 from app.models import Account, LedgerTransaction, Person
+from app.people import people
+from app.points import ledger
 from tests.conftest import NOW
 
 
@@ -179,7 +181,8 @@ def test_seed_demo_builds_a_clean_street_once(app, cli, db):
 def test_close_attendances_and_send_messages(
     cli, db, app, app_clock, make_activity, make_volunteer
 ):
-    from app import activities, outbox
+    from app.activities import activities
+    from app.channels import outbox
 
     activity = make_activity(hours=1)
     volunteer = make_volunteer(community=activity.community)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app import config
-from app.config import ConfigError
+from app.core import config
+from app.core.config import ConfigError
 
 GOOD_SECRET = "0123456789abcdef0123456789abcdef0123456789"
 PUBLIC = "https://linli.example.org"

@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 
-from app import activities, dashboard, personal_codes, redemptions
+from app.activities import activities
+from app.partners import personal_codes, redemptions
+from app.points import dashboard
 
 
 def test_figures_for_a_community_and_the_street(

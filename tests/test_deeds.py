@@ -5,8 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import deeds, ledger, org
-from app.errors import (
+from app.core.errors import (
     BudgetExceeded,
     BusinessRuleError,
     InsufficientPoints,
@@ -15,6 +14,8 @@ from app.errors import (
     NotPermitted,
 )
 from app.models import DeedRule
+from app.people import org
+from app.points import deeds, ledger
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -126,7 +127,7 @@ def test_evidence_required_and_inactive_rules(db, now, make_user, make_volunteer
 
 
 def test_choosing_people_by_building_team_and_phones(db, now, make_community, make_volunteer):
-    from app import people as people_service
+    from app.people import people as people_service
 
     community = make_community("阳光社区")
     household = org.place(community, "第1网格", "3号楼", "1单元", "101")

@@ -4,7 +4,9 @@ import csv
 import io
 from datetime import timedelta
 
-from app import activities, awards, deeds, personal_codes, redemptions, statements
+from app.activities import activities
+from app.partners import personal_codes, redemptions
+from app.points import awards, deeds, statements
 from app.web import spreadsheet_safe
 from tests.conftest import csrf_from
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import activities
+from app.activities import activities
 from app.models import OutboxMessage, Strike
 from tests.test_chat_sms import messages, text
 
@@ -79,7 +79,7 @@ def test_a_flood_of_wrong_codes_for_an_activity_alerts_its_staff(
 
 
 def test_strikes_are_counted_atomically_in_one_row(db, now):
-    from app import strikes
+    from app.core import strikes
 
     limit = strikes.Limit("t", 3, timedelta(minutes=10), pause=timedelta(minutes=5))
     assert strikes.record([(limit, 7)], now) is None
@@ -123,7 +123,8 @@ def _type_code(client, merchant, code: str):
 def test_wrong_codes_typed_at_a_shop_pause_the_operator_and_a_hit_is_not_usable(
     client, db, login, app_clock, make_community, make_merchant, make_volunteer, make_user
 ):
-    from app import ledger, personal_codes
+    from app.partners import personal_codes
+    from app.points import ledger
 
     merchant, _offer, operator, volunteer = _shop_with_operator(
         make_community, make_merchant, make_volunteer, make_user
@@ -270,7 +271,7 @@ def test_signing_out_ends_the_session_cookie_and_the_remember_token(
     # A new password also ends every session.
     login(worker)
     assert client.get("/panel/").status_code == 200
-    from app import people
+    from app.people import people
 
     people.set_password(worker, "another long one")
     assert client.get("/panel/").status_code == 302
@@ -285,9 +286,9 @@ def test_signing_out_ends_the_session_cookie_and_the_remember_token(
 def test_parallel_wrong_guesses_are_all_counted(committed_app):
     """Ten workers' wrong guesses at once (real connections and commits): one row, ten
     strikes, and the pause starts at the fifth whoever made it."""
-    from app import strikes
-    from app.database import commit_unit_of_work
-    from app.extensions import db as _db
+    from app.core import strikes
+    from app.core.database import commit_unit_of_work
+    from app.core.extensions import db as _db
     from tests.conftest import NOW, run_threads
 
     limit = strikes.Limit("race", 5, timedelta(minutes=10), pause=timedelta(minutes=15))

@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from app import activities, honours, outbox, rankings, statements
+from app.activities import activities
+from app.channels import outbox
 from app.chat.commands import respond
-from app.errors import InvalidInput, NotPermitted
-from app.rankings import Scope
+from app.core.errors import InvalidInput, NotPermitted
+from app.points import honours, rankings, statements
+from app.points.rankings import Scope
 
 
 def test_grant_and_show_everywhere(db, now, make_community, make_volunteer, make_user):

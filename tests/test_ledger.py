@@ -6,8 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app import ledger, org
-from app.errors import (
+from app.core.errors import (
     AlreadyReversed,
     BudgetExceeded,
     BusinessRuleError,
@@ -18,6 +17,8 @@ from app.errors import (
     UnknownAccount,
 )
 from app.models import Account, LedgerEntry, LedgerTransaction, Merchant, PeriodTotal
+from app.people import org
+from app.points import ledger
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app import awards, ledger, org, people
-from app.database import commit_unit_of_work, rollback_unit_of_work
-from app.errors import InsufficientPoints
-from app.extensions import db
+from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.errors import InsufficientPoints
+from app.core.extensions import db
 from app.models import LedgerTransaction, Merchant, Person
+from app.people import org, people
+from app.points import awards, ledger
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.committing

@@ -5,9 +5,9 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import ledger
-from app.errors import AlreadyReversed, BusinessRuleError, InsufficientPoints
+from app.core.errors import AlreadyReversed, BusinessRuleError, InsufficientPoints
 from app.models import Merchant
+from app.points import ledger
 
 operations = st.lists(
     st.one_of(

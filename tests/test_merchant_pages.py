@@ -7,8 +7,9 @@ import re
 import pytest
 import qrcode
 
-from app import ledger, personal_codes
 from app.models import Redemption
+from app.partners import personal_codes
+from app.points import ledger
 from tests.conftest import csrf_from
 
 
@@ -253,7 +254,7 @@ def test_operator_adds_an_offer_with_a_photo_that_waits_for_staff(client, db, co
 
 
 def test_volunteer_catalogue(client, db, login, counter, make_merchant):
-    from app import people
+    from app.people import people
 
     merchant, _offer, volunteer = counter
     make_merchant(
@@ -271,7 +272,7 @@ def test_volunteer_catalogue(client, db, login, counter, make_merchant):
 
 
 def test_staff_approve_offers_and_void_any_time(client, db, app_clock, login, make_user, counter):
-    from app import offers
+    from app.partners import offers
 
     merchant, offer, volunteer = counter
     issued = personal_codes.issue(volunteer, now=app_clock())

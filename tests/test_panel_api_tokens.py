@@ -4,8 +4,8 @@ import re
 
 import sqlalchemy as sa
 
-from app import api_tokens
 from app.models import ApiToken, AuditEvent
+from app.people import api_tokens
 from tests.conftest import csrf_from
 
 TOKEN = re.compile(r"linli_[A-Za-z0-9_-]{20,}")

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from app import org, people
 from app.models import AuditEvent, LeaderRole, TeamMember
+from app.people import org, people
 from tests.conftest import csrf_from
 
 
@@ -122,7 +122,7 @@ def test_teams_members_and_leader(client, db, now, desk, make_volunteer):
 
 
 def test_other_communities_are_not_found(client, db, now, desk, make_community, make_user):
-    from app import teams
+    from app.people import teams
 
     theirs = make_community()
     node = org.place(theirs, "第1网格", "1号楼")

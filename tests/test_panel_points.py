@@ -6,8 +6,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app import ledger, org, people
 from app.models import AuditEvent, DeedRule, Merchant
+from app.people import org, people
+from app.points import ledger
 from tests.conftest import csrf_from
 
 
@@ -275,7 +276,7 @@ def test_dashboard_draws_its_charts_as_svg(
 ):
     from datetime import timedelta
 
-    from app import activities
+    from app.activities import activities
 
     community, staff = desk
     activity = make_activity(community=community, category="elderly_care", points=10)

@@ -5,8 +5,8 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from app import org, people
 from app.models import Person, Team, TeamMember
+from app.people import org, people
 from tests.conftest import csrf_from
 
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from app import personal_codes
-from app.errors import CodeExpired, InvalidCode
+from app.core.errors import CodeExpired, InvalidCode
+from app.partners import personal_codes
 
 pytestmark = pytest.mark.usefixtures("english")
 

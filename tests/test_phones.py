@@ -1,7 +1,7 @@
 import pytest
 
-from app.errors import InvalidPhone
-from app.phones import display_phone, mask_phone, normalize_phone
+from app.core.errors import InvalidPhone
+from app.core.phones import display_phone, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Public pages single nobody out: no room numbers, no score of someone who opted out."""
 
-from app import awards, org, people
+from app.people import org, people
+from app.points import awards
 
 
 def test_an_opted_out_resident_is_not_published_by_score_or_household(

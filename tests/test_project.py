@@ -35,7 +35,7 @@ def test_models_and_migrations_agree(app):
 
 
 def test_now_comes_only_from_the_apps_clock():
-    """Every "now" is app/clock.py's, so tests can set it and no path reads the real day.
+    """Every "now" is app/core/clock.py's, so tests can set it and no path reads the real day.
 
     The rate limits' windows are the `limits` library's own elapsed-time clock (time.time),
     not a date, and are given a clock in tests (app/rate_limits.py).
@@ -44,9 +44,55 @@ def test_now_comes_only_from_the_apps_clock():
     offenders = []
     for folder in ("app", "volunteers", "merchants", "scripts"):
         for path in (ROOT / folder).rglob("*.py"):
-            if path == ROOT / "app/clock.py":
+            if path == ROOT / "app/core/clock.py":
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if reads.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+SERVICES = ("core", "points", "partners", "activities", "people", "channels", "models")
+EDGE_NAMES = {"request", "session", "g", "render_template", "render_template_string", "flash"}
+
+
+def test_nothing_below_the_edges_touches_the_request_or_renders():
+    """Services take what they need as arguments (the import contracts in pyproject.toml,
+    run by ./test as lint-imports, cover modules; these are names inside flask)."""
+    import ast
+
+    offenders = []
+    for wing in SERVICES:
+        for path in (ROOT / "app" / wing).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "flask":
+                    bad = sorted(EDGE_NAMES & {alias.name for alias in node.names})
+                    if bad:
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {bad}")
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "flask"
+                    and node.attr in EDGE_NAMES
+                ):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: flask.{node.attr}")
+    assert offenders == []
+
+
+def test_only_the_ledger_writes_ledger_rows():
+    """Points move only through app/points/ledger.py: no other code builds, inserts, updates
+    or deletes transactions, entries, period totals or balances."""
+    writes = re.compile(
+        r"LedgerEntry\(|LedgerTransaction\(|PeriodTotal\("
+        r"|\b(insert|update|delete)\((LedgerEntry|LedgerTransaction|Account|PeriodTotal)\b"
+        r"|\.balance\s*[+-]?=[^=]"
+    )
+    offenders = []
+    for folder in ("app", "volunteers", "merchants"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == ROOT / "app/points/ledger.py" or "models" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if writes.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []

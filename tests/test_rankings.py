@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import awards, ledger, org, people, rankings
 from app.models import LedgerEntry, LedgerTransaction, Team, TeamMember
-from app.rankings import Scope
+from app.people import org, people
+from app.points import awards, ledger, rankings
+from app.points.rankings import Scope
 
 operations = st.lists(
     st.one_of(
@@ -31,7 +32,7 @@ def competition_ranks(earned: dict[int, int]) -> dict[int, int]:
 
 
 def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
-    from app.extensions import db
+    from app.core.extensions import db
 
     original = sa.orm.aliased(LedgerTransaction)
     rows = db.session.execute(
@@ -167,7 +168,7 @@ def test_grid_and_team_scopes_and_periods(db, now, make_community, make_voluntee
         inside.id
     ]
     team = Team(community_id=community.id, name="小巷骑兵")
-    from app.extensions import db as _db
+    from app.core.extensions import db as _db
 
     _db.session.add(team)
     _db.session.flush()
@@ -185,7 +186,7 @@ def test_grid_and_team_scopes_and_periods(db, now, make_community, make_voluntee
 def test_board_pages_public_masked_and_my_rank(
     client, db, now, app_clock, make_community, make_volunteer, login
 ):
-    from app import people as people_service
+    from app.people import people as people_service
     from tests.conftest import csrf_from
 
     community = make_community("阳光社区")
@@ -214,7 +215,7 @@ def test_board_pages_public_masked_and_my_rank(
 
 @pytest.mark.any_day
 def test_household_team_and_grid_boards(client, db, now, make_community, make_activity):
-    from app import activities
+    from app.activities import activities
 
     community = make_community("阳光社区")
     home_a = org.place(community, "第1网格", "1号楼", "1单元", "101")
@@ -245,7 +246,7 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
         ("2号楼 1单元 2**", 20.0, 1),
         ("1号楼 1单元 1**", 15.0, 2),
     ]
-    from app.extensions import db as _db
+    from app.core.extensions import db as _db
 
     team = Team(community_id=community.id, name="小巷骑兵")
     _db.session.add(team)
@@ -269,7 +270,7 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
 
 
 def test_masking_chinese_and_latin_names():
-    from app.text import mask_name
+    from app.core.text import mask_name
 
     assert mask_name("张明") == "张*"  # a single-character given name
     assert mask_name("王小芳") == "王*芳"

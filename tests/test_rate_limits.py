@@ -4,8 +4,8 @@ worker process shares (the database here; Redis when REDIS_URL is set)."""
 import pytest
 
 from app import create_app
-from app.extensions import limiter
-from app.rate_limits import DatabaseStorage
+from app.core.extensions import limiter
+from app.core.rate_limits import DatabaseStorage
 from tests.conftest import csrf_from
 
 
@@ -76,8 +76,8 @@ def test_redemptions_have_a_tighter_limit_of_their_own(committed_app, limited):
     """Counted for every call of the route, known token or not."""
     from datetime import UTC, datetime
 
-    from app import api_tokens, people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import api_tokens, people
 
     with committed_app.app_context():
         person = people.create_person(

@@ -5,11 +5,13 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app import ledger, offers, org, people, personal_codes, redemptions
-from app.database import commit_unit_of_work, rollback_unit_of_work
-from app.errors import BusinessRuleError, CodeExpired, InsufficientPoints
-from app.extensions import db
+from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.errors import BusinessRuleError, CodeExpired, InsufficientPoints
+from app.core.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, Person, Redemption
+from app.partners import offers, personal_codes, redemptions
+from app.people import org, people
+from app.points import ledger
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.committing
@@ -18,7 +20,7 @@ NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)
 
 def _setup(app, *, people_count=1, points=100, shops=1, **offer_fields) -> dict:
     """Volunteers with points, shops with one offer each; all committed; returns ids."""
-    from app import awards
+    from app.points import awards
 
     with app.app_context():
         community = org.create_community("并发社区")

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from app import ledger, offers, outbox, personal_codes, redemptions
-from app.errors import (
+from app.channels import outbox
+from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
     IdempotencyConflict,
@@ -15,6 +15,8 @@ from app.errors import (
     NotFound,
     NotPermitted,
 )
+from app.partners import offers, personal_codes, redemptions
+from app.points import ledger
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -5,9 +5,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app import ledger, org, people, residents_import
-from app.errors import ImportFailed
+from app.core.errors import ImportFailed
 from app.models import OrgUnit, Person
+from app.people import org, people, residents_import
+from app.points import ledger
 
 GOOD = (
     "phone,name,grid,building,unit,room,tags\n"

@@ -2,7 +2,7 @@
 
 import io
 
-from app import ledger
+from app.points import ledger
 from tests.conftest import csrf_from
 
 

@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from app import activities, ledger
+from app.activities import activities
+from app.points import ledger
 from tests.conftest import csrf_from
 
 

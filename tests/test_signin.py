@@ -6,9 +6,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import signin
-from app.errors import BusinessRuleError, CodeExpired, InvalidCode, InvalidPhone, TooManyAttempts
+from app.core.errors import (
+    BusinessRuleError,
+    CodeExpired,
+    InvalidCode,
+    InvalidPhone,
+    TooManyAttempts,
+)
 from app.models import OutboxMessage, SignInCode
+from app.people import signin
 
 pytestmark = pytest.mark.usefixtures("english")
 

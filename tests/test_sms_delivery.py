@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from app import delivery, outbox, signin
-from app.sms import SendFailed, TwilioSmsSender
+from app.channels import delivery, outbox
+from app.channels.sms import SendFailed, TwilioSmsSender
+from app.people import signin
 
 
 def test_sender_speaks_the_gateway_protocol(gateway):

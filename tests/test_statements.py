@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from app import activities, awards, deeds, ledger, personal_codes, redemptions, statements
-from app.errors import BusinessRuleError, NotPermitted
+from app.activities import activities
+from app.core.errors import BusinessRuleError, NotPermitted
+from app.partners import personal_codes, redemptions
+from app.points import awards, deeds, ledger, statements
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -109,8 +111,8 @@ def test_objection_and_an_answer_that_changes_points(db, now, month, make_user, 
 
 
 def test_the_statement_pages_and_an_objection_by_text(client, db, now, app_clock, month, login):
-    from app import people
     from app.chat.commands import respond
+    from app.people import people
     from tests.conftest import csrf_from
 
     community, staff, volunteer = month

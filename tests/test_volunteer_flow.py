@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import activities, ledger
+from app.activities import activities
+from app.core.phones import normalize_phone
 from app.models import Attendance, OutboxMessage, SignInCode
-from app.phones import normalize_phone
+from app.points import ledger
 from tests.conftest import FreshGlobalsClient, csrf_from
 
 

@@ -99,7 +99,7 @@ def shop_operator(db, make_user):
 def test_panel_is_for_staff_only(client, login, make_user, make_volunteer, shop_operator, path):
     assert client.get(path).status_code == 302  # anonymous → sign-in page
     resident = make_volunteer()
-    from app import people
+    from app.people import people
 
     people.set_password(resident, "correct horse")
     login(resident)
@@ -138,7 +138,7 @@ def test_staff_see_their_own_communities_and_admins_see_all(
 def test_dev_outbox_shows_messages_in_demo_mode_only(
     app, client, login, make_user, make_volunteer, now
 ):
-    from app import awards
+    from app.points import awards
 
     person = make_volunteer(name="王芳")
     awards.award(

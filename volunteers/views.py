@@ -19,27 +19,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from wtforms import SelectChoice
 
-from app import (
-    activities,
-    clock,
-    deeds,
-    delivery,
-    honours,
-    ledger,
-    offers,
-    org,
-    people,
-    personal_codes,
-    qr,
-    rankings,
-    reports,
-    signin,
-    statements,
-)
-from app.database import after_commit, rollback_unit_of_work
-from app.errors import CodeRecentlySent, LinliError
-from app.extensions import limiter
-from app.phones import normalize_phone
+from app.activities import activities
+from app.channels import delivery
+from app.core import clock, qr
+from app.core.database import after_commit, rollback_unit_of_work
+from app.core.errors import CodeRecentlySent, LinliError
+from app.core.extensions import limiter
+from app.core.phones import normalize_phone
+from app.partners import offers, personal_codes
+from app.people import org, people, signin
+from app.points import deeds, honours, ledger, rankings, reports, statements
 from app.web import db_id, safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm

@@ -7,7 +7,7 @@ import math
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import activities, clock, org
+from app.activities import activities
 from app.api import bp
 from app.api.base import (
     caller,
@@ -31,9 +31,11 @@ from app.api.schemas import (
     CheckinCodeOut,
     CheckinCodeQuery,
 )
-from app.errors import BusinessRuleError, NotFound
-from app.extensions import db
+from app.core import clock
+from app.core.errors import BusinessRuleError, NotFound
+from app.core.extensions import db
 from app.models import Activity, Team
+from app.people import org
 from app.web import scan_url
 
 

@@ -16,12 +16,14 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import Unauthorized
 
-from app import api_tokens, clock, offers, people
 from app.api import bp
-from app.database import commit_unit_of_work, rollback_unit_of_work
-from app.errors import InvalidInput, NotFound
-from app.extensions import csrf, db, limiter
+from app.core import clock
+from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.errors import InvalidInput, NotFound
+from app.core.extensions import csrf, db, limiter
 from app.models import Merchant, Person
+from app.partners import offers
+from app.people import api_tokens, people
 
 log = logging.getLogger(__name__)
 

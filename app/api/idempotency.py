@@ -27,10 +27,10 @@ from flask import current_app, g, jsonify, make_response, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, strikes
-from app.database import commit_unit_of_work, rollback_unit_of_work
-from app.errors import IdempotencyConflict, InvalidInput, LinliError
-from app.extensions import db
+from app.core import clock, strikes
+from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.errors import IdempotencyConflict, InvalidInput, LinliError
+from app.core.extensions import db
 from app.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app import clock, personal_codes
 from app.api import bp
 from app.api.base import describe, volunteer
 from app.api.idempotency import idempotent
 from app.api.schemas import RedemptionCodeOut
+from app.core import clock
+from app.partners import personal_codes
 
 
 @bp.post("/me/redemption-code")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from app import clock, people
 from app.api import bp
 from app.api.base import describe, field_error, load_query, staff_scope, visible_person
 from app.api.schemas import PeopleQuery, PersonOut
-from app.errors import LinliError, NotFound
+from app.core import clock
+from app.core.errors import LinliError, NotFound
 from app.models import Person
+from app.people import people
 
 
 def person_json(person: Person) -> dict:

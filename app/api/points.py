@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import awards, clock, deeds, ledger
 from app.api import bp
 from app.api.base import (
     caller,
@@ -29,9 +28,11 @@ from app.api.schemas import (
     LedgerPage,
     LedgerQuery,
 )
-from app.errors import BusinessRuleError, NotFound
-from app.extensions import db
+from app.core import clock
+from app.core.errors import BusinessRuleError, NotFound
+from app.core.extensions import db
 from app.models import LedgerEntry, LedgerTransaction
+from app.points import awards, deeds, ledger
 
 
 def _award_json(txn: LedgerTransaction, person, points: int, rule_id: int | None) -> dict:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import clock, rankings
 from app.api import bp
 from app.api.base import describe, field_error, load_query
 from app.api.schemas import Rankings, RankingsQuery
+from app.core import clock
+from app.points import rankings
 
 
 @bp.get("/rankings")

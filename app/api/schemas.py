@@ -9,9 +9,10 @@ from datetime import UTC
 from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from app import awards, offers
 from app.models.deeds import DEED_CATEGORIES
 from app.models.merchants import OFFER_KINDS
+from app.partners import offers
+from app.points import awards
 
 MAX_PAGE = 100
 ID = 2**31 - 1

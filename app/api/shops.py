@@ -8,7 +8,6 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app import clock, offers, redemptions
 from app.api import bp
 from app.api.base import (
     caller,
@@ -33,10 +32,12 @@ from app.api.schemas import (
     RedemptionQuery,
     VoidIn,
 )
-from app.errors import NotFound
-from app.extensions import db
+from app.core import clock
+from app.core.errors import NotFound
+from app.core.extensions import db
+from app.core.text import mask_name
 from app.models import Merchant, Offer, Redemption
-from app.text import mask_name
+from app.partners import offers, redemptions
 
 
 def _offer(offer: Offer) -> dict:

@@ -2,11 +2,13 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app import clock, demo, people
+from app import demo
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.errors import LinliError
-from app.extensions import limiter
+from app.core import clock
+from app.core.errors import LinliError
+from app.core.extensions import limiter
+from app.people import people
 from app.web import home_for, safe_next
 
 

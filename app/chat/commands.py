@@ -13,11 +13,15 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from app import activities, clock, ledger, offers, people, personal_codes, rankings, strikes
+from app.activities import activities
 from app.chat.parser import Command, digits, parse
-from app.errors import LinliError
-from app.extensions import db
+from app.core import clock, strikes
+from app.core.errors import LinliError
+from app.core.extensions import db
 from app.models import Person
+from app.partners import offers, personal_codes
+from app.people import people
+from app.points import ledger, rankings
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def _help(person: Person, command: Command, now: datetime) -> str:
 
 
 def _balance(person: Person, command: Command, now: datetime) -> str:
-    from app import honours
+    from app.points import honours
 
     summary = people.summary(person, now)
     titles = [f"{h.title}({h.period})" for h in honours.of(person)[:3]]
@@ -194,7 +198,7 @@ def _start(person: Person, command: Command, now: datetime) -> str:
 
 
 def _object(person: Person, command: Command, now: datetime) -> str:
-    from app import statements
+    from app.points import statements
 
     statement = statements.current_for(person.community_id, now)
     if statement is None:

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app import people, signin, strikes
-from app.extensions import db
+from app.core import strikes
+from app.core.extensions import db
+from app.core.phones import normalize_phone
 from app.models import ChatLink, Person
-from app.phones import normalize_phone
+from app.people import people, signin
 
 
 def link_for(channel: str, external_id: str, chat_id: str, now: datetime) -> ChatLink:

@@ -15,12 +15,13 @@ from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, people
 from app.chat import bp, commands, linking, sms_text
 from app.chat.parser import digits, parse
-from app.errors import LinliError
-from app.extensions import csrf, db
+from app.core import clock
+from app.core.errors import LinliError
+from app.core.extensions import csrf, db
 from app.models import InboundMessage
+from app.people import people
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,8 @@ def _deep_link_check_in(person, argument: str, now) -> commands.Reply:
 @bp.route("/qr/<token>.png")
 def qr_png(token: str):
     """A personal code as a picture for Telegram to fetch (only a valid signed token)."""
-    from app import personal_codes, qr
+    from app.core import qr
+    from app.partners import personal_codes
 
     if not personal_codes.looks_signed(token):
         abort(404)

@@ -36,6 +36,6 @@ class UTCDateTime(TypeDecorator):
 
 def utc_default() -> datetime:
     """A column default: the app's clock (tests' or the real one), never the bare system clock."""
-    from app import clock
+    from app.core import clock
 
     return clock.now()

@@ -10,13 +10,15 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import api_tokens, clock, offers, people
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
-from app.extensions import db
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+from app.core.extensions import db
 from app.models import ApiToken, Person
 from app.panel import bp
 from app.panel.forms import ApiTokenForm, ButtonForm
+from app.partners import offers
+from app.people import api_tokens, people
 from app.web import role_required
 
 

@@ -7,9 +7,10 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import audit, clock, people
+from app.core import audit, clock
 from app.forms import day_start
 from app.panel import bp
+from app.people import people
 from app.web import csv_download, db_id, role_required
 
 PAGE = 100

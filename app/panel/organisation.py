@@ -4,14 +4,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import clock, org, people, teams
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
-from app.extensions import db
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+from app.core.extensions import db
 from app.models import LeaderRole
 from app.models.people import LEADER_ROLES
 from app.panel import bp
 from app.panel.forms import ButtonForm
+from app.people import org, people, teams
 from app.web import db_id, role_required
 
 

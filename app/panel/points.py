@@ -7,11 +7,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import activities, clock, deeds, offers, org, people, statements
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
+from app.activities import activities
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
 from app.panel import bp
 from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
+from app.partners import offers
+from app.people import org, people
+from app.points import deeds, statements
 from app.web import db_id, db_ids, role_required
 
 

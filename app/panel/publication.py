@@ -4,11 +4,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app import clock, deeds, org, people, statements
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm
+from app.people import org, people
+from app.points import deeds, statements
 from app.web import csv_download, db_id, role_required
 
 
@@ -125,7 +127,7 @@ def statement_category_names() -> dict[str, str]:
 @bp.route("/objections/<int:objection_id>/answer", methods=["POST"])
 @role_required("staff", "admin")
 def objection_answer(objection_id: int):
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Objection
 
     objection = db.session.get(Objection, objection_id)

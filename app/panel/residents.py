@@ -17,12 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import clock, honours, ledger, org, people, residents_import
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
 from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
-from app.residents_import import TAG_SEPARATORS
+from app.people import org, people, residents_import
+from app.people.residents_import import TAG_SEPARATORS
+from app.points import honours, ledger
 from app.web import csv_download, db_id, role_required
 
 PAGE = 50

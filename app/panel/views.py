@@ -15,15 +15,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app import activities, clock, deeds, offers, org, outbox, people, qr, redemptions, reports
-from app import dashboard as dashboard_data
-from app.database import rollback_unit_of_work
-from app.errors import LinliError
+from app.activities import activities
+from app.channels import outbox
+from app.core import clock, qr
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+from app.core.text import mask_name
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Activity
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
-from app.text import mask_name
+from app.partners import offers, redemptions
+from app.people import org, people
+from app.points import dashboard as dashboard_data
+from app.points import deeds, reports
 from app.web import csv_download, db_id, db_ids, role_required, scan_url
 
 

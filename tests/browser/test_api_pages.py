@@ -12,8 +12,8 @@ DESK = {"width": 1280, "height": 900}
 
 @pytest.fixture
 def community_with_worker(committed_app, now):
-    from app import org, people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
 
     with committed_app.app_context():
         community = org.create_community("阳光社区")

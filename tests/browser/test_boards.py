@@ -12,8 +12,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
 
 @pytest.fixture
 def hall(committed_app, now):
-    from app import awards, org, people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
+    from app.points import awards
 
     with committed_app.app_context():
         community = org.create_community("阳光社区")

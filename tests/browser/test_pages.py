@@ -10,8 +10,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
 @pytest.fixture
 def street(committed_app, now):
     """A community with residents and a social worker, committed for the served app."""
-    from app import org, people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
 
     with committed_app.app_context():
         community = org.create_community("阳光社区", monthly_budget=5000)

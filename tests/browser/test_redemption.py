@@ -17,10 +17,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
 @pytest.fixture
 def counter(committed_app, now):
     """阳光社区, a barber with an operator and one offer, and 王小芳 with 100 points."""
-    from app import awards, ledger, offers, org, people
-    from app.database import commit_unit_of_work
-    from app.extensions import db
+    from app.core.database import commit_unit_of_work
+    from app.core.extensions import db
     from app.models import Merchant, MerchantCommunity
+    from app.partners import offers
+    from app.people import org, people
+    from app.points import awards, ledger
 
     clock = Clock(now)
     committed_app.config["LINLI_CLOCK"] = clock
@@ -138,7 +140,8 @@ def test_redeem_by_typed_code_and_by_photo(committed_app, live_server, counter, 
     check(phone, "volunteer-history-redeemed")
 
     with committed_app.app_context():
-        from app import ledger, people
+        from app.people import people
+        from app.points import ledger
 
         person = people.get_by_phone("13800138000")
         assert ledger.balance(ledger.wallet_for(person)) == 40

@@ -12,8 +12,8 @@ DESK = {"width": 1280, "height": 900}
 
 @pytest.fixture
 def office(committed_app, now):
-    from app import org, people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
 
     with committed_app.app_context():
         community = org.create_community("阳光社区", monthly_budget=20000)
@@ -101,7 +101,8 @@ def test_import_award_adjust_approve_audit_dashboard(
     context.close()
 
     with committed_app.app_context():
-        from app import ledger, people
+        from app.people import people
+        from app.points import ledger
 
         assert ledger.balance(ledger.wallet_for(people.get_by_phone("13800000007"))) == 300
         assert ledger.check() == []

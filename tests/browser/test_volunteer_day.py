@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
 @pytest.fixture
 def event(committed_app, now):
     """A community with an activity on now (needs approval) and its social worker."""
-    from app import activities, org, people
-    from app.database import commit_unit_of_work
+    from app.activities import activities
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
 
     clock = Clock(now)
     committed_app.config["LINLI_CLOCK"] = clock
@@ -54,7 +55,7 @@ def event(committed_app, now):
 
 def scan_url(app, base: str, activity_id: int, kind: str, clock) -> str:
     """The URL the projector's QR code holds right now (what the phone's camera opens)."""
-    from app import activities
+    from app.activities import activities
 
     with app.app_context():
         token = activities.scan_token(activities.get_activity(activity_id), kind, clock())
@@ -134,7 +135,7 @@ def test_new_volunteer_signs_in_scans_in_and_out_and_sees_points(
     assert phone.locator(".figure").first.inner_text() == "20"
 
     with committed_app.app_context():
-        from app import ledger
+        from app.points import ledger
 
         assert ledger.check() == []
 
@@ -142,8 +143,8 @@ def test_new_volunteer_signs_in_scans_in_and_out_and_sees_points(
 def test_personal_code_and_projector_fit_their_screens(
     committed_app, live_server, event, phone, browser
 ):
-    from app import people
-    from app.database import commit_unit_of_work
+    from app.core.database import commit_unit_of_work
+    from app.people import people
 
     with committed_app.app_context():
         community = people.get_by_phone("13900000010").staff_communities[0].community

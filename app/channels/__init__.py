@@ -1,0 +1,1 @@
+"""Outgoing messages: the outbox, its delivery, and the SMS and Telegram senders."""

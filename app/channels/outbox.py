@@ -1,0 +1,155 @@
+"""Queue messages to people in the transaction that causes them; deliver them after commit.
+
+`queue` writes a row in the caller's transaction, so a message exists exactly when what
+it announces was committed. Delivery (`app.delivery`) claims a row, sends it with no
+transaction open, and records the result; a failed send is retried with backoff.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from app.core.extensions import db
+from app.models import ChatLink, OutboxMessage, Person
+
+MAX_ATTEMPTS = 6
+# A claimed message not reported back within this time is tried again (the sender died).
+LEASE = timedelta(minutes=2)
+
+
+# Messages that must go at once, whatever the hour and whatever the person turned off.
+URGENT_KINDS = frozenset({"sign_in_code"})
+# Sent in quiet hours too (an activity at 07:30 needs its reminder at 06:30), but still
+# subject to 退订.
+TIMELY_KINDS = frozenset({"activity_reminder", "code_guessing"})
+QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
+
+
+def _after_quiet_hours(now: datetime, person: Person | None) -> datetime:
+    """`now`, or 07:00 local when `now` falls in the quiet hours (22:00–07:00)."""
+    from app.core import clock
+
+    local = clock.local(now, person.community if person else None)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return now
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(now.tzinfo)
+
+
+def _channel(person: Person | None, phone: str | None) -> tuple[str, str]:
+    """Telegram when the person linked a chat, else a text message to their phone."""
+    if phone is None and person is not None:
+        link = db.session.scalar(
+            sa.select(ChatLink).where(
+                ChatLink.person_id == person.id, ChatLink.channel == "telegram"
+            )
+        )
+        if link is not None:
+            return "telegram", link.chat_id
+    return "sms", phone or person.phone
+
+
+def queue(
+    *,
+    kind: str,
+    body: str,
+    now: datetime,
+    person: Person | None = None,
+    phone: str | None = None,
+) -> OutboxMessage | None:
+    """A message to a person over their channel (or by SMS to a bare phone number, e.g. a
+    sign-in code). Notifications respect 退订 (None is returned) and wait out the quiet
+    hours; urgent kinds go at once."""
+    if person is None and phone is None:
+        raise ValueError("a message needs a person or a phone number")
+    urgent = kind in URGENT_KINDS
+    if not urgent and person is not None and person.notifications_off:
+        return None
+    channel, recipient = _channel(person, phone)
+    message = OutboxMessage(
+        person_id=person.id if person else None,
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        body=body,
+        status="pending",
+        next_attempt_at=(
+            now if urgent or kind in TIMELY_KINDS else _after_quiet_hours(now, person)
+        ),
+        created_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def due_ids(now: datetime, limit: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim(message_id: int, now: datetime) -> OutboxMessage | None:
+    """Take a due message for sending; None when another sender has it or it is not due.
+
+    The claim is an atomic conditional update, so two workers never send one message.
+    """
+    table = OutboxMessage.__table__
+    claimed = db.session.execute(
+        sa.update(table)
+        .where(
+            table.c.id == message_id,
+            table.c.status == "pending",
+            table.c.next_attempt_at <= now,
+        )
+        .values(attempts=table.c.attempts + 1, next_attempt_at=now + LEASE)
+        .returning(table.c.id)
+    ).first()
+    if claimed is None:
+        return None
+    return db.session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+# Messages that carry a secret (a sign-in code): once delivered or given up, the body is
+# replaced, so the database never keeps a usable code (app.signin keeps only a keyed hash).
+# Demo mode shows messages on /panel/outbox instead of sending them, so it keeps them.
+SECRET_KINDS = frozenset({"sign_in_code"})
+REDACTED = "[code removed after sending]"
+
+
+def _forget_secret(message: OutboxMessage) -> None:
+    if message.kind in SECRET_KINDS:
+        message.body = REDACTED
+
+
+def record_sent(message: OutboxMessage, now: datetime, *, shown_only: bool) -> None:
+    message.status = "shown" if shown_only else "sent"
+    message.sent_at = now
+    message.last_error = ""
+    if not shown_only:
+        _forget_secret(message)
+    db.session.flush()
+
+
+def record_failure(message: OutboxMessage, now: datetime, error: str, *, permanent: bool) -> None:
+    """A failed send: tried again later with exponential backoff, or given up."""
+    message.last_error = error[:500]
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = "failed"
+        _forget_secret(message)
+    else:
+        message.next_attempt_at = now + timedelta(seconds=30 * 2 ** (message.attempts - 1))
+    db.session.flush()
+
+
+def recent(limit: int = 100) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit))
+    )

@@ -1,0 +1,151 @@
+"""How Linli talks to its database: SQLite pragmas, write locks, the one commit.
+
+SQLite allows one writer at a time. A transaction that starts as a reader and later writes
+fails outright (SQLITE_BUSY) when another writer got in between, so every transaction takes
+the write lock when it begins (`BEGIN IMMEDIATE`) and waits its turn behind the busy timeout
+instead. Requests that only read (GET, HEAD) say so with `read_only()` and begin deferred,
+so the many readers of a WAL database never queue behind a writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable, Iterator
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.core.extensions import db
+
+log = logging.getLogger(__name__)
+
+_read_only = contextvars.ContextVar("linli_read_only", default=False)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    if not _is_sqlite(dbapi_connection):
+        return
+    # Let SQLAlchemy's "begin" event below decide how each transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    immediate = not _read_only.get()
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    connection.info["write_locked"] = immediate
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+def mark_read_only(flag: bool) -> contextvars.Token:
+    """Declare whether the unit of work in this context will write (see module docstring)."""
+    return _read_only.set(flag)
+
+
+def reset_read_only(token: contextvars.Token) -> None:
+    _read_only.reset(token)
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    token = mark_read_only(True)
+    try:
+        yield
+    finally:
+        reset_read_only(token)
+
+
+def holds_write_lock() -> bool:
+    """True where the current transaction may write without racing another writer.
+
+    PostgreSQL locks rows as it goes; SQLite must have begun the transaction IMMEDIATE.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return True
+    return bool(connection.info.get("write_locked"))
+
+
+def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | None = None) -> bool:
+    """Add `delta` to `column` of the row `keys` names (created at `delta` when missing).
+
+    With a ceiling, only if the result stays within it. One atomic upsert, so concurrent
+    writers cannot pass the ceiling together; returns whether the amount was added.
+    RETURNING tells (rowcount is not reported for upserts by every driver).
+    """
+    if ceiling is not None and delta > ceiling:
+        return False
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    current = table.c[column]
+    stmt = (
+        insert(table)
+        .values(**keys, **{column: delta})
+        .on_conflict_do_update(
+            index_elements=list(keys),
+            set_={column: current + delta},
+            where=(current + delta <= ceiling) if ceiling is not None else None,
+        )
+    )
+    return db.session.execute(stmt.returning(current)).first() is not None
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the current unit of work has committed (never if it rolls back).
+
+    For work that must not happen unless the data is saved and must not hold the write
+    lock, such as sending the sign-in code just queued in the outbox.
+    """
+    db.session.info.setdefault("linli_after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_a_write(session, _context) -> None:
+    session.info["linli_wrote"] = True
+
+
+def finish_reads() -> None:
+    """End the unit of work before slow work that needs no database (decoding an upload),
+    so that on SQLite the request does not hold the one write lock meanwhile (a writer takes
+    it at its first statement, see above). Does nothing once something was written."""
+    session = db.session
+    if session.new or session.dirty or session.deleted or session.info.get("linli_wrote"):
+        return  # a unit of work is never cut in two: the slow work waits inside it instead
+    commit_unit_of_work()
+
+
+def commit_unit_of_work() -> None:
+    """The one place a request, webhook or CLI command commits (services only flush)."""
+    db.session.commit()
+    db.session.info.pop("linli_wrote", None)
+    callbacks = db.session.info.pop("linli_after_commit", [])
+    for callback in callbacks:
+        # What was committed stands: a failing follow-up is logged, never turned into an
+        # error for work that succeeded (the outbox worker retries a message not sent).
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit work failed")
+            db.session.rollback()
+
+
+def rollback_unit_of_work() -> None:
+    db.session.rollback()
+    db.session.info.pop("linli_wrote", None)
+    db.session.info.pop("linli_after_commit", None)

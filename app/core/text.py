@@ -1,0 +1,28 @@
+"""Cleaning what people type into one-line fields (names, reasons)."""
+
+from __future__ import annotations
+
+from app.core.errors import InvalidInput
+
+
+def one_line(value: str | None, *, field: str, max_length: int, required, too_long) -> str:
+    """Collapse whitespace; refuse an empty or over-long value with the given messages.
+
+    `too_long` is a lazy message that may use %(max)s.
+    """
+    text = " ".join((value or "").split())
+    if not text:
+        raise InvalidInput(required, field=field)
+    if len(text) > max_length:
+        raise InvalidInput(too_long, field=field, max=max_length)
+    return text
+
+
+def mask_name(name: str) -> str:
+    """A name as the public and merchants see it: 张*明, 欧**娜; a two-character name as 张*."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

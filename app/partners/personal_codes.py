@@ -1,0 +1,140 @@
+"""A volunteer's personal code for merchants: a QR token and 8 digits, 60 s, single use.
+
+The QR token is `<row id>.<random secret>` signed with the app secret (a forged token is
+refused without a database lookup, and logged); the row keeps only a hash of the secret.
+The 8 digits are for merchants who type; they are unique among live codes. Neither form
+says anything about the person: only the server can tell whose code it is. Eight, not six:
+at city scale thousands of codes are live at once, and each typed guess hits one of them
+with a chance of live codes / 10^digits (app.redemptions counts and pauses wrong guesses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, Signer
+from sqlalchemy.exc import IntegrityError
+
+from app.core.errors import CodeExpired, InvalidCode
+from app.core.extensions import db
+from app.models import Person, PersonalCode
+
+log = logging.getLogger(__name__)
+
+LIFETIME = timedelta(seconds=60)
+# A code read out or typed from a text message or another app needs longer than one on a
+# screen a shop scans.
+READ_OUT_LIFETIME = timedelta(minutes=5)
+DIGITS = 8
+_REFRESH = _l("Ask the volunteer to refresh their code and scan again.")
+
+
+@dataclass(frozen=True)
+class UsedCode:
+    person: Person
+    code_id: int
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    token: str
+    digits: str
+    expires_at: datetime
+
+
+def _signer() -> Signer:
+    return Signer(current_app.config["SECRET_KEY"], salt="linli.personal-code")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> IssuedCode:
+    """A fresh code for `person` (60 s on a screen; longer read out from a text message).
+
+    Expired codes are purged so their digits can be reused.
+    """
+    db.session.execute(
+        sa.delete(PersonalCode)
+        .where(PersonalCode.expires_at < now - LIFETIME)
+        .execution_options(synchronize_session=False)
+    )
+    secret = secrets.token_urlsafe(16)
+    for _attempt in range(20):
+        digits = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+        row = PersonalCode(
+            person_id=person.id,
+            digits=digits,
+            secret_hash=_hash(secret),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+                db.session.flush()
+        except IntegrityError:  # these digits are live for someone else: draw again
+            continue
+        token = _signer().sign(f"{row.id}.{secret}").decode()
+        return IssuedCode(token, digits, row.expires_at)
+    raise RuntimeError("no free code after 20 draws")
+
+
+def looks_signed(token: str) -> bool:
+    """Whether a token carries our signature (it may still be used or expired)."""
+    try:
+        _signer().unsign(token or "")
+    except BadSignature:
+        return False
+    return True
+
+
+def _find(text: str) -> tuple[PersonalCode | None, bool]:
+    """The row a scanned token or typed digits name, and whether the text was a token."""
+    text = "".join((text or "").split())
+    if text.isdigit() and len(text) == DIGITS:
+        return db.session.scalar(sa.select(PersonalCode).filter_by(digits=text)), False
+    try:
+        row_id, secret = _signer().unsign(text).decode().split(".", 1)
+        row = db.session.get(PersonalCode, int(row_id))
+    except (BadSignature, ValueError, UnicodeDecodeError):
+        log.warning("refused a forged or unreadable personal code: %r", text[:120])
+        raise InvalidCode(_l("This is not a Linli volunteer code."), field="code") from None
+    if row is not None and not hmac.compare_digest(row.secret_hash, _hash(secret)):
+        row = None
+    return row, True
+
+
+def use(text: str, *, now: datetime) -> UsedCode:
+    """Spend a code (scanned token or typed digits) and return whose it was.
+
+    Single use: the code is marked used by an atomic update, so two merchants scanning
+    the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
+    """
+    row, _was_token = _find(text)
+    if row is None:
+        raise InvalidCode(_l("No volunteer has this code. %(hint)s"), field="code", hint=_REFRESH)
+    table = PersonalCode.__table__
+    taken = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == row.id, table.c.used_at.is_(None), table.c.expires_at > now)
+        .values(used_at=now)
+        .returning(table.c.person_id)
+    ).first()
+    if taken is None:
+        db.session.refresh(row)
+        if row.used_at is not None:
+            raise CodeExpired(
+                _l("This code was already used. %(hint)s"), field="code", hint=_REFRESH
+            )
+        raise CodeExpired(_l("This code has expired. %(hint)s"), field="code", hint=_REFRESH)
+    return UsedCode(db.session.get(Person, taken[0]), row.id)

@@ -1,0 +1,330 @@
+"""Importing residents from a CSV file: read, plan (what would change), then apply.
+
+The file comes from Excel as often as not: UTF-8 with or without a BOM, GB18030 (what
+Chinese Excel writes), or UTF-16. Headers may be English or Chinese. A plan lists every
+bad row with its line number and reason; applying it writes all good rows in the caller's
+transaction, so an interrupted or refused import writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, pre_load
+
+from app.core.errors import ImportFailed, LinliError
+from app.core.extensions import db
+from app.core.phones import normalize_phone
+from app.models import OrgUnit, Person
+from app.models.people import USER_ROLES
+from app.people import org, people
+
+COLUMNS = {
+    "phone": ("phone", "mobile", "手机号", "手机", "手机号码", "电话"),
+    "name": ("name", "姓名", "名字"),
+    "grid": ("grid", "网格"),
+    "building": ("building", "楼栋", "楼号"),
+    "unit": ("unit", "单元"),
+    "room": ("room", "房号", "门牌号"),
+    "tags": ("tags", "标签"),
+}
+REQUIRED = ("phone", "name")
+TAG_SEPARATORS = re.compile(r"[;；、]")
+MAX_ROWS = 300_000
+
+
+class _Checked(fields.String):
+    """A text cell cleaned by a service function that raises LinliError when it is bad."""
+
+    def __init__(self, clean, **kwargs):
+        super().__init__(**kwargs)
+        self.clean = clean
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return self.clean(super()._deserialize(value, attr, data, **kwargs))
+        except LinliError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class _Tags(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return people.clean_tags(TAG_SEPARATORS.split(text))
+        except LinliError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _short_enough(value: str) -> None:
+    if len(value) > org.MAX_NAME:
+        raise ValidationError(_("Longer than %(max)s characters.", max=org.MAX_NAME))
+
+
+def _place() -> fields.String:
+    return fields.String(load_default="", validate=_short_enough)
+
+
+class ResidentRowSchema(Schema):
+    """One CSV row, cell by cell; every bad cell of a row is reported, not just the first."""
+
+    phone = _Checked(normalize_phone, required=True)
+    name = _Checked(people.clean_name, required=True)
+    grid = _place()
+    building = _place()
+    unit = _place()
+    room = _place()
+    tags = _Tags(load_default=list)
+
+    @pre_load
+    def strip_cells(self, data, **kwargs):
+        return {key: value.strip() for key, value in data.items()}
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    phone: str
+    name: str
+    grid: str
+    building: str
+    unit: str
+    room: str
+    tags: list[str]
+    action: str = "create"  # create | update | move | unchanged
+    person_id: int | None = None
+
+
+@dataclass
+class ImportPlan:
+    encoding: str
+    rows: list[PlannedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of an uploaded file and the encoding it was in."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    elif data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    else:
+        candidates = ["utf-8", "gb18030"]
+    for encoding in candidates:
+        try:
+            # A byte-order mark in any encoding (GB18030 has one too) is not a character
+            # of the first column's name.
+            return data.decode(encoding).removeprefix("\ufeff"), encoding
+        except UnicodeDecodeError:
+            continue
+    raise ImportFailed(
+        _l("The file is not UTF-8, GB18030 or UTF-16 text; save it from Excel as CSV."),
+        field="file",
+    )
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    aliases = {alias.lower(): key for key, names in COLUMNS.items() for alias in names}
+    found: dict[str, int] = {}
+    for index, title in enumerate(header):
+        key = aliases.get(title.strip().lower())
+        if key is not None and key not in found:
+            found[key] = index
+    missing = [key for key in REQUIRED if key not in found]
+    if missing:
+        raise ImportFailed(
+            _l(
+                "The header row lacks the column(s) %(columns)s "
+                "(accepted: phone or 手机号, name or 姓名)."
+            ),
+            field="file",
+            columns=", ".join(missing),
+        )
+    return found
+
+
+def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
+    """Read the file and work out, row by row, what importing it into `community` would do.
+
+    An import creates people and updates the community's own residents. A phone of another
+    community's resident is a bad row unless `may_move` (a street administrator, the CLI);
+    a staff or red partner account is never renamed or moved by an import.
+    """
+    text, encoding = decode(data)
+    result = ImportPlan(encoding=encoding)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFailed(_l("The file is empty."), field="file") from None
+    except csv.Error as exc:
+        raise ImportFailed(_l("The file is not a readable CSV file."), field="file") from exc
+    columns = _header_map(header)
+    first_line_of: dict[str, int] = {}
+
+    line = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            result.errors.append(RowError(reader.line_num, None, str(exc)))
+            break
+        row_line = line + 1
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(result.rows) + len(result.errors) >= MAX_ROWS:
+            raise ImportFailed(
+                _l("The file has more than %(max)s rows; split it."), field="file", max=MAX_ROWS
+            )
+
+        values = {key: record[index] for key, index in columns.items() if index < len(record)}
+        try:
+            row = ResidentRowSchema().load(values)
+        except ValidationError as exc:
+            result.errors += [
+                RowError(row_line, key, " ".join(str(m) for m in messages))
+                for key, messages in sorted(exc.messages.items())
+            ]
+            continue
+        phone = row["phone"]
+        if phone in first_line_of:
+            result.errors.append(
+                RowError(
+                    row_line,
+                    "phone",
+                    _(
+                        "The same phone number is already on line %(line)s.",
+                        line=first_line_of[phone],
+                    ),
+                )
+            )
+            continue
+        first_line_of[phone] = row_line
+        result.rows.append(PlannedRow(line=row_line, **row))
+    _classify(result, community, may_move)
+    return result
+
+
+def _refusal(person: Person, community: OrgUnit, may_move: bool) -> str | None:
+    """Why an import may not change this person, or None."""
+    if person.password_hash or any(r.role in USER_ROLES for r in person.roles):
+        return _(
+            "This phone belongs to a staff or red partner account; an import never changes it."
+        )
+    if person.community_id not in (None, community.id) and not may_move:
+        return _(
+            "This phone belongs to a resident of another community; an administrator can move them."
+        )
+    return None
+
+
+def _classify(result: ImportPlan, community: OrgUnit, may_move: bool) -> None:
+    """Mark each row as a new person, an update, a move from another community, or no change;
+    rows the importer may not apply become bad rows."""
+    phones = [row.phone for row in result.rows]
+    known: dict[str, Person] = {}
+    for start in range(0, len(phones), 900):
+        for person in db.session.scalars(
+            sa.select(Person).where(Person.phone.in_(phones[start : start + 900]))
+        ):
+            known[person.phone] = person
+    kept = []
+    for row in result.rows:
+        person = known.get(row.phone)
+        if person is None:
+            kept.append(row)
+            continue
+        refusal = _refusal(person, community, may_move)
+        if refusal is not None:
+            result.errors.append(RowError(row.line, "phone", refusal))
+            continue
+        kept.append(row)
+        row.person_id = person.id
+        if person.community_id not in (None, community.id):
+            row.action = "move"
+        elif (
+            person.name == row.name
+            and set(person.tag_names) == set(row.tags)
+            and not (row.grid or row.building or row.unit or row.room)
+        ):
+            row.action = "unchanged"
+        else:
+            row.action = "update"
+    result.rows = kept
+    result.errors.sort(key=lambda error: error.line)
+
+
+def apply(
+    import_plan: ImportPlan,
+    community: OrgUnit,
+    *,
+    may_move: bool,
+    now: datetime,
+    actor: Person | None,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the good rows of a plan; returns how many people were created or changed.
+
+    Each person is checked again as it is written (a plan may be stale or built by hand).
+    """
+    changed = 0
+    for row in import_plan.rows:
+        if row.action != "unchanged":
+            place = org.place(community, row.grid, row.building, row.unit, row.room)
+            if row.person_id is None:
+                people.create_person(
+                    name=row.name,
+                    phone=row.phone,
+                    community=community,
+                    org_unit=place,
+                    tags=row.tags,
+                    now=now,
+                    actor=actor,
+                    source=source,
+                )
+                changed += 1
+            else:
+                person = db.session.get(Person, row.person_id)
+                refusal = _refusal(person, community, may_move)
+                if refusal is not None:
+                    raise ImportFailed(
+                        _l("Line %(line)s: %(reason)s"), field="file", line=row.line, reason=refusal
+                    )
+                has_address = any((row.grid, row.building, row.unit, row.room))
+                if people.update_person(
+                    person,
+                    name=row.name,
+                    community=community,
+                    org_unit=place if has_address else None,
+                    tags=row.tags,
+                    now=now,
+                    actor=actor,
+                    source=source,
+                ):
+                    changed += 1
+        if progress is not None:
+            progress(1)
+    db.session.flush()
+    return changed

@@ -1,0 +1,491 @@
+"""THE only code that moves points.
+
+`post` writes one balanced double-entry transaction: it validates, takes the locks it must
+(the wallets it touches, in id order), writes the entries, updates cached balances and the
+per-period totals, and returns the transaction. Posting an idempotency key a second time
+returns the first transaction. `reverse` undoes a transaction with a new one. Nothing here
+commits: the edge that called the service does, once.
+
+Locking, so that concurrent postings neither overdraw nor deadlock:
+- SQLite: the whole transaction holds the database write lock from BEGIN IMMEDIATE
+  (`app.database`), so postings run one after another.
+- PostgreSQL: wallets (one person's, rarely contended) are locked up front with
+  SELECT … FOR UPDATE in id order and checked. Shared accounts (a community's issuance
+  account, a busy merchant) are never locked for reading: their balance and period rows
+  change by atomic `x = x + d` updates at the very end, in a fixed order (account id, then
+  row), so a hot account's row lock is held only from that update to the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from app.core.clock import ALL_TIME, month_key, year_key
+from app.core.database import add_to_counter, holds_write_lock
+from app.core.errors import (
+    AlreadyReversed,
+    BudgetExceeded,
+    BusinessRuleError,
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidAmount,
+    InvalidInput,
+    UnknownAccount,
+)
+from app.core.extensions import db
+from app.models import Account, LedgerEntry, LedgerTransaction, OrgUnit, PeriodTotal, Person
+
+# Transactions whose wallet credits count as points *earned* (rankings, statements) and
+# whose issuance debits count against a community's monthly budget.
+EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment"})
+TRANSACTION_KINDS = EARNING_KINDS | {"redemption", "transfer", "reversal"}
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a posting: `amount` points into (positive) or out of `account`."""
+
+    account: Account
+    amount: int
+
+
+def periods_tz() -> ZoneInfo:
+    """Periods (months, years) are counted on one calendar for the whole deployment."""
+    return ZoneInfo(current_app.config["LINLI_TIMEZONE"])
+
+
+def period_keys(moment: datetime) -> tuple[str, str, str]:
+    tz = periods_tz()
+    return month_key(moment, tz), year_key(moment, tz), ALL_TIME
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def _open_account(kind: str, owner_type: str, owner_id: int, community_id: int | None) -> Account:
+    account = find_account(kind, owner_type, owner_id)
+    if account is None:
+        account = Account(
+            kind=kind, owner_type=owner_type, owner_id=owner_id, community_id=community_id
+        )
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def wallet_for(person: Person) -> Account:
+    """The person's points wallet, opened on first use."""
+    if person.id is None:
+        db.session.flush()
+    return _open_account("wallet", "person", person.id, person.community_id)
+
+
+def issuance_account(community: OrgUnit) -> Account:
+    """The account a community issues points from; negative means points outstanding."""
+    return _open_account("issuance", "org_unit", community.id, community.id)
+
+
+def merchant_account(merchant) -> Account:
+    return _open_account("merchant", "merchant", merchant.id, None)
+
+
+def get_account(account_id: int) -> Account:
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise UnknownAccount(field="account")
+    return account
+
+
+def find_account(kind: str, owner_type: str, owner_id: int) -> Account | None:
+    """An existing account, or None; for pages that only read."""
+    return db.session.scalar(
+        sa.select(Account).filter_by(kind=kind, owner_type=owner_type, owner_id=owner_id)
+    )
+
+
+def find_wallet(person: Person) -> Account | None:
+    return find_account("wallet", "person", person.id)
+
+
+def balance(account: Account) -> int:
+    db.session.refresh(account, ["balance"])
+    return account.balance
+
+
+def period_total(account: Account, period: str) -> int:
+    row = db.session.get(PeriodTotal, (account.id, period))
+    return row.amount if row else 0
+
+
+def earned_this_month(account: Account, now: datetime) -> int:
+    return period_total(account, period_keys(now)[0])
+
+
+# --- posting ----------------------------------------------------------------------------
+
+
+def _validate(kind: str, legs: Sequence[Leg], idempotency_key: str) -> None:
+    if kind not in TRANSACTION_KINDS:
+        raise InvalidInput(_l("Unknown transaction kind: %(kind)s"), field="kind", kind=kind)
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+        raise InvalidInput(_l("An idempotency key is required."), field="idempotency_key")
+    if len(idempotency_key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            _l("The idempotency key is longer than %(max)s characters."),
+            field="idempotency_key",
+            max=MAX_KEY_LENGTH,
+        )
+    if len(legs) < 2:
+        raise InvalidInput(_l("A transaction needs at least two entries."), field="entries")
+    seen: set[int] = set()
+    for leg in legs:
+        if not isinstance(leg.account, Account) or leg.account.id is None:
+            raise UnknownAccount(field="account")
+        if leg.account.id in seen:
+            raise InvalidInput(_l("An account appears twice in one transaction."), field="entries")
+        seen.add(leg.account.id)
+        if type(leg.amount) is not int or leg.amount == 0:
+            raise InvalidAmount(field="amount")
+    if sum(leg.amount for leg in legs) != 0:
+        raise InvalidInput(_l("The entries of a transaction must add up to zero."), field="entries")
+
+
+def _fingerprint(kind: str, legs: Iterable[Leg], reverses_id: int | None) -> str:
+    parts = [kind, str(reverses_id or "")]
+    parts += [f"{leg.account.id}:{leg.amount}" for leg in sorted(legs, key=lambda g: g.account.id)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _existing(idempotency_key: str, fingerprint: str) -> LedgerTransaction | None:
+    found = db.session.scalar(
+        sa.select(LedgerTransaction).filter_by(idempotency_key=idempotency_key)
+    )
+    if found is not None and found.fingerprint != fingerprint:
+        raise IdempotencyConflict(field="idempotency_key")
+    return found
+
+
+def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
+    """Add `delta` to one period row; with a ceiling, only if the total stays within it."""
+    return add_to_counter(
+        PeriodTotal.__table__,
+        {"account_id": account_id, "period": period},
+        "amount",
+        delta,
+        ceiling,
+    )
+
+
+def post(
+    *,
+    kind: str,
+    legs: Sequence[Leg],
+    idempotency_key: str,
+    now: datetime,
+    memo: str = "",
+    actor: Person | None = None,
+    may_exceed_budget: bool = False,
+    reverses: LedgerTransaction | None = None,
+) -> LedgerTransaction:
+    """Post one balanced transaction and return it (or the one posted earlier with this key).
+
+    Raises InvalidInput / InvalidAmount / UnknownAccount for malformed postings,
+    InsufficientPoints when a wallet would go below zero, BudgetExceeded when a community's
+    monthly budget would be passed (unless `may_exceed_budget`, for administrators), and
+    IdempotencyConflict when the key was used for a different posting.
+    """
+    legs = list(legs)
+    _validate(kind, legs, idempotency_key)
+    if not holds_write_lock():
+        raise RuntimeError(
+            "ledger.post on SQLite needs a transaction begun IMMEDIATE; "
+            "this unit of work was marked read-only"
+        )
+    fingerprint = _fingerprint(kind, legs, reverses.id if reverses else None)
+    found = _existing(idempotency_key, fingerprint)
+    if found is not None:
+        found.replayed = True
+        return found
+    # A savepoint around the posting: a refused posting leaves nothing behind, and a caller
+    # posting many (a bulk award) can go on with the rest.
+    with db.session.begin_nested():
+        return _write(
+            kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
+        )
+
+
+def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses):
+
+    txn = LedgerTransaction(
+        kind=kind,
+        memo=memo[:500],
+        actor_id=actor.id if actor else None,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        reverses_id=reverses.id if reverses else None,
+        created_at=now,
+    )
+    # The unique key decides races between two posts of one key: the loser's insert fails
+    # (on PostgreSQL, once the winner commits) and it returns the winner's transaction.
+    try:
+        with db.session.begin_nested():
+            db.session.add(txn)
+            db.session.flush()
+    except IntegrityError:
+        found = _existing(idempotency_key, fingerprint)
+        if found is not None:
+            found.replayed = True
+            return found
+        if reverses is not None:
+            raise AlreadyReversed() from None
+        raise
+
+    personal = sorted((leg for leg in legs if leg.account.kind == "wallet"), key=_by_account)
+    shared = sorted((leg for leg in legs if leg.account.kind != "wallet"), key=_by_account)
+
+    # Lock and check wallets, in id order so two postings never wait on each other in a cycle.
+    if personal:
+        locked = db.session.scalars(
+            sa.select(Account)
+            .where(Account.id.in_([leg.account.id for leg in personal]))
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        balances = {account.id: account.balance for account in locked}
+        for leg in personal:
+            if balances[leg.account.id] + leg.amount < 0:
+                raise InsufficientPoints(balance=balances[leg.account.id], needed=-leg.amount)
+
+    db.session.add_all(
+        LedgerEntry(transaction_id=txn.id, account_id=leg.account.id, amount=leg.amount)
+        for leg in legs
+    )
+
+    earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
+    periods = period_keys(now)
+    for leg in personal:
+        _add_to_balance(leg)
+        if earning:
+            for period in periods:
+                _add_period_total(leg.account.id, period, leg.amount, None)
+    # Shared accounts last, just before the caller commits.
+    for leg in shared:
+        _add_to_balance(leg)
+        if earning and leg.account.kind == "issuance":
+            _count_issued(leg, periods, actor, may_exceed_budget)
+
+    db.session.flush()
+    txn.replayed = False
+    return txn
+
+
+def _by_account(leg: Leg) -> int:
+    return leg.account.id
+
+
+def _add_to_balance(leg: Leg) -> None:
+    db.session.execute(
+        sa.update(Account)
+        .where(Account.id == leg.account.id)
+        .values(balance=Account.balance + leg.amount)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(leg.account, ["balance"])
+
+
+def _count_issued(leg: Leg, periods: Sequence[str], actor, may_exceed_budget: bool) -> None:
+    """Count points leaving an issuance account against its community's monthly budget."""
+    issued = -leg.amount
+    month = periods[0]
+    community = db.session.get(OrgUnit, leg.account.owner_id)
+    budget = community.monthly_budget if community is not None else None
+    ceiling = None if (budget is None or may_exceed_budget or issued < 0) else budget
+    if not _add_period_total(leg.account.id, month, issued, ceiling):
+        raise BudgetExceeded(budget=budget, issued=period_total(leg.account, month))
+    for period in periods[1:]:
+        _add_period_total(leg.account.id, period, issued, None)
+
+
+def reverse(
+    original: LedgerTransaction,
+    *,
+    idempotency_key: str,
+    now: datetime,
+    memo: str = "",
+    actor: Person | None = None,
+) -> LedgerTransaction:
+    """Undo `original` with a new transaction of the opposite entries.
+
+    The reversal counts in the period it is made in: a published month stays as published.
+    Reversing points a volunteer has already spent fails with InsufficientPoints.
+    """
+    if original.reverses_id is not None:
+        raise BusinessRuleError(_l("A reversal cannot itself be reversed."), field="transaction")
+    already = db.session.scalar(sa.select(LedgerTransaction.id).filter_by(reverses_id=original.id))
+    legs = [Leg(entry.account, -entry.amount) for entry in original.entries]
+    if already is not None:
+        existing = db.session.scalar(
+            sa.select(LedgerTransaction).filter_by(idempotency_key=idempotency_key)
+        )
+        if existing is not None and existing.id == already:
+            existing.replayed = True
+            return existing
+        raise AlreadyReversed()
+    return post(
+        kind="reversal",
+        legs=legs,
+        idempotency_key=idempotency_key,
+        now=now,
+        memo=memo,
+        actor=actor,
+        reverses=original,
+    )
+
+
+def history(account: Account, limit: int = 50) -> list[tuple[LedgerEntry, LedgerTransaction]]:
+    """The newest entries of an account with their transactions, by the time they count at
+    (a posting may be dated in the past, e.g. attendance recorded after the event)."""
+    rows = db.session.execute(
+        sa.select(LedgerEntry, LedgerTransaction)
+        .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .where(LedgerEntry.account_id == account.id)
+        .order_by(LedgerTransaction.created_at.desc(), LedgerEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return [(entry, txn) for entry, txn in rows]
+
+
+# --- checking ---------------------------------------------------------------------------
+
+
+def check() -> list[str]:
+    """Every invariant of the ledger; returns one line per problem (empty when all hold)."""
+    problems: list[str] = []
+    s = db.session
+    e, t, a = LedgerEntry, LedgerTransaction, Account
+
+    for txn_id, total, count in s.execute(
+        sa.select(e.transaction_id, sa.func.sum(e.amount), sa.func.count())
+        .group_by(e.transaction_id)
+        .having(sa.or_(sa.func.sum(e.amount) != 0, sa.func.count() < 2))
+    ):
+        problems.append(f"transaction #{txn_id}: {count} entries summing to {total}, not zero")
+    for (txn_id,) in s.execute(
+        sa.select(t.id).outerjoin(e, e.transaction_id == t.id).where(e.id.is_(None))
+    ):
+        problems.append(f"transaction #{txn_id}: has no entries")
+
+    sums = sa.select(e.account_id, sa.func.sum(e.amount).label("total")).group_by(e.account_id)
+    sums = sums.subquery()
+    for account_id, kind, cached, actual in s.execute(
+        sa.select(a.id, a.kind, a.balance, sa.func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == a.id)
+        .where(a.balance != sa.func.coalesce(sums.c.total, 0))
+    ):
+        problems.append(
+            f"account #{account_id} ({kind}): cached balance {cached}, entries sum to {actual}"
+        )
+    for account_id, cached in s.execute(
+        sa.select(a.id, a.balance).where(a.kind == "wallet", a.balance < 0)
+    ):
+        problems.append(f"wallet #{account_id}: negative balance {cached}")
+    grand_total = s.scalar(sa.select(sa.func.coalesce(sa.func.sum(e.amount), 0)))
+    if grand_total != 0:
+        problems.append(f"all accounts together sum to {grand_total}, not zero")
+
+    problems += _check_reversals()
+    problems += _check_period_totals()
+    return problems
+
+
+def _entry_map(txn_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    ids = list(txn_ids)
+    result: dict[int, dict[int, int]] = defaultdict(dict)
+    for start in range(0, len(ids), 500):
+        rows = db.session.execute(
+            sa.select(LedgerEntry.transaction_id, LedgerEntry.account_id, LedgerEntry.amount).where(
+                LedgerEntry.transaction_id.in_(ids[start : start + 500])
+            )
+        )
+        for txn_id, account_id, amount in rows:
+            result[txn_id][account_id] = amount
+    return result
+
+
+def _check_reversals() -> list[str]:
+    problems = []
+    t = LedgerTransaction
+    pairs = db.session.execute(
+        sa.select(t.id, t.kind, t.reverses_id).where(t.reverses_id.is_not(None))
+    ).all()
+    if not pairs:
+        return problems
+    originals = {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(t.id, t.reverses_id).where(t.id.in_([p.reverses_id for p in pairs]))
+        )
+    }
+    entries = _entry_map([p.id for p in pairs] + list(originals))
+    for rev_id, kind, orig_id in pairs:
+        original = originals.get(orig_id)
+        if kind != "reversal":
+            problems.append(f"transaction #{rev_id}: links to #{orig_id} but is a {kind}")
+        if original is None:
+            problems.append(f"reversal #{rev_id}: reverses #{orig_id}, which does not exist")
+            continue
+        if original.reverses_id is not None:
+            problems.append(f"reversal #{rev_id}: reverses #{orig_id}, itself a reversal")
+        expected = {acc: -amount for acc, amount in entries[orig_id].items()}
+        if entries[rev_id] != expected:
+            problems.append(f"reversal #{rev_id}: entries are not the negation of #{orig_id}")
+    unlinked = db.session.scalars(
+        sa.select(t.id).where(t.kind == "reversal", t.reverses_id.is_(None))
+    ).all()
+    problems += [f"reversal #{txn_id}: reverses nothing" for txn_id in unlinked]
+    return problems
+
+
+def _check_period_totals() -> list[str]:
+    """Recompute earned / issued totals from the entries and compare with the kept rows."""
+    t, e, a = LedgerTransaction, LedgerEntry, Account
+    original = sa.orm.aliased(LedgerTransaction)
+    rows = db.session.execute(
+        sa.select(e.account_id, a.kind, e.amount, t.created_at)
+        .join(t, e.transaction_id == t.id)
+        .join(a, e.account_id == a.id)
+        .outerjoin(original, t.reverses_id == original.id)
+        .where(
+            a.kind.in_(["wallet", "issuance"]),
+            sa.or_(t.kind.in_(EARNING_KINDS), original.kind.in_(EARNING_KINDS)),
+        )
+    )
+    expected: dict[tuple[int, str], int] = defaultdict(int)
+    for account_id, kind, amount, created_at in rows:
+        delta = amount if kind == "wallet" else -amount
+        for period in period_keys(created_at):
+            expected[(account_id, period)] += delta
+    kept = {
+        (row.account_id, row.period): row.amount
+        for row in db.session.scalars(sa.select(PeriodTotal))
+    }
+    problems = []
+    for key in sorted(set(expected) | set(kept)):
+        want, have = expected.get(key, 0), kept.get(key, 0)
+        if want != have:
+            problems.append(
+                f"account #{key[0]} period {key[1]}: kept total {have}, entries give {want}"
+            )
+    return problems

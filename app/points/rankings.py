@@ -1,0 +1,307 @@
+"""Ranking boards from the kept per-period totals (never a scan of the ledger).
+
+A board ranks people by points *earned* in a period (this month, last month, this year,
+all time) within a scope (the street, a community, a grid, a team). Ties share a place
+and the next place skips (1, 1, 3). Top-N reads the (period, amount) index; "my rank" is
+one count of those ahead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.core import clock
+from app.core.extensions import db
+from app.core.text import mask_name
+from app.models import Account, OrgUnit, PeriodTotal, Person, TeamMember
+from app.people import org
+from app.points import honours, ledger
+
+PERIODS = ("month", "last_month", "year", "all")
+SCOPE_KINDS = ("street", "community", "grid", "team")
+
+
+def period_key(period: str, now: datetime) -> str:
+    month, year, all_time = ledger.period_keys(now)
+    if period == "month":
+        return month
+    if period == "last_month":
+        local = clock.local(now, None)
+        y, m = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+        return f"M{y:04d}-{m:02d}"
+    if period == "year":
+        return year
+    if period == "all":
+        return all_time
+    raise ValueError(period)
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # street | community | grid | team
+    id: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Scope:
+        """'community:3', 'grid:12', 'team:4' or 'street'; anything else is the street."""
+        kind, _sep, raw = (text or "street").partition(":")
+        if kind in ("community", "grid", "team") and raw.isdigit() and 0 < int(raw) < 2**31:
+            return cls(kind, int(raw))
+        return cls("street")
+
+    def __str__(self) -> str:
+        return self.kind if self.id is None else f"{self.kind}:{self.id}"
+
+
+def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
+    """The rows of a board: (person, amount) for everyone shown who earned in the period.
+
+    People who opted out are not on any public board, not even as "anonymous": a score
+    beside a place would still single them out. `besides` adds one of them back, for their
+    own private "my rank" (among the people shown).
+    """
+    shown = Person.hide_from_boards.is_(False)
+    if besides is not None:
+        shown = sa.or_(shown, Person.id == besides)
+    query = (
+        sa.select(Person, PeriodTotal.amount)
+        .select_from(PeriodTotal)
+        .join(Account, PeriodTotal.account_id == Account.id)
+        .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
+        .where(
+            Account.kind == "wallet",
+            PeriodTotal.period == period_key_,
+            PeriodTotal.amount > 0,
+            shown,
+        )
+    )
+    if scope.kind == "community":
+        query = query.where(Account.community_id == scope.id)
+    elif scope.kind == "grid":
+        grid = db.session.get(OrgUnit, scope.id)
+        # An unknown grid (an old link, a typed URL) has nobody on its board.
+        query = query.where(
+            org.subtree_filter(Person.org_unit_id, grid) if grid is not None else sa.false()
+        )
+    elif scope.kind == "team":
+        members = sa.select(TeamMember.person_id).where(TeamMember.team_id == scope.id)
+        query = query.where(Person.id.in_(members))
+    return query
+
+
+@dataclass(frozen=True)
+class BoardLine:
+    position: int
+    person_id: int
+    name: str  # masked (张*明)
+    earned: int
+    honours: tuple[str, ...] = ()
+
+
+def shown_name(person: Person) -> str:
+    return mask_name(person.name)
+
+
+def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[BoardLine]:
+    """The top of a board, masked names only; people who opted out are not on it."""
+    rows = db.session.execute(
+        _ranked(period_key(period, now), scope)
+        .order_by(PeriodTotal.amount.desc(), Person.id)
+        .limit(limit)
+    ).all()
+    key = period_key(period, now)
+    periods = [key[1:]] if key != "ALL" else []
+    titles = honours.for_people([person.id for person, _amount in rows], periods)
+    lines, position, previous = [], 0, None
+    for index, (person, amount) in enumerate(rows, 1):
+        if amount != previous:
+            position, previous = index, amount
+        shown = tuple(titles.get(person.id, ()))
+        lines.append(BoardLine(position, person.id, shown_name(person), amount, shown))
+    return lines
+
+
+@dataclass(frozen=True)
+class Rank:
+    position: int | None  # None: nothing earned in the period, so not on the board
+    earned: int
+    of: int  # how many earned anything in the period in this scope
+    to_next: int | None = None  # points to pass the next place up (None at the top)
+
+
+def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
+    key = period_key(period, now)
+    wallet = ledger.find_wallet(person)
+    earned = ledger.period_total(wallet, key) if wallet else 0
+    ranked = _ranked(key, scope, besides=person.id).subquery()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(ranked))
+    if earned <= 0:
+        return Rank(None, earned, total)
+    ahead = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ranked).where(ranked.c.amount > earned)
+    )
+    above = db.session.scalar(
+        sa.select(sa.func.min(ranked.c.amount)).where(ranked.c.amount > earned)
+    )
+    return Rank(ahead + 1, earned, total, (above - earned) if above is not None else None)
+
+
+# --- the shapes the home page and the chat use ---------------------------------------------
+
+
+def community_rank_this_month(person: Person, now: datetime) -> Rank:
+    """The person's place among their community by points earned this month."""
+    if person.community_id is None:
+        wallet = ledger.find_wallet(person)
+        earned = ledger.earned_this_month(wallet, now) if wallet else 0
+        return Rank(None, earned, 0)
+    return rank_of(person, Scope("community", person.community_id), "month", now)
+
+
+def community_top_this_month(community_id: int, now: datetime, limit: int = 10) -> list[BoardLine]:
+    return board(Scope("community", community_id), "month", now, limit)
+
+
+# --- boards of groups: households (家风指数), teams, grids by participation ---------------
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    position: int
+    name: str
+    score: float  # points per member, points, or a share in percent
+    members: int
+
+
+def _places(rows: list[tuple[str, float, int]]) -> list[GroupLine]:
+    rows = sorted(rows, key=lambda row: (-row[1], row[0]))
+    lines, position, previous = [], 0, None
+    for index, (name, score, members) in enumerate(rows, 1):
+        if score != previous:
+            position, previous = index, score
+        lines.append(GroupLine(position, name, score, members))
+    return lines
+
+
+def household_board(community_id: int, period: str, now: datetime, limit: int = 50):
+    """家风指数: points the household's members earned in the period, per member.
+
+    Members who opted out of the boards are left out (their points and their head count):
+    in a household of two, the score would otherwise be theirs.
+    """
+    key = period_key(period, now)
+    members = dict(
+        db.session.execute(
+            sa.select(Person.org_unit_id, sa.func.count())
+            .join(OrgUnit, Person.org_unit_id == OrgUnit.id)
+            .where(
+                OrgUnit.kind == "household",
+                OrgUnit.community_id == community_id,
+                Person.hide_from_boards.is_(False),
+            )
+            .group_by(Person.org_unit_id)
+        ).all()
+    )
+    earned = db.session.execute(
+        sa.select(Person.org_unit_id, sa.func.sum(PeriodTotal.amount))
+        .select_from(PeriodTotal)
+        .join(Account, PeriodTotal.account_id == Account.id)
+        .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
+        .where(
+            Account.kind == "wallet",
+            PeriodTotal.period == key,
+            Person.org_unit_id.in_(list(members)),
+            Person.hide_from_boards.is_(False),
+        )
+        .group_by(Person.org_unit_id)
+    ).all()
+    names = _household_names([unit for unit, _total in earned])
+    rows = [
+        (names.get(unit, ""), round(total / members[unit], 1), members[unit])
+        for unit, total in earned
+        if total and total > 0
+    ]
+    return _places(rows)[:limit]
+
+
+def _household_names(ids: list[int]) -> dict[int, str]:
+    """'3号楼 1单元 1**' for each household: the building and unit, and the room masked but
+    for its first character (the floor), which the household recognises and the public
+    cannot turn into an address. Never a resident's name."""
+    names = {}
+    for household in db.session.scalars(sa.select(OrgUnit).where(OrgUnit.id.in_(ids))):
+        trail = [n.name for n in org.ancestors(household) if n.kind in ("building", "unit")]
+        room = household.name
+        trail.append(room[:1] + "*" * (len(room) - 1))
+        names[household.id] = " ".join(trail)
+    return names
+
+
+def team_board(community_id: int, period: str, now: datetime, limit: int = 50):
+    """Teams by the points their members (those shown on boards) earned in the period."""
+    from app.models import Team
+
+    key = period_key(period, now)
+    rows = db.session.execute(
+        sa.select(
+            Team.name,
+            sa.func.coalesce(sa.func.sum(PeriodTotal.amount), 0),
+            sa.func.count(TeamMember.person_id.distinct()),
+        )
+        .select_from(Team)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        # Members who opted out are left out here too (a team of two would show them).
+        .join(
+            Person, sa.and_(Person.id == TeamMember.person_id, Person.hide_from_boards.is_(False))
+        )
+        .join(
+            Account,
+            sa.and_(
+                Account.owner_type == "person",
+                Account.owner_id == TeamMember.person_id,
+                Account.kind == "wallet",
+            ),
+        )
+        .outerjoin(
+            PeriodTotal, sa.and_(PeriodTotal.account_id == Account.id, PeriodTotal.period == key)
+        )
+        .where(Team.community_id == community_id)
+        .group_by(Team.id, Team.name)
+    ).all()
+    return _places([(name, int(total), count) for name, total, count in rows if total > 0])[:limit]
+
+
+def grid_participation(community_id: int, now: datetime) -> list[GroupLine]:
+    """Grids by the share of their residents with a verified activity this month."""
+    from app.models import Attendance
+
+    local = clock.local(now, None)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    grids = list(
+        db.session.scalars(
+            sa.select(OrgUnit).where(OrgUnit.kind == "grid", OrgUnit.community_id == community_id)
+        )
+    )
+    rows = []
+    for grid in grids:
+        residents = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Person)
+            .where(org.subtree_filter(Person.org_unit_id, grid))
+        )
+        if not residents:
+            continue
+        active = db.session.scalar(
+            sa.select(sa.func.count(Attendance.person_id.distinct()))
+            .join(Person, Attendance.person_id == Person.id)
+            .where(
+                Attendance.status == "approved",
+                Attendance.checked_in_at >= month_start,
+                org.subtree_filter(Person.org_unit_id, grid),
+            )
+        )
+        rows.append((grid.name, round(100 * active / residents, 1), residents))
+    return _places(rows)

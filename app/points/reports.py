@@ -1,0 +1,98 @@
+"""Read-only figures for overview pages. Read from kept totals, never by scanning the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.core.extensions import db
+from app.models import Account, OrgUnit, PeriodTotal, Person
+from app.points import ledger
+
+
+@dataclass(frozen=True)
+class CommunityRow:
+    community: OrgUnit
+    residents: int
+    issued_this_month: int
+    budget: int | None
+    outstanding: int  # points issued and not yet spent or returned
+
+    @property
+    def budget_used(self) -> float | None:
+        if not self.budget:
+            return None
+        return min(self.issued_this_month / self.budget, 1.0)
+
+
+def community_overview(now: datetime, visible_ids: set[int] | None) -> list[CommunityRow]:
+    """One row per community the viewer may see (None = all)."""
+    month = ledger.period_keys(now)[0]
+    query = sa.select(OrgUnit).where(OrgUnit.kind == "community").order_by(OrgUnit.id)
+    if visible_ids is not None:
+        query = query.where(OrgUnit.id.in_(visible_ids))
+    communities = list(db.session.scalars(query))
+    ids = [c.id for c in communities]
+    residents = dict(
+        db.session.execute(
+            sa.select(Person.community_id, sa.func.count())
+            .where(Person.community_id.in_(ids))
+            .group_by(Person.community_id)
+        ).all()
+    )
+    issuance = {
+        account.owner_id: account
+        for account in db.session.scalars(
+            sa.select(Account).where(
+                Account.kind == "issuance",
+                Account.owner_type == "org_unit",
+                Account.owner_id.in_(ids),
+            )
+        )
+    }
+    issued = dict(
+        db.session.execute(
+            sa.select(PeriodTotal.account_id, PeriodTotal.amount).where(
+                PeriodTotal.period == month,
+                PeriodTotal.account_id.in_([a.id for a in issuance.values()]),
+            )
+        ).all()
+    )
+    rows = []
+    for community in communities:
+        account = issuance.get(community.id)
+        rows.append(
+            CommunityRow(
+                community=community,
+                residents=residents.get(community.id, 0),
+                issued_this_month=issued.get(account.id, 0) if account else 0,
+                budget=community.monthly_budget,
+                outstanding=-account.balance if account else 0,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class StreetFigures:
+    communities: int
+    residents: int
+    issued_this_month: int
+    merchants: int
+
+
+def street_figures(now: datetime) -> StreetFigures:
+    from app.models import Merchant
+
+    rows = community_overview(now, None)
+    merchants = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Merchant).where(Merchant.active.is_(True))
+    )
+    return StreetFigures(
+        communities=len(rows),
+        residents=sum(r.residents for r in rows),
+        issued_this_month=sum(r.issued_this_month for r in rows),
+        merchants=merchants or 0,
+    )
