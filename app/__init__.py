@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, g, request, session
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 
 from app.core import config
@@ -31,7 +32,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config.load(instance_path))
     app.config.update(overrides or {})
     # JSON answers carry Chinese as it is (张明), not as \u escapes: readable in a terminal.
-    app.json.ensure_ascii = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False
     register_logging(app)
     register_extensions(app)
     register_request_hooks(app)
@@ -114,7 +116,7 @@ def select_locale() -> str:
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
-    if chosen in languages:
+    if chosen is not None and chosen in languages:
         session["lang"] = chosen
         return chosen
     if session.get("lang") in languages:
@@ -133,7 +135,10 @@ def register_request_hooks(app: Flask) -> None:
         # Behind N reverse proxies, the client's address is in X-Forwarded-For.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Wrapping wsgi_app is Flask's documented way to add WSGI middleware.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     @app.before_request
     def start_request():

@@ -65,7 +65,7 @@ TEAMS = [
     ),
     ("和平社区", "小巷医生", "每周二、周五为老人测量血压血糖；建立健康档案；普及常见病防治知识"),
 ]
-MERCHANTS = [
+MERCHANTS: list[tuple[str, str, str, str, str, str, list[tuple[str, str, int, int | None]]]] = [
     # name, tier, category, address, hours, operator login, offers (title, kind, cost, fen)
     (
         "惠民超市",
@@ -125,7 +125,7 @@ MERCHANTS = [
 
 
 def is_seeded() -> bool:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Person)) > 0
+    return (db.session.scalar(sa.select(sa.func.count()).select_from(Person)) or 0) > 0
 
 
 def _name(rng: random.Random) -> str:
@@ -239,6 +239,8 @@ def _appoint_leaders(community: OrgUnit, members: list[Person], rng: random.Rand
     by_node: dict[int, list[Person]] = {}
     nodes: dict[int, OrgUnit] = {}
     for person in members:
+        if person.org_unit is None:
+            continue
         for node in org.ancestors(person.org_unit):
             if node.kind in ("grid", "building", "unit"):
                 by_node.setdefault(node.id, []).append(person)

@@ -151,9 +151,10 @@ def _wants_json() -> bool:
 
 def _render(status: int, code: str, message: str, fields: dict | None = None):
     if _wants_json():
-        body = {"error": {"code": code, "message": message}}
+        error: dict = {"code": code, "message": message}
         if fields:
-            body["error"]["fields"] = fields
+            error["fields"] = fields
+        body = {"error": error}
         return jsonify(body), status
     return render_template("errors/page.html", status=status, message=message), status
 

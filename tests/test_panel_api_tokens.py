@@ -72,3 +72,20 @@ def test_a_worker_cannot_make_or_revoke_tokens_of_people_they_do_not_look_after(
     assert gone.status_code == 404
     assert db.session.scalar(sa.select(sa.func.count(ApiToken.id))) == 1
     assert colleague is not None
+
+
+def test_the_administrator_sees_and_makes_tokens_for_residents_of_any_community(
+    client, db, login, make_community, make_user, make_volunteer, now
+):
+    # The administrator's scope may be "everywhere" (None): the page must not test
+    # membership in it (the type checker pointed at that line).
+    resident = make_volunteer(community=make_community("东社区"), name="王芳")
+    api_tokens.create(resident, name="小程序", actor=None, now=now)
+    login(make_user("admin", name="街道管理员"))
+    page = client.get("/panel/api-tokens")
+    assert page.status_code == 200 and "王芳" in page.text
+    made = client.post(
+        "/panel/api-tokens",
+        data={"who": resident.phone, "name": "第二个", "csrf_token": csrf_from(page.text)},
+    )
+    assert made.status_code == 200 and TOKEN.search(made.text)

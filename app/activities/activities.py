@@ -40,7 +40,8 @@ from app.core.errors import (
 )
 from app.core.extensions import db
 from app.core.text import one_line
-from app.models import Activity, Attendance, LedgerTransaction, OrgUnit, Person, Signup, Team
+from app.models import Activity, Attendance, OrgUnit, Person, Signup, Team
+from app.models.base import table_of
 from app.models.org import TeamMember
 from app.people import people
 from app.points import awards, ledger
@@ -254,7 +255,7 @@ def _lock(activity: Activity) -> Activity:
 def upcoming_for(person: Person, now: datetime, limit: int = 50) -> list[Activity]:
     """Activities not yet over in the person's community or in any of their teams."""
     teams = sa.select(TeamMember.team_id).where(TeamMember.person_id == person.id)
-    where = [Activity.team_id.in_(teams)]
+    where: list[sa.ColumnElement[bool]] = [Activity.team_id.in_(teams)]
     if person.community_id is not None:
         where.append(Activity.community_id == person.community_id)
     return list(
@@ -405,7 +406,7 @@ def waiting_position(signup: Signup) -> int:
             ),
         )
     )
-    return ahead + 1
+    return (ahead or 0) + 1
 
 
 # --- rotating scan codes ------------------------------------------------------------------
@@ -508,7 +509,7 @@ def find_by_short_code(person: Person, code: str, kind: str, now: datetime) -> A
     teams = sa.select(TeamMember.team_id).where(TeamMember.person_id == person.id)
     open_from = now + _early() if kind == "in" else now
     until = now if kind == "in" else now - _grace()
-    where = [Activity.team_id.in_(teams)]
+    where: list[sa.ColumnElement[bool]] = [Activity.team_id.in_(teams)]
     if person.community_id is not None:
         where.append(Activity.community_id == person.community_id)
     candidates = db.session.scalars(
@@ -651,7 +652,9 @@ def check_in(
             db.session.add(attendance)
             db.session.flush()
     except IntegrityError:  # the same person's parallel scan got there first
-        return ScanResult(attendance_of(activity, person), True)
+        found = attendance_of(activity, person)
+        assert found is not None  # what the unique constraint just met
+        return ScanResult(found, True)
     if recorded_by is not None:
         audit.record(
             "attendance.check_in",
@@ -681,7 +684,7 @@ def check_out(activity: Activity, person: Person, *, now: datetime) -> ScanResul
             field="activity",
             time=_hhmm(checkout_closes_at(activity), activity),
         )
-    table = Attendance.__table__
+    table = table_of(Attendance)
     claimed = db.session.execute(
         sa.update(table)
         .where(table.c.id == attendance.id, table.c.status == "checked_in")
@@ -698,6 +701,7 @@ def check_out(activity: Activity, person: Person, *, now: datetime) -> ScanResul
 def _settle(attendance: Attendance, now: datetime) -> None:
     """Count the minutes and points of a closed attendance; approve it if nobody must."""
     activity = attendance.activity
+    assert attendance.checked_out_at is not None  # only a closed attendance is settled
     attendance.minutes = counted_minutes(
         activity, attendance.checked_in_at, attendance.checked_out_at
     )
@@ -784,9 +788,8 @@ def _add_verified_minutes(person: Person, minutes: int, now: datetime | None = N
 def _undo_approval(attendance: Attendance, *, actor: Person, now: datetime, reason: str) -> None:
     """Take back an approval: reverse its points and its hours (for a correction)."""
     if attendance.transaction_id is not None:
-        original = db.session.get(LedgerTransaction, attendance.transaction_id)
         ledger.reverse(
-            original,
+            ledger.get_transaction(attendance.transaction_id),
             idempotency_key=f"attendance-{attendance.id}-r{attendance.revision}-undo",
             now=now,
             memo=reason,
@@ -1064,7 +1067,7 @@ def screen_state(activity: Activity) -> ScreenState:
         .order_by(Attendance.checked_in_at.desc(), Attendance.id.desc())
         .limit(10)
     ).all()
-    return ScreenState(count, [(mask_name(name), at) for name, at in latest])
+    return ScreenState(count or 0, [(mask_name(name), at) for name, at in latest])
 
 
 def minutes_by_month(person: Person) -> list[tuple[str, int]]:

@@ -77,7 +77,7 @@ def bearer_token():
 def _mark_used_after_the_answer(token_id: int, now) -> None:
     """Write "last used" once the answer is out, in a transaction of its own: a GET writes
     nothing, and on SQLite the request has given up the write lock by then."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def mark() -> None:
         with app.app_context():
@@ -117,7 +117,7 @@ def load_query(schema: Schema) -> dict:
     try:
         return schema.load(request.args)
     except ValidationError as exc:
-        raise InvalidFields(exc.messages) from None
+        raise InvalidFields(exc.normalized_messages()) from None
 
 
 def load_body(schema: Schema) -> dict:
@@ -127,7 +127,7 @@ def load_body(schema: Schema) -> dict:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidFields(exc.messages) from None
+        raise InvalidFields(exc.normalized_messages()) from None
 
 
 def field_error(field: str, message: str) -> InvalidFields:

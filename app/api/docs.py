@@ -58,7 +58,7 @@ def build() -> dict:
         doc = getattr(current_app.view_functions[rule.endpoint], "api_doc", None)
         if doc is None:
             continue
-        (method,) = rule.methods - {"HEAD", "OPTIONS"}
+        (method,) = (rule.methods or set()) - {"HEAD", "OPTIONS"}
         parameters = [
             {
                 "in": "path",

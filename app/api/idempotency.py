@@ -167,4 +167,4 @@ def purge(now: datetime) -> int:
     result = db.session.execute(
         sa.delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention())
     )
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0

@@ -117,7 +117,9 @@ class PageQuery(Strict):
 class ErrorDetail(Schema):
     code = Str(required=True, metadata={"example": "insufficient_points"})
     message = Str(required=True)
-    fields = fields.Dict(
+    # "fields" in JSON; not the attribute's name, which would hide Schema.fields.
+    field_errors = fields.Dict(
+        data_key="fields",
         keys=Str(),
         values=fields.List(Str()),
         metadata={"description": _l("The fields that are wrong, each with its messages.")},

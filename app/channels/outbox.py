@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.core.extensions import db
 from app.models import ChatLink, OutboxMessage, Person
+from app.models.base import table_of
 
 MAX_ATTEMPTS = 6
 # A claimed message not reported back within this time is tried again (the sender died).
@@ -48,7 +49,10 @@ def _channel(person: Person | None, phone: str | None) -> tuple[str, str]:
         )
         if link is not None:
             return "telegram", link.chat_id
-    return "sms", phone or person.phone
+    if phone is None:
+        assert person is not None  # queue() refuses a message with neither
+        phone = person.phone
+    return "sms", phone
 
 
 def queue(
@@ -101,7 +105,7 @@ def claim(message_id: int, now: datetime) -> OutboxMessage | None:
 
     The claim is an atomic conditional update, so two workers never send one message.
     """
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     claimed = db.session.execute(
         sa.update(table)
         .where(

@@ -90,6 +90,7 @@ def _history(person: Person, command: Command, now: datetime) -> str:
 
 
 def _top(person: Person, command: Command, now: datetime) -> str:
+    assert person.community_id is not None  # respond() answers others before any command
     board = rankings.community_top_this_month(person.community_id, now, limit=10)
     mine = rankings.community_rank_this_month(person, now)
     lines = [f"{line.position}. {line.name} {line.earned}" for line in board]
@@ -200,6 +201,7 @@ def _start(person: Person, command: Command, now: datetime) -> str:
 def _object(person: Person, command: Command, now: datetime) -> str:
     from app.points import statements
 
+    assert person.community_id is not None  # as in _top
     statement = statements.current_for(person.community_id, now)
     if statement is None:
         return _("No statement of your community is on display now.")

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.core import strikes
+from app.core.errors import CodeExpired
 from app.core.extensions import db
 from app.core.phones import normalize_phone
 from app.models import ChatLink, Person
@@ -65,5 +66,7 @@ def ask_code(link: ChatLink, raw_phone: str, *, now: datetime, locale: str) -> N
 
 def with_code(link: ChatLink, code: str, *, now: datetime) -> Person | None:
     """The code texted to the pending phone, sent back in the chat: link (raises when wrong)."""
+    if link.pending_phone is None:
+        raise CodeExpired(field="code")
     phone = signin.check_code(link.pending_phone, code, now=now)
     return by_contact(link, phone, now)

@@ -211,7 +211,7 @@ def telegram_webhook():
     return _send(chat_id, reply, ask_contact=ask, qr_token=qr_token)
 
 
-def _telegram_reply(link, person, message, now, locale) -> tuple[str, bool]:
+def _telegram_reply(link, person, message, now, locale) -> tuple[str | commands.Reply, bool]:
     contact = message["contact"]
     if contact is not None:
         if contact["user_id"] != message["from_"]["id"]:

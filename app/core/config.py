@@ -124,7 +124,7 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
             else None
         ),
         # HSTS when the public address is https (a browser then never tries plain http).
-        "HSTS": production and public_url.startswith("https://"),
+        "HSTS": production and (public_url or "").startswith("https://"),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _number(env, "LINLI_TRUSTED_PROXIES", 0, high=5),
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,

@@ -31,7 +31,7 @@ class LinliError(Exception):
         return text % self.params if self.params else text
 
     def to_dict(self) -> dict:
-        body = {"code": self.code, "message": str(self)}
+        body: dict = {"code": self.code, "message": str(self)}
         if self.field:
             body["fields"] = {self.field: [str(self)]}
         return body

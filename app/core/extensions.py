@@ -1,5 +1,7 @@
 """Extension instances, created unbound and initialised in `create_app`."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -25,6 +27,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# What models subclass. At run time it is Flask-SQLAlchemy's db.Model (built from Base, with
+# the app's session); a type checker cannot see through that, so it reads Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -25,9 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.core.database import mark_read_only, reset_read_only
 from app.core.extensions import db
 from app.models import RateLimitCounter
+from app.models.base import table_of
 
 SCHEME = "linli-db"
-_table = RateLimitCounter.__table__
+_table = table_of(RateLimitCounter)
 
 
 class DatabaseStorage(Storage):
@@ -58,9 +59,9 @@ class DatabaseStorage(Storage):
         """Add `amount` to the key's window; a window that has run out starts again."""
         now = self.clock()
         insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
+        values = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
         expired = _table.c.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
+        stmt = values.on_conflict_do_update(
             index_elements=["key"],
             set_={
                 "count": sa.case((expired, amount), else_=_table.c.count + amount),

@@ -27,8 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.core.errors import LinliError, TooManyAttempts
 from app.core.extensions import db
 from app.models import Strike
+from app.models.base import table_of
 
-_table = Strike.__table__
+_table = table_of(Strike)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _count(limit: Limit, subject: int | str, now: datetime) -> int:
     if count < limit.strikes:
         return count
     if not limit.pauses:
-        if count == limit.strikes:  # once per window
+        if count == limit.strikes and limit.on_reach is not None:  # once per window
             limit.on_reach(subject, now)
         return count
     if limit.pause is None:
@@ -153,4 +154,4 @@ def purge(now: datetime) -> int:
             sa.or_(Strike.locked_until.is_(None), Strike.locked_until <= now),
         )
     )
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0

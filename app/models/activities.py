@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.org import OrgUnit, Team
 from app.models.people import Person
@@ -19,7 +19,7 @@ SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
 ATTENDANCE_STATUSES = ("checked_in", "pending", "approved", "rejected")
 
 
-class Activity(db.Model):
+class Activity(Model):
     """A community activity with a time window, a capacity and a points rule.
 
     `points` is the fixed number for the 'fixed' rule and the points per hour for
@@ -73,7 +73,7 @@ class Activity(db.Model):
         return f"<Activity #{self.id} {self.title!r}>"
 
 
-class Signup(db.Model):
+class Signup(Model):
     __tablename__ = "signups"
     __table_args__ = (
         UniqueConstraint("activity_id", "person_id"),
@@ -98,7 +98,7 @@ class Signup(db.Model):
     person: Mapped[Person] = relationship()
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """One person at one activity: at most one row each, so a double scan checks in once.
 
     `minutes` is set when the attendance is closed. `unverified` marks time nobody

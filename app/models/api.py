@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime
 from app.models.people import Person
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """Only the SHA-256 of a token is kept; the token itself is shown once, when made."""
 
     __tablename__ = "api_tokens"
@@ -28,7 +28,7 @@ class ApiToken(db.Model):
     person: Mapped[Person] = relationship()
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """The first response to a POST made with an `Idempotency-Key` header, kept so that a
     retry with the same key and body gets the same answer (and nothing happens twice).
 
@@ -49,7 +49,7 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class RateLimitCounter(db.Model):
+class RateLimitCounter(Model):
     """A fixed-window counter of Flask-Limiter, kept in the database so that every worker
     process counts together when there is no Redis (`app.rate_limits`)."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlalchemy.types import TypeDecorator
 
 
@@ -39,3 +40,9 @@ def utc_default() -> datetime:
     from app.core import clock
 
     return clock.now()
+
+
+def table_of(model: type) -> Table:
+    """A model's table, typed as a Table (DeclarativeBase types `__table__` as a FromClause),
+    for Core statements: insert, update, delete with RETURNING."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime
 
 
-class InboundMessage(db.Model):
+class InboundMessage(Model):
     """A message a channel delivered (Telegram update_id, SMS MessageSid).
 
     The unique pair makes a second delivery of the same message a no-op; the reply sent
@@ -31,7 +31,7 @@ class InboundMessage(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class ChatLink(db.Model):
+class ChatLink(Model):
     """A chat account (a Telegram user) and the person it speaks for.
 
     `person_id` is set once linked: by the user sharing their phone number with the bot

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime
 from app.models.people import Person
 
 
-class SignInCode(db.Model):
+class SignInCode(Model):
     """A 6-digit code sent to a phone. Only a keyed hash of the code is stored.
 
     `attempts` counts wrong guesses; at the limit the code is dead and `locked_at` starts
@@ -32,7 +32,7 @@ class SignInCode(db.Model):
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PersonalCode(db.Model):
+class PersonalCode(Model):
     """A volunteer's short-lived, single-use code for a merchant: a QR token and 8 digits.
 
     The 8 digits are unique among rows (expired rows are purged before a number is reused);
@@ -56,7 +56,7 @@ class PersonalCode(db.Model):
     person: Mapped[Person] = relationship()
 
 
-class Strike(db.Model):
+class Strike(Model):
     """Wrong guesses at a short code by one subject (a person, a shop, an activity) in a
     window; at the limit the subject is paused until `locked_until` (app.strikes).
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.people import Person
 
@@ -22,7 +22,7 @@ DEED_CATEGORIES = (
 )
 
 
-class DeedRule(db.Model):
+class DeedRule(Model):
     """A good deed and the points it earns, with optional per-person limits.
 
     A rule with no community is the street's and may be used by every community.
@@ -54,7 +54,7 @@ class DeedRule(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
 
 
-class DeedCount(db.Model):
+class DeedCount(Model):
     """How often a person was awarded a rule in a period ('D2026-11-24' or 'M2026-11')."""
 
     __tablename__ = "deed_counts"
@@ -65,7 +65,7 @@ class DeedCount(db.Model):
     used: Mapped[int] = mapped_column(default=0)
 
 
-class DeedAward(db.Model):
+class DeedAward(Model):
     """One deed awarded to one person, with its evidence note and ledger transaction."""
 
     __tablename__ = "deed_awards"
@@ -84,7 +84,7 @@ class DeedAward(db.Model):
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
 
 
-class Adjustment(db.Model):
+class Adjustment(Model):
     """A manual correction of a person's points with a reason.
 
     Above the threshold it waits ('pending') for a second staff member (maker-checker);

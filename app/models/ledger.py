@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.people import Person
 
@@ -22,7 +22,7 @@ ACCOUNT_KINDS = ("wallet", "issuance", "merchant")
 OWNER_TYPES = ("person", "household", "merchant", "org_unit")
 
 
-class Account(db.Model):
+class Account(Model):
     __tablename__ = "accounts"
     __table_args__ = (
         UniqueConstraint("kind", "owner_type", "owner_id"),
@@ -47,7 +47,7 @@ class Account(db.Model):
         return f"<Account #{self.id} {self.kind} {self.owner_type}:{self.owner_id}>"
 
 
-class LedgerTransaction(db.Model):
+class LedgerTransaction(Model):
     __tablename__ = "ledger_transactions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,7 +78,7 @@ class LedgerTransaction(db.Model):
         return f"<LedgerTransaction #{self.id} {self.kind} {self.idempotency_key!r}>"
 
 
-class LedgerEntry(db.Model):
+class LedgerEntry(Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
@@ -94,7 +94,7 @@ class LedgerEntry(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class PeriodTotal(db.Model):
+class PeriodTotal(Model):
     """Points an account earned (wallet) or issued (issuance) in a period, kept on posting.
 
     Periods: 'M2026-11' (month), 'Y2026' (year), 'ALL'. Boards and budgets read these rows

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.org import OrgUnit
 from app.models.people import Person
@@ -17,7 +17,7 @@ MERCHANT_TIERS = ("street", "community")
 OFFER_KINDS = ("discount", "service", "goods")
 
 
-class Merchant(db.Model):
+class Merchant(Model):
     __tablename__ = "merchants"
     __table_args__ = (CheckConstraint("tier IN ('street', 'community')", name="tier"),)
 
@@ -37,7 +37,7 @@ class Merchant(db.Model):
     offers: Mapped[list[Offer]] = relationship(back_populates="merchant", order_by="Offer.id")
 
 
-class MerchantCommunity(db.Model):
+class MerchantCommunity(Model):
     """The communities whose volunteers a merchant serves."""
 
     __tablename__ = "merchant_communities"
@@ -46,7 +46,7 @@ class MerchantCommunity(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
 
 
-class MerchantOperator(db.Model):
+class MerchantOperator(Model):
     __tablename__ = "merchant_operators"
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
@@ -56,7 +56,7 @@ class MerchantOperator(db.Model):
     person: Mapped[Person] = relationship()
 
 
-class Offer(db.Model):
+class Offer(Model):
     """Something a merchant gives for points (兑换项目).
 
     `stock` (None: unlimited) is decremented by each redemption with a conditional update;
@@ -104,7 +104,7 @@ class Offer(db.Model):
     merchant: Mapped[Merchant] = relationship(back_populates="offers")
 
 
-class OfferDayCount(db.Model):
+class OfferDayCount(Model):
     """Units of an offer taken on one local day (for the daily quota)."""
 
     __tablename__ = "offer_day_counts"
@@ -114,7 +114,7 @@ class OfferDayCount(db.Model):
     used: Mapped[int] = mapped_column(default=0)
 
 
-class OfferPersonMonth(db.Model):
+class OfferPersonMonth(Model):
     """Units of an offer one person took in one month (for the per-person limit)."""
 
     __tablename__ = "offer_person_months"
@@ -125,7 +125,7 @@ class OfferPersonMonth(db.Model):
     used: Mapped[int] = mapped_column(default=0)
 
 
-class Redemption(db.Model):
+class Redemption(Model):
     """Points spent at a merchant: one per volunteer code (code_id UNIQUE), with a receipt.
 
     A void is a reversing ledger transaction; the row keeps who voided it and why.

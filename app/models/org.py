@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 ORG_KINDS = ("street", "community", "grid", "building", "unit", "household")
 
 
-class OrgUnit(db.Model):
+class OrgUnit(Model):
     """One node of the tree. `path` ('/1/4/17/') finds a whole subtree with one LIKE."""
 
     __tablename__ = "org_units"
@@ -55,7 +55,7 @@ class OrgUnit(db.Model):
         return f"<OrgUnit {self.kind} {self.name!r} #{self.id}>"
 
 
-class Team(db.Model):
+class Team(Model):
     """A service team (服务队) such as 小巷骑兵, with its listed duties (职责清单)."""
 
     __tablename__ = "teams"
@@ -72,7 +72,7 @@ class Team(db.Model):
     )
 
 
-class TeamMember(db.Model):
+class TeamMember(Model):
     __tablename__ = "team_members"
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)

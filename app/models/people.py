@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.org import OrgUnit
 
@@ -18,7 +18,7 @@ USER_ROLES = ("staff", "admin", "merchant")
 LEADER_ROLES = {"grid_leader": "grid", "building_leader": "building", "unit_leader": "unit"}
 
 
-class Person(UserMixin, db.Model):
+class Person(UserMixin, Model):
     """Anyone the server knows. The E.164 phone number is the identity.
 
     Residents sign in with a code sent to their phone; staff and merchant operators also
@@ -83,7 +83,7 @@ class Person(UserMixin, db.Model):
         return f"<Person #{self.id} {self.name!r}>"
 
 
-class PersonTag(db.Model):
+class PersonTag(Model):
     """A label such as 党员 (party member) or 在职党员 (working party member)."""
 
     __tablename__ = "person_tags"
@@ -96,7 +96,7 @@ class PersonTag(db.Model):
     person: Mapped[Person] = relationship(back_populates="tags")
 
 
-class PersonRole(db.Model):
+class PersonRole(Model):
     """What a person may do beyond being a resident: staff, admin, merchant operator."""
 
     __tablename__ = "person_roles"
@@ -112,7 +112,7 @@ class PersonRole(db.Model):
     person: Mapped[Person] = relationship(back_populates="roles")
 
 
-class StaffCommunity(db.Model):
+class StaffCommunity(Model):
     """The communities a social worker acts on (an admin acts on all)."""
 
     __tablename__ = "staff_communities"
@@ -124,7 +124,7 @@ class StaffCommunity(db.Model):
     community: Mapped[OrgUnit] = relationship()
 
 
-class LeaderRole(db.Model):
+class LeaderRole(Model):
     """A 三长 role (grid, building or unit leader) held by a person on a node of the tree."""
 
     __tablename__ = "leader_roles"

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.extensions import db
+from app.core.extensions import Model
 from app.models.base import UTCDateTime
 from app.models.org import OrgUnit
 from app.models.people import Person
 
 
-class Statement(db.Model):
+class Statement(Model):
     """One community's month. A draft can be generated again; publishing freezes the
     snapshot (`lines`) and records its SHA-256, so later ledger changes never alter it."""
 
@@ -39,7 +39,7 @@ class Statement(db.Model):
     community: Mapped[OrgUnit] = relationship()
 
 
-class Objection(db.Model):
+class Objection(Model):
     """A resident's objection to their own line of a published statement."""
 
     __tablename__ = "objections"
@@ -60,7 +60,7 @@ class Objection(db.Model):
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
 
 
-class Honour(db.Model):
+class Honour(Model):
     """An honour (社区好人, 最美三长 …) given to a person for a month ('2026-11') or a
     year ('2026')."""
 

@@ -35,7 +35,8 @@ def _manageable() -> Callable[[Person], bool]:
             return True
         if person.has_role("staff") or person.has_role("admin"):
             return False
-        if person.community_id is not None and person.community_id in scope:
+        # An administrator (scope None) manages everyone's tokens.
+        if scope is None or (person.community_id is not None and person.community_id in scope):
             return True
         return any(m.id in served for m in offers.merchants_of(person))
 

@@ -405,8 +405,8 @@ def availability(offer: Offer, person: Person, balance: int, now: datetime) -> A
         used = db.session.get(OfferPersonMonth, (offer.id, person.id, local_month(now)))
         left_month = max(0, offer.monthly_limit - (used.used if used else 0))
     if offer.daily_quota is not None:
-        used = db.session.get(OfferDayCount, (offer.id, local_day(now)))
-        left_today = max(0, offer.daily_quota - (used.used if used else 0))
+        today = db.session.get(OfferDayCount, (offer.id, local_day(now)))
+        left_today = max(0, offer.daily_quota - (today.used if today else 0))
     if reason is None and left_month == 0:
         reason = str(_l("You have taken this offer as often as allowed this month."))
     if reason is None and left_today == 0:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.errors import CodeExpired, InvalidCode
 from app.core.extensions import db
 from app.models import Person, PersonalCode
+from app.models.base import table_of
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def use(text: str, *, now: datetime) -> UsedCode:
     row, _was_token = _find(text)
     if row is None:
         raise InvalidCode(_l("No volunteer has this code. %(hint)s"), field="code", hint=_REFRESH)
-    table = PersonalCode.__table__
+    table = table_of(PersonalCode)
     taken = db.session.execute(
         sa.update(table)
         .where(table.c.id == row.id, table.c.used_at.is_(None), table.c.expires_at > now)
@@ -137,4 +138,6 @@ def use(text: str, *, now: datetime) -> UsedCode:
                 _l("This code was already used. %(hint)s"), field="code", hint=_REFRESH
             )
         raise CodeExpired(_l("This code has expired. %(hint)s"), field="code", hint=_REFRESH)
-    return UsedCode(db.session.get(Person, taken[0]), row.id)
+    person = db.session.get(Person, taken[0])
+    assert person is not None  # a code's person is never deleted
+    return UsedCode(person, row.id)

@@ -29,7 +29,9 @@ def read(data: bytes) -> list[str]:
     picture.thumbnail((2000, 2000))
     found = [
         result.text
-        for result in zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+        for result in zxingcpp.read_barcodes(
+            picture, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        )
         if result.text
     ]
     if not found:

@@ -51,6 +51,7 @@ from app.models import (
     Person,
     Redemption,
 )
+from app.models.base import table_of
 from app.partners import offers, personal_codes
 from app.points import ledger
 
@@ -158,7 +159,7 @@ def choices(ticket: Ticket, merchant: Merchant, *, now: datetime) -> Choices:
 def _take(offer: Offer, person: Person, quantity: int, now: datetime) -> None:
     """Count `quantity` units against stock, today's quota and the person's month."""
     if offer.stock is not None:
-        table = Offer.__table__
+        table = table_of(Offer)
         taken = db.session.execute(
             sa.update(table)
             .where(table.c.id == offer.id, table.c.stock >= quantity)
@@ -169,7 +170,7 @@ def _take(offer: Offer, person: Person, quantity: int, now: datetime) -> None:
             raise BusinessRuleError(_l("Not enough left in stock."), field="quantity")
         db.session.expire(offer, ["stock"])
     if offer.daily_quota is not None and not add_to_counter(
-        OfferDayCount.__table__,
+        table_of(OfferDayCount),
         {"offer_id": offer.id, "day": offers.local_day(now)},
         "used",
         quantity,
@@ -177,7 +178,7 @@ def _take(offer: Offer, person: Person, quantity: int, now: datetime) -> None:
     ):
         raise BusinessRuleError(_l("Today's quota for this offer is used up."), field="quantity")
     if offer.monthly_limit is not None and not add_to_counter(
-        OfferPersonMonth.__table__,
+        table_of(OfferPersonMonth),
         {"offer_id": offer.id, "person_id": person.id, "month": offers.local_month(now)},
         "used",
         quantity,
@@ -383,11 +384,8 @@ def void(
             field="redemption",
             minutes=int(void_window().total_seconds() // 60),
         )
-    from app.models import LedgerTransaction
-
-    original = db.session.get(LedgerTransaction, redemption.transaction_id)
     reversal = ledger.reverse(
-        original,
+        ledger.get_transaction(redemption.transaction_id),
         idempotency_key=f"redemption:{redemption.idempotency_key}:void",
         now=now,
         memo=_("Void of %(receipt)s: %(reason)s", receipt=redemption.receipt_no, reason=reason),

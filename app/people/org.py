@@ -25,13 +25,18 @@ def _clean_name(name: str | None, field: str) -> str:
     )
 
 
-def _child(parent: OrgUnit | None, kind: str, name: str, *, create: bool) -> OrgUnit | None:
+def _find_child(parent: OrgUnit | None, kind: str, name: str) -> OrgUnit | None:
     under = OrgUnit.parent_id == parent.id if parent else OrgUnit.parent_id.is_(None)
-    node = db.session.scalar(
+    return db.session.scalar(
         sa.select(OrgUnit).where(under, OrgUnit.kind == kind, OrgUnit.name == name)
     )
-    if node is not None or not create:
-        return node
+
+
+def _child(parent: OrgUnit | None, kind: str, name: str) -> OrgUnit:
+    """The node of this kind and name under `parent`, made when missing."""
+    found = _find_child(parent, kind, name)
+    if found is not None:
+        return found
     node = OrgUnit(kind=kind, name=name, parent=parent)
     db.session.add(node)
     db.session.flush()
@@ -44,7 +49,7 @@ def _child(parent: OrgUnit | None, kind: str, name: str, *, create: bool) -> Org
 
 
 def get_or_create_street(name: str) -> OrgUnit:
-    return _child(None, "street", _clean_name(name, "street"), create=True)
+    return _child(None, "street", _clean_name(name, "street"))
 
 
 def create_community(
@@ -61,7 +66,7 @@ def create_community(
         raise InvalidInput(
             _l("A community named “%(name)s” already exists."), field="name", name=name
         )
-    community = _child(street, "community", name, create=True)
+    community = _child(street, "community", name)
     community.monthly_budget = monthly_budget
     ledger.issuance_account(community)
     return community
@@ -80,8 +85,9 @@ def get_community(name: str) -> OrgUnit:
     return community
 
 
-def community_by_id(community_id: int) -> OrgUnit:
-    community = db.session.get(OrgUnit, community_id)
+def community_by_id(community_id: int | None) -> OrgUnit:
+    """The community with this id (a person's, a form's): NotFound for none or another kind."""
+    community = db.session.get(OrgUnit, community_id) if community_id else None
     if community is None or community.kind != "community":
         raise NotFound(_l("There is no such community."), field="community")
     return community
@@ -107,15 +113,15 @@ def buildings_of(community_ids: list[int]) -> list[OrgUnit]:
     )
 
 
-def get_node(node_id: int) -> OrgUnit:
-    node = db.session.get(OrgUnit, node_id)
+def get_node(node_id: int | None) -> OrgUnit:
+    node = db.session.get(OrgUnit, node_id) if node_id else None
     if node is None:
         raise NotFound(_l("There is no such place."), field="place")
     return node
 
 
-def get_team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id)
+def get_team(team_id: int | None) -> Team:
+    team = db.session.get(Team, team_id) if team_id else None
     if team is None:
         raise NotFound(_l("There is no such team."), field="team")
     return team
@@ -145,7 +151,7 @@ def place(
     for kind, name in zip(ORG_KINDS[2:], (grid, building, unit, room), strict=True):
         name = (name or "").strip()
         if name:
-            node = _child(node, kind, _clean_name(name, kind), create=True)
+            node = _child(node, kind, _clean_name(name, kind))
     return node
 
 
@@ -222,10 +228,13 @@ def children(node: OrgUnit) -> list[OrgUnit]:
 def residents_count(node: OrgUnit) -> int:
     from app.models import Person
 
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Person)
-        .where(subtree_filter(Person.org_unit_id, node))
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Person)
+            .where(subtree_filter(Person.org_unit_id, node))
+        )
+        or 0
     )
 
 
@@ -243,7 +252,7 @@ def move_household(household: OrgUnit, new_parent: OrgUnit, *, actor, now) -> Or
             _l("A household moves within its community; residents change community one by one."),
             field="to",
         )
-    clash = _child(new_parent, "household", household.name, create=False)
+    clash = _find_child(new_parent, "household", household.name)
     if clash is not None and clash.id != household.id:
         raise InvalidInput(
             _l("There is already a household “%(name)s” there."), field="to", name=household.name

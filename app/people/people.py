@@ -164,11 +164,12 @@ def create_person(
 ) -> Person:
     """Register a person; a resident (with a community) gets a points wallet."""
     phone = normalize_phone(phone)
+    place = org_unit or community
     person = Person(
         name=clean_name(name),
         phone=phone,
         community_id=community.id if community else None,
-        org_unit_id=(org_unit or community).id if (org_unit or community) else None,
+        org_unit_id=place.id if place else None,
         locale=locale if locale in ("zh", "en") else "zh",
         created_at=now,
         updated_at=now,

@@ -204,7 +204,7 @@ def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
         except ValidationError as exc:
             result.errors += [
                 RowError(row_line, key, " ".join(str(m) for m in messages))
-                for key, messages in sorted(exc.messages.items())
+                for key, messages in sorted(exc.normalized_messages().items())
             ]
             continue
         phone = row["phone"]
@@ -251,21 +251,21 @@ def _classify(result: ImportPlan, community: OrgUnit, may_move: bool) -> None:
             known[person.phone] = person
     kept = []
     for row in result.rows:
-        person = known.get(row.phone)
-        if person is None:
+        existing = known.get(row.phone)
+        if existing is None:
             kept.append(row)
             continue
-        refusal = _refusal(person, community, may_move)
+        refusal = _refusal(existing, community, may_move)
         if refusal is not None:
             result.errors.append(RowError(row.line, "phone", refusal))
             continue
         kept.append(row)
-        row.person_id = person.id
-        if person.community_id not in (None, community.id):
+        row.person_id = existing.id
+        if existing.community_id not in (None, community.id):
             row.action = "move"
         elif (
-            person.name == row.name
-            and set(person.tag_names) == set(row.tags)
+            existing.name == row.name
+            and set(existing.tag_names) == set(row.tags)
             and not (row.grid or row.building or row.unit or row.room)
         ):
             row.action = "unchanged"
@@ -306,7 +306,7 @@ def apply(
                 )
                 changed += 1
             else:
-                person = db.session.get(Person, row.person_id)
+                person = people.get(row.person_id)
                 refusal = _refusal(person, community, may_move)
                 if refusal is not None:
                     raise ImportFailed(

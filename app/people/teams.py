@@ -12,6 +12,7 @@ from app.core.errors import DuplicateName, InvalidInput, NotFound
 from app.core.extensions import db
 from app.core.text import one_line
 from app.models import OrgUnit, Person, Team, TeamMember
+from app.people import org
 
 MAX_DUTIES = 2000
 
@@ -55,7 +56,7 @@ def create_team(
 
 
 def update_team(team: Team, *, name: str, duties: str, actor: Person, now: datetime) -> Team:
-    community = db.session.get(OrgUnit, team.community_id)
+    community = org.community_by_id(team.community_id)
     name = _name(name)
     if _taken(community, name, team.id):
         raise DuplicateName(field="name", name=name)

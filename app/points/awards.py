@@ -11,9 +11,9 @@ from flask_babel import lazy_gettext as _l
 from app.channels import outbox
 from app.core import audit
 from app.core.errors import BusinessRuleError, InvalidAmount
-from app.core.extensions import db
 from app.core.text import one_line
 from app.models import LedgerTransaction, OrgUnit, Person
+from app.people import org
 from app.points import ledger
 
 MAX_AWARD = 100_000
@@ -59,7 +59,7 @@ def award(
             field="person",
             name=person.name,
         )
-    community = community or db.session.get(OrgUnit, person.community_id)
+    community = community or org.community_by_id(person.community_id)
     wallet = ledger.wallet_for(person)
     txn = ledger.post(
         kind=kind,

@@ -39,6 +39,7 @@ from app.models import (
     Person,
     TeamMember,
 )
+from app.models.base import table_of
 from app.models.deeds import DEED_CATEGORIES
 from app.people import org
 from app.points import awards, ledger
@@ -297,7 +298,7 @@ def preview(
 
 def _count(rule: DeedRule, person: Person, period: str, ceiling: int | None) -> bool:
     keys = {"rule_id": rule.id, "person_id": person.id, "period": period}
-    return add_to_counter(DeedCount.__table__, keys, "used", 1, ceiling)
+    return add_to_counter(table_of(DeedCount), keys, "used", 1, ceiling)
 
 
 class _AlreadyPosted(Exception):
@@ -422,6 +423,7 @@ def given_recently(maker: Person, person: Person, now: datetime) -> int:
                 LedgerTransaction.created_at > now - GIVING_WINDOW,
             )
         )
+        or 0
     )
 
 
@@ -441,8 +443,7 @@ def check_direct_award(maker: Person, person: Person, points: int, now: datetime
 
 def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) -> None:
     person = adjustment.person
-    community = db.session.get(OrgUnit, person.community_id)
-    issuance = ledger.issuance_account(community)
+    issuance = ledger.issuance_account(org.community_by_id(person.community_id))
     wallet = ledger.wallet_for(person)
     txn = ledger.post(
         kind="adjustment",

@@ -40,10 +40,12 @@ from app.core.errors import (
     InsufficientPoints,
     InvalidAmount,
     InvalidInput,
+    NotFound,
     UnknownAccount,
 )
 from app.core.extensions import db
 from app.models import Account, LedgerEntry, LedgerTransaction, OrgUnit, PeriodTotal, Person
+from app.models.base import table_of
 
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
@@ -98,6 +100,14 @@ def issuance_account(community: OrgUnit) -> Account:
 
 def merchant_account(merchant) -> Account:
     return _open_account("merchant", "merchant", merchant.id, None)
+
+
+def get_transaction(transaction_id: int | None) -> LedgerTransaction:
+    """A transaction that must exist (a receipt's, an attendance's): NotFound otherwise."""
+    txn = db.session.get(LedgerTransaction, transaction_id) if transaction_id else None
+    if txn is None:
+        raise NotFound(field="transaction")
+    return txn
 
 
 def get_account(account_id: int) -> Account:
@@ -179,7 +189,7 @@ def _existing(idempotency_key: str, fingerprint: str) -> LedgerTransaction | Non
 def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
     """Add `delta` to one period row; with a ceiling, only if the total stays within it."""
     return add_to_counter(
-        PeriodTotal.__table__,
+        table_of(PeriodTotal),
         {"account_id": account_id, "period": period},
         "amount",
         delta,
@@ -387,8 +397,11 @@ def check() -> list[str]:
     ):
         problems.append(f"transaction #{txn_id}: has no entries")
 
-    sums = sa.select(e.account_id, sa.func.sum(e.amount).label("total")).group_by(e.account_id)
-    sums = sums.subquery()
+    sums = (
+        sa.select(e.account_id, sa.func.sum(e.amount).label("total"))
+        .group_by(e.account_id)
+        .subquery()
+    )
     for account_id, kind, cached, actual in s.execute(
         sa.select(a.id, a.kind, a.balance, sa.func.coalesce(sums.c.total, 0))
         .outerjoin(sums, sums.c.account_id == a.id)
@@ -425,7 +438,7 @@ def _entry_map(txn_ids: Iterable[int]) -> dict[int, dict[int, int]]:
 
 
 def _check_reversals() -> list[str]:
-    problems = []
+    problems: list[str] = []
     t = LedgerTransaction
     pairs = db.session.execute(
         sa.select(t.id, t.kind, t.reverses_id).where(t.reverses_id.is_not(None))
@@ -443,7 +456,7 @@ def _check_reversals() -> list[str]:
         original = originals.get(orig_id)
         if kind != "reversal":
             problems.append(f"transaction #{rev_id}: links to #{orig_id} but is a {kind}")
-        if original is None:
+        if original is None or orig_id is None:
             problems.append(f"reversal #{rev_id}: reverses #{orig_id}, which does not exist")
             continue
         if original.reverses_id is not None:

@@ -63,7 +63,7 @@ def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
     beside a place would still single them out. `besides` adds one of them back, for their
     own private "my rank" (among the people shown).
     """
-    shown = Person.hide_from_boards.is_(False)
+    shown: sa.ColumnElement[bool] = Person.hide_from_boards.is_(False)
     if besides is not None:
         shown = sa.or_(shown, Person.id == besides)
     query = (
@@ -137,11 +137,14 @@ def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
     wallet = ledger.find_wallet(person)
     earned = ledger.period_total(wallet, key) if wallet else 0
     ranked = _ranked(key, scope, besides=person.id).subquery()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(ranked))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(ranked)) or 0
     if earned <= 0:
         return Rank(None, earned, total)
-    ahead = db.session.scalar(
-        sa.select(sa.func.count()).select_from(ranked).where(ranked.c.amount > earned)
+    ahead = (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(ranked).where(ranked.c.amount > earned)
+        )
+        or 0
     )
     above = db.session.scalar(
         sa.select(sa.func.min(ranked.c.amount)).where(ranked.c.amount > earned)
@@ -218,11 +221,11 @@ def household_board(community_id: int, period: str, now: datetime, limit: int = 
         )
         .group_by(Person.org_unit_id)
     ).all()
-    names = _household_names([unit for unit, _total in earned])
+    names = _household_names([unit for unit, _total in earned if unit is not None])
     rows = [
         (names.get(unit, ""), round(total / members[unit], 1), members[unit])
         for unit, total in earned
-        if total and total > 0
+        if unit is not None and total and total > 0
     ]
     return _places(rows)[:limit]
 
@@ -303,5 +306,5 @@ def grid_participation(community_id: int, now: datetime) -> list[GroupLine]:
                 org.subtree_filter(Person.org_unit_id, grid),
             )
         )
-        rows.append((grid.name, round(100 * active / residents, 1), residents))
+        rows.append((grid.name, round(100 * (active or 0) / residents, 1), residents))
     return _places(rows)

@@ -198,7 +198,11 @@ def get(statement_id: int) -> Statement:
 
 
 def on_display(statement: Statement, now: datetime) -> bool:
-    return statement.status == "published" and statement.display_until > now
+    return (
+        statement.status == "published"
+        and statement.display_until is not None
+        and statement.display_until > now
+    )
 
 
 def current_for(community_id: int, now: datetime) -> Statement | None:
