@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_migrate import upgrade
 
 from app import demo
-from app.activities import activities
+from app.activities import activities, attendance
 from app.channels import delivery
 from app.core import clock
 from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_work
@@ -110,8 +110,13 @@ def create_community(name: str, street: str, budget: int | None):
 @click.option("--community", "communities", multiple=True, help="For staff; repeatable.")
 @click.option("--merchant", default=None, help="For a merchant operator: the merchant's name.")
 @click.password_option(help="At least 8 characters; asked for when not given.")
+@click.option(
+    "--reset-password",
+    is_flag=True,
+    help="The phone already has an account: give it this new password (ends its sessions).",
+)
 @unit_of_work
-def create_user(role, name, phone, login, communities, merchant, password):
+def create_user(role, name, phone, login, communities, merchant, password, reset_password):
     """Create a staff member, street administrator or merchant operator."""
     shop = None
     if merchant:
@@ -129,6 +134,7 @@ def create_user(role, name, phone, login, communities, merchant, password):
         now=clock.now(),
         actor=None,
         source="cli",
+        reset_password=reset_password,
     )
     click.echo(
         _("User %(name)s (%(phone)s) can now sign in.", name=person.name, phone=person.phone)
@@ -276,7 +282,7 @@ def close_attendances():
 
     Their time runs to the scheduled end and is marked unverified, waiting for staff.
     """
-    closed = activities.close_overdue(clock.now())
+    closed = attendance.close_overdue(clock.now())
     click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
 
 

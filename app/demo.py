@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.activities import activities
+from app.activities import activities, attendance
 from app.core import clock
 from app.core.errors import LinliError
 from app.core.extensions import db
@@ -372,9 +372,9 @@ def _make_activities(communities, residents, staff, now: datetime, rng: random.R
             attendees = [crowd[0], *rng.sample(crowd[1:], rng.randint(8, 15))]
             for person in attendees:
                 arrived = starts + timedelta(minutes=rng.randint(-10, 15))
-                activities.check_in(activity, person, now=arrived)
+                attendance.check_in(activity, person, now=arrived)
                 left = starts + timedelta(hours=hours, minutes=rng.randint(-20, 10))
-                activities.check_out(activity, person, now=left)
+                attendance.check_out(activity, person, now=left)
         current = (now - timedelta(minutes=30)).replace(second=0, microsecond=0)
         upcoming = [
             ("社区议事会志愿服务", "社区党群服务中心", current, 3, None, False, "per_hour", 10),

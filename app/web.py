@@ -82,9 +82,9 @@ class IdConverter(IntegerConverter):
 def scan_url(activity, kind: str, now) -> str:
     """What the projector's QR code opens now: the public address phones reach this server at
     (`LINLI_PUBLIC_URL`), else the address this request came to."""
-    from app.activities import activities
+    from app.activities import scan_codes
 
-    path = url_for("volunteers.scan", kind=kind, token=activities.scan_token(activity, kind, now))
+    path = url_for("volunteers.scan", kind=kind, token=scan_codes.scan_token(activity, kind, now))
     return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
 
 

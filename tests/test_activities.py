@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.core.errors import BusinessRuleError, CodeExpired, InvalidCode, InvalidInput
 from app.models import Attendance
 from app.people import people
@@ -12,7 +12,7 @@ from app.points import ledger
 
 pytestmark = pytest.mark.usefixtures("english")
 
-ROT = timedelta(seconds=activities.ROTATION_SECONDS)
+ROT = timedelta(seconds=scan_codes.ROTATION_SECONDS)
 
 
 def fields(**kw):
@@ -103,25 +103,25 @@ def test_the_promoted_person_is_told(db, now, make_activity, make_volunteer):
 
 def test_a_code_from_the_previous_rotation_works_two_rotations_ago_does_not(db, now, make_activity):
     activity = make_activity()
-    token = activities.scan_token(activity, "in", now)
-    start = now - timedelta(seconds=now.timestamp() % activities.ROTATION_SECONDS)
-    token = activities.scan_token(activity, "in", start)
-    assert activities.read_scan_token(token, "in", start + ROT - timedelta(seconds=1)) == activity
-    assert activities.read_scan_token(token, "in", start + ROT) == activity  # previous rotation
-    assert activities.read_scan_token(token, "in", start + 2 * ROT - timedelta(seconds=1))
+    token = scan_codes.scan_token(activity, "in", now)
+    start = now - timedelta(seconds=now.timestamp() % scan_codes.ROTATION_SECONDS)
+    token = scan_codes.scan_token(activity, "in", start)
+    assert scan_codes.read_scan_token(token, "in", start + ROT - timedelta(seconds=1)) == activity
+    assert scan_codes.read_scan_token(token, "in", start + ROT) == activity  # previous rotation
+    assert scan_codes.read_scan_token(token, "in", start + 2 * ROT - timedelta(seconds=1))
     with pytest.raises(CodeExpired, match="expired, scan the screen again"):
-        activities.read_scan_token(token, "in", start + 2 * ROT)  # two rotations ago
+        scan_codes.read_scan_token(token, "in", start + 2 * ROT)  # two rotations ago
 
 
 def test_forged_tampered_and_wrong_kind_codes_are_refused(db, now, make_activity, caplog):
     activity = make_activity()
-    token = activities.scan_token(activity, "in", now)
+    token = scan_codes.scan_token(activity, "in", now)
     other_id = token.replace(f"{activity.id}.", f"{activity.id + 1}.", 1)
     for bad in (other_id, token[:-2] + "xx", "hello", "", token + "."):
         with pytest.raises(InvalidCode):
-            activities.read_scan_token(bad, "in", now)
+            scan_codes.read_scan_token(bad, "in", now)
     with pytest.raises(InvalidCode):
-        activities.read_scan_token(token, "out", now)  # a check-in code is not a check-out
+        scan_codes.read_scan_token(token, "out", now)  # a check-in code is not a check-out
     assert "forged or tampered" in caplog.text
 
 
@@ -131,20 +131,20 @@ def test_forged_tampered_and_wrong_kind_codes_are_refused(db, now, make_activity
 def test_scan_in_and_out_posts_points_per_hour(db, now, make_activity, make_volunteer):
     activity = make_activity(points_rule="per_hour", points=10, hours=3)
     volunteer = make_volunteer(community=activity.community)
-    first = activities.check_in(activity, volunteer, now=now + timedelta(minutes=2))
-    again = activities.check_in(activity, volunteer, now=now + timedelta(minutes=3))
+    first = attendance.check_in(activity, volunteer, now=now + timedelta(minutes=2))
+    again = attendance.check_in(activity, volunteer, now=now + timedelta(minutes=3))
     assert not first.repeated and again.repeated
     assert again.attendance.checked_in_at == now + timedelta(minutes=2)
 
-    out = activities.check_out(
+    out = attendance.check_out(
         activity, volunteer, now=now + timedelta(minutes=2, hours=2, seconds=59)
     )
-    attendance = out.attendance
-    assert attendance.status == "approved" and attendance.minutes == 120
-    assert attendance.points == 20
+    record = out.attendance
+    assert record.status == "approved" and record.minutes == 120
+    assert record.points == 20
     assert ledger.balance(ledger.wallet_for(volunteer)) == 20
     assert volunteer.verified_minutes == 120
-    assert activities.check_out(activity, volunteer, now=now + timedelta(hours=3)).repeated
+    assert attendance.check_out(activity, volunteer, now=now + timedelta(hours=3)).repeated
     assert ledger.balance(ledger.wallet_for(volunteer)) == 20
     assert ledger.check() == []
 
@@ -152,9 +152,9 @@ def test_scan_in_and_out_posts_points_per_hour(db, now, make_activity, make_volu
 def test_hours_are_capped_at_schedule_plus_grace(db, app, now, make_activity, make_volunteer):
     activity = make_activity(points_rule="per_hour", points=6, hours=1)
     volunteer = make_volunteer(community=activity.community)
-    activities.check_in(activity, volunteer, now=now - timedelta(minutes=30))
+    attendance.check_in(activity, volunteer, now=now - timedelta(minutes=30))
     grace = app.config["ATTENDANCE_GRACE_MINUTES"]
-    result = activities.check_out(activity, volunteer, now=now + timedelta(minutes=60 + grace))
+    result = attendance.check_out(activity, volunteer, now=now + timedelta(minutes=60 + grace))
     assert result.attendance.minutes == 60 + grace
     assert result.attendance.points == (60 + grace) * 6 // 60
 
@@ -164,12 +164,12 @@ def test_check_in_window_and_order_rules(db, app, now, make_activity, make_volun
     volunteer = make_volunteer(community=activity.community)
     early = app.config["CHECKIN_EARLY_MINUTES"]
     with pytest.raises(BusinessRuleError, match="opens at 11:"):
-        activities.check_in(activity, volunteer, now=now + timedelta(minutes=59 - early))
+        attendance.check_in(activity, volunteer, now=now + timedelta(minutes=59 - early))
     with pytest.raises(BusinessRuleError, match="not checked in"):
-        activities.check_out(activity, volunteer, now=now + timedelta(hours=1))
+        attendance.check_out(activity, volunteer, now=now + timedelta(hours=1))
     with pytest.raises(BusinessRuleError, match="ended at 13:30"):
-        activities.check_in(activity, volunteer, now=now + timedelta(hours=3, minutes=1))
-    assert not activities.check_in(
+        attendance.check_in(activity, volunteer, now=now + timedelta(hours=3, minutes=1))
+    assert not attendance.check_in(
         activity, volunteer, now=now + timedelta(minutes=60 - early)
     ).repeated
 
@@ -181,14 +181,14 @@ def test_sign_up_required_means_a_confirmed_place(
     first, second, stranger = (make_volunteer(community=activity.community) for _ in range(3))
     activities.sign_up(activity, first, now=now)
     activities.sign_up(activity, second, now=now)
-    assert not activities.check_in(activity, first, now=now).repeated
+    assert not attendance.check_in(activity, first, now=now).repeated
     with pytest.raises(BusinessRuleError, match="waiting list"):
-        activities.check_in(activity, second, now=now)
+        attendance.check_in(activity, second, now=now)
     with pytest.raises(BusinessRuleError, match="Sign up first"):
-        activities.check_in(activity, stranger, now=now)
+        attendance.check_in(activity, stranger, now=now)
     # Staff at the desk may check anyone in.
     staff = make_user(communities=[activity.community])
-    desk = activities.check_in(activity, stranger, now=now, method="staff", recorded_by=staff)
+    desk = attendance.check_in(activity, stranger, now=now, method="staff", recorded_by=staff)
     assert desk.attendance.method == "staff" and desk.attendance.recorded_by_id == staff.id
 
 
@@ -198,15 +198,15 @@ def test_approval_flow_posts_points_only_when_approved(
     activity = make_activity(needs_approval=True, points=15)
     volunteer = make_volunteer(community=activity.community)
     staff = make_user(communities=[activity.community])
-    activities.check_in(activity, volunteer, now=now)
-    attendance = activities.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
-    assert attendance.status == "pending" and ledger.find_wallet(volunteer).balance == 0
-    activities.approve(attendance, actor=staff, now=now + timedelta(hours=2))
-    assert attendance.status == "approved" and attendance.decided_by_id == staff.id
+    attendance.check_in(activity, volunteer, now=now)
+    record = attendance.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
+    assert record.status == "pending" and ledger.find_wallet(volunteer).balance == 0
+    attendance.approve(record, actor=staff, now=now + timedelta(hours=2))
+    assert record.status == "approved" and record.decided_by_id == staff.id
     assert ledger.balance(ledger.wallet_for(volunteer)) == 15
     assert volunteer.verified_minutes == 60
     # Approving twice posts nothing twice.
-    activities.approve(attendance, actor=staff, now=now + timedelta(hours=2))
+    attendance.approve(record, actor=staff, now=now + timedelta(hours=2))
     assert ledger.balance(ledger.wallet_for(volunteer)) == 15
     assert ledger.check() == []
 
@@ -217,13 +217,13 @@ def test_reject_needs_a_reason_and_takes_back_an_approval(
     activity = make_activity(points=15)
     volunteer = make_volunteer(community=activity.community)
     staff = make_user(communities=[activity.community])
-    activities.check_in(activity, volunteer, now=now)
-    attendance = activities.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
-    assert attendance.status == "approved"
+    attendance.check_in(activity, volunteer, now=now)
+    record = attendance.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
+    assert record.status == "approved"
     with pytest.raises(InvalidInput):
-        activities.reject(attendance, actor=staff, now=now, reason="  ")
-    activities.reject(attendance, actor=staff, now=now + timedelta(hours=1), reason="代签")
-    assert attendance.status == "rejected" and attendance.note == "代签"
+        attendance.reject(record, actor=staff, now=now, reason="  ")
+    attendance.reject(record, actor=staff, now=now + timedelta(hours=1), reason="代签")
+    assert record.status == "rejected" and record.note == "代签"
     assert ledger.balance(ledger.wallet_for(volunteer)) == 0
     assert volunteer.verified_minutes == 0
     assert ledger.check() == []
@@ -235,24 +235,24 @@ def test_correcting_an_approved_attendance_reposts_its_points(
     activity = make_activity(points_rule="per_hour", points=10, hours=3)
     volunteer = make_volunteer(community=activity.community)
     staff = make_user(communities=[activity.community])
-    activities.check_in(activity, volunteer, now=now)
-    attendance = activities.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
-    assert attendance.points == 10
-    activities.correct_times(
-        attendance,
+    attendance.check_in(activity, volunteer, now=now)
+    record = attendance.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
+    assert record.points == 10
+    attendance.correct_times(
+        record,
         checked_in_at=now,
         checked_out_at=now + timedelta(hours=3),
         actor=staff,
         now=now + timedelta(hours=4),
         reason="忘记签退",
     )
-    assert attendance.status == "approved" and attendance.minutes == 180
+    assert record.status == "approved" and record.minutes == 180
     assert ledger.balance(ledger.wallet_for(volunteer)) == 30
     assert volunteer.verified_minutes == 180
-    assert attendance.revision == 1
+    assert record.revision == 1
     with pytest.raises(InvalidInput):
-        activities.correct_times(
-            attendance,
+        attendance.correct_times(
+            record,
             checked_in_at=now,
             checked_out_at=now - timedelta(minutes=1),
             actor=staff,
@@ -267,17 +267,17 @@ def test_a_missing_check_out_is_closed_unverified_and_waits_for_staff(
 ):
     activity = make_activity(points=8, hours=2)
     late = make_volunteer(community=activity.community)
-    activities.check_in(activity, late, now=now + timedelta(minutes=30))
+    attendance.check_in(activity, late, now=now + timedelta(minutes=30))
     grace = timedelta(minutes=app.config["ATTENDANCE_GRACE_MINUTES"])
-    assert activities.close_overdue(activity.ends_at + grace) == 0
-    assert activities.close_overdue(activity.ends_at + grace + timedelta(seconds=1)) == 1
-    attendance = activities.attendance_of(activity, late)
-    assert attendance.status == "pending" and attendance.unverified
-    assert attendance.closed_by == "auto" and attendance.minutes == 90
+    assert attendance.close_overdue(activity.ends_at + grace) == 0
+    assert attendance.close_overdue(activity.ends_at + grace + timedelta(seconds=1)) == 1
+    record = attendance.attendance_of(activity, late)
+    assert record.status == "pending" and record.unverified
+    assert record.closed_by == "auto" and record.minutes == 90
     assert ledger.find_wallet(late).balance == 0 and late.verified_minutes == 0
     staff = make_user(communities=[activity.community])
-    activities.approve(attendance, actor=staff, now=now + timedelta(hours=5))
-    assert not attendance.unverified and ledger.balance(ledger.wallet_for(late)) == 8
+    attendance.approve(record, actor=staff, now=now + timedelta(hours=5))
+    assert not record.unverified and ledger.balance(ledger.wallet_for(late)) == 8
     assert late.verified_minutes == 90
 
 
@@ -287,11 +287,11 @@ def test_budget_used_up_leaves_the_attendance_for_staff(
     community = make_community(budget=10)
     activity = make_activity(community=community, points=15)
     volunteer = make_volunteer(community=community)
-    activities.check_in(activity, volunteer, now=now)
-    attendance = activities.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
-    assert attendance.status == "pending" and "budget" in attendance.note
+    attendance.check_in(activity, volunteer, now=now)
+    record = attendance.check_out(activity, volunteer, now=now + timedelta(hours=1)).attendance
+    assert record.status == "pending" and "budget" in record.note
     admin = make_user(kind="admin")
-    activities.approve(attendance, actor=admin, now=now + timedelta(hours=1))
+    attendance.approve(record, actor=admin, now=now + timedelta(hours=1))
     assert ledger.balance(ledger.wallet_for(volunteer)) == 15
 
 
@@ -301,8 +301,8 @@ def test_points_come_from_the_activity_community(
     home, host = make_community(), make_community()
     activity = make_activity(community=host, points=5)
     volunteer = make_volunteer(community=home)
-    activities.check_in(activity, volunteer, now=now)
-    activities.check_out(activity, volunteer, now=now + timedelta(hours=1))
+    attendance.check_in(activity, volunteer, now=now)
+    attendance.check_out(activity, volunteer, now=now + timedelta(hours=1))
     assert ledger.balance(ledger.issuance_account(host)) == -5
     assert ledger.balance(ledger.issuance_account(home)) == 0
 
@@ -311,8 +311,8 @@ def test_screen_shows_count_and_masked_latest(db, now, make_activity, make_volun
     activity = make_activity()
     for i, name in enumerate(["张明", "李小红", "欧阳娜娜"]):
         person = make_volunteer(community=activity.community, name=name)
-        activities.check_in(activity, person, now=now + timedelta(minutes=i))
-    state = activities.screen_state(activity)
+        attendance.check_in(activity, person, now=now + timedelta(minutes=i))
+    state = attendance.screen_state(activity)
     assert state.checked_in == 3
     assert [name for name, _at in state.latest] == ["欧**娜", "李*红", "张*"]
 
@@ -320,8 +320,8 @@ def test_screen_shows_count_and_masked_latest(db, now, make_activity, make_volun
 def test_hours_by_month_and_star_level(db, now, make_activity, make_volunteer):
     activity = make_activity(hours=2)
     volunteer = make_volunteer(community=activity.community)
-    activities.check_in(activity, volunteer, now=now)
-    activities.check_out(activity, volunteer, now=now + timedelta(hours=2))
-    assert activities.minutes_by_month(volunteer) == [("2026-11", 120)]
+    attendance.check_in(activity, volunteer, now=now)
+    attendance.check_out(activity, volunteer, now=now + timedelta(hours=2))
+    assert attendance.minutes_by_month(volunteer) == [("2026-11", 120)]
     assert people.summary(volunteer, now).verified_minutes == 120
-    assert db.session.get(Attendance, activities.attendance_of(activity, volunteer).id)
+    assert db.session.get(Attendance, attendance.attendance_of(activity, volunteer).id)

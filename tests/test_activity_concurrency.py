@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.activities import activities
+from app.activities import activities, attendance
 from app.core.database import commit_unit_of_work, rollback_unit_of_work
 from app.core.extensions import db
 from app.models import Activity, Attendance, LedgerTransaction, Person, Signup
@@ -87,7 +87,7 @@ def test_double_scans_in_parallel_check_in_and_pay_once(committed_app):
         def work():
             activity = db.session.get(Activity, activity_id)
             person = db.session.get(Person, person_id)
-            action = activities.check_in if kind == "in" else activities.check_out
+            action = attendance.check_in if kind == "in" else attendance.check_out
             return action(activity, person, now=moment).repeated
 
         return _unit_of_work(committed_app, work)

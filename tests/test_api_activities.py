@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.activities import activities
+from app.activities import scan_codes
 
 
 @pytest.fixture
@@ -70,11 +70,11 @@ def test_the_checkin_code_is_the_screens_and_rotates(db, hall, make_activity, ap
     community, staff_api, _resident = hall
     activity = make_activity(community=community)
     code = staff_api.get(f"/activities/{activity.id}/checkin-code").get_json()
-    assert code["code"] == activities.short_code(activity, "in", now)
-    assert activities.read_scan_token(code["token"], "in", now).id == activity.id
+    assert code["code"] == scan_codes.short_code(activity, "in", now)
+    assert scan_codes.read_scan_token(code["token"], "in", now).id == activity.id
     assert code["url"].endswith(code["token"]) or code["token"] in code["url"]
     assert 30 < code["valid_for_seconds"] <= 60
-    app_clock.advance(seconds=activities.ROTATION_SECONDS)
+    app_clock.advance(seconds=scan_codes.ROTATION_SECONDS)
     later = staff_api.get(f"/activities/{activity.id}/checkin-code", kind="out").get_json()
     assert later["kind"] == "out" and later["token"] != code["token"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.activities import activities
+from app.activities import scan_codes
 from app.chat import sms_text
 from app.chat.views import twilio_signature
 from app.models import InboundMessage
@@ -86,13 +86,13 @@ def test_check_in_and_out_with_the_screens_code(
 ):
     activity = make_activity(points=10, hours=2)
     person = make_volunteer(community=activity.community, phone="+8613800138000")
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
     assert "签到成功" in reply and "10:30" in reply
     (reply,) = messages(text(client, "+8613800138000", f"签到{code}"))
     assert "无需重复签到" in reply
     app_clock.advance(hours=2)
-    out = activities.short_code(activity, "out", app_clock())
+    out = scan_codes.short_code(activity, "out", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"CHECKOUT {out}"))
     assert "120" in reply
     assert ledger.balance(ledger.wallet_for(person)) == 10

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.activities import activities
+from app.activities import attendance, scan_codes
 from app.models import ChatLink, InboundMessage, OutboxMessage, Person
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -107,11 +107,11 @@ def test_deep_link_check_in(client, db, app_clock, bot, make_activity, make_volu
     activity = make_activity()
     make_volunteer(community=activity.community, phone="+8613800138000")
     send(client, CONTACT)
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     answer = say(client, f"/start ci_{activity.id}_{code}")
     assert "签到成功" in answer["text"]
     person = db.session.get(Person, db.session.scalar(sa.select(ChatLink.person_id)))
-    assert activities.attendance_of(activity, person) is not None
+    assert attendance.attendance_of(activity, person) is not None
 
 
 def test_updates_without_a_message_are_answered_with_nothing(client, db, bot):

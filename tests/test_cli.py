@@ -70,6 +70,24 @@ def test_create_user_for_each_role(cli, db):
     assert count(db, Person) == 1
 
 
+def test_create_user_never_silently_resets_a_password(cli, db):
+    cli("create-community", "阳光社区")
+    first = (
+        "--role staff --name 李社工 --phone 13900000010 --community 阳光社区 --password first-pass"
+    )
+    assert cli("create-user", *first.split()).exit_code == 0
+    again = "--role admin --name 李社工 --phone 13900000010 --password second-pass"
+    refused = cli("create-user", *again.split())
+    assert refused.exit_code == 1 and "--reset-password" in refused.output
+    person = people.find_by_phone("13900000010")
+    db.session.refresh(person)
+    assert not person.has_role("admin")  # nothing changed
+    assert people.authenticate("13900000010", "first-pass", now=NOW) is not None
+    reset = cli("create-user", *again.split(), "--reset-password")
+    assert reset.exit_code == 0, reset.output
+    assert people.authenticate("13900000010", "second-pass", now=NOW) is not None
+
+
 def test_award_and_balance(cli, make_volunteer, db):
     make_volunteer(name="张明", phone="13800138000")
     result = cli("award", "138 0013 8000", "25", "--reason", "助老服务", "--key", "k1")
@@ -181,16 +199,16 @@ def test_seed_demo_builds_a_clean_street_once(app, cli, db):
 def test_close_attendances_and_send_messages(
     cli, db, app, app_clock, make_activity, make_volunteer
 ):
-    from app.activities import activities
+    from app.activities import attendance
     from app.channels import outbox
 
     activity = make_activity(hours=1)
     volunteer = make_volunteer(community=activity.community)
-    activities.check_in(activity, volunteer, now=app_clock())
+    attendance.check_in(activity, volunteer, now=app_clock())
     app_clock.advance(hours=1, minutes=app.config["ATTENDANCE_GRACE_MINUTES"] + 1)
     result = cli("close-attendances")
     assert result.exit_code == 0 and "已关闭 1 条" in result.output
-    assert activities.attendance_of(activity, volunteer).unverified
+    assert attendance.attendance_of(activity, volunteer).unverified
 
     message = outbox.queue(phone="+8613800138099", kind="test", body="hi", now=app_clock())
     app.extensions.pop("linli_sms_sender", None)

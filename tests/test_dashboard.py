@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from app.activities import activities
+from app.activities import attendance
 from app.partners import personal_codes, redemptions
 from app.points import dashboard
 
@@ -14,8 +14,8 @@ def test_figures_for_a_community_and_the_street(
     volunteer = make_volunteer(community=here, points=40)
     make_volunteer(community=there, points=7)
     activity = make_activity(community=here, category="elderly_care", points=10)
-    activities.check_in(activity, volunteer, now=now)
-    activities.check_out(activity, volunteer, now=now + timedelta(minutes=90))
+    attendance.check_in(activity, volunteer, now=now)
+    attendance.check_out(activity, volunteer, now=now + timedelta(minutes=90))
     merchant, offer = make_merchant(communities=[here], points_cost=30)
     code = personal_codes.issue(volunteer, now=now)
     redemptions.redeem(

@@ -4,7 +4,7 @@ import csv
 import io
 from datetime import timedelta
 
-from app.activities import activities
+from app.activities import attendance
 from app.partners import personal_codes, redemptions
 from app.points import awards, deeds, statements
 from app.web import spreadsheet_safe
@@ -41,8 +41,8 @@ def test_all_five_exports_defuse_formulas(
         evil, 40, reason="+1 好事", idempotency_key="a", now=now, actor=worker, source="test"
     )
     activity = make_activity(community=community, title="@SUM(1)", points=5)
-    activities.check_in(activity, evil, now=now)
-    activities.check_out(activity, evil, now=now + timedelta(minutes=90))
+    attendance.check_in(activity, evil, now=now)
+    attendance.check_out(activity, evil, now=now + timedelta(minutes=90))
     merchant, offer = make_merchant(communities=[community], title="-2+3 理发", points_cost=10)
     operator = make_user("merchant", merchant=merchant, name="店员")
     code = personal_codes.issue(evil, now=now)

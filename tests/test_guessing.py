@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.activities import activities
+from app.activities import attendance, scan_codes
 from app.models import OutboxMessage, Strike
 from tests.test_chat_sms import messages, text
 
@@ -20,7 +20,7 @@ def test_wrong_check_in_codes_by_text_pause_the_sender(
 ):
     activity = make_activity(points=10, hours=2)
     make_volunteer(community=activity.community, phone="+8613800138000")
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     for _attempt in range(4):
         (reply,) = messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
         assert "没有活动显示这个码" in reply
@@ -29,9 +29,9 @@ def test_wrong_check_in_codes_by_text_pause_the_sender(
     # Paused: even the right code is not tried.
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
     assert "签到成功" not in reply and "分钟后再试" in reply
-    assert activities.attendance_of(activity, _person(db, "+8613800138000")) is None
+    assert attendance.attendance_of(activity, _person(db, "+8613800138000")) is None
     app_clock.advance(minutes=15, seconds=1)
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
     assert "签到成功" in reply
 
@@ -43,17 +43,17 @@ def test_a_day_allows_ten_wrong_codes_in_all(
     make_volunteer(community=activity.community, phone="+8613800138000")
     for _round in range(2):
         for _attempt in range(5):
-            code = activities.short_code(activity, "in", app_clock())
+            code = scan_codes.short_code(activity, "in", app_clock())
             messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
         app_clock.advance(minutes=16)
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
     assert "分钟后再试" in reply  # ten in the day: paused until the day's window ends
     app_clock.advance(hours=24)  # the day counted from the first wrong code
     activity = make_activity(
         community=activity.community, starts_in=timedelta(hours=24, minutes=32)
     )
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
     assert "签到成功" in reply
 
@@ -63,7 +63,7 @@ def test_a_flood_of_wrong_codes_for_an_activity_alerts_its_staff(
 ):
     activity = make_activity(points=10, hours=2)
     worker = make_user(communities=[activity.community])
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     for n in range(20):  # twenty people, four wrong codes each would be 80; one each is 20
         phone = f"+86139{n:08d}"
         make_volunteer(community=activity.community, phone=phone)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.activities import activities
+from app.activities import attendance
 from app.channels import outbox
 from app.chat.commands import respond
 from app.core.errors import InvalidInput, NotPermitted
@@ -66,7 +66,7 @@ def test_a_new_star_level_is_congratulated(db, now, make_activity, make_voluntee
     activity = make_activity(hours=2, points=1)
     person = make_volunteer(community=activity.community)
     person.verified_minutes = 100 * 60 - 30  # half an hour short of 1 star
-    activities.check_in(activity, person, now=now)
-    activities.check_out(activity, person, now=now + timedelta(hours=1))
+    attendance.check_in(activity, person, now=now)
+    attendance.check_out(activity, person, now=now + timedelta(hours=1))
     assert person.verified_minutes == 100 * 60 + 30
     assert any("1 星志愿者" in m.body for m in outbox.recent(5))

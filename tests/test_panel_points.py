@@ -276,13 +276,13 @@ def test_dashboard_draws_its_charts_as_svg(
 ):
     from datetime import timedelta
 
-    from app.activities import activities
+    from app.activities import attendance
 
     community, staff = desk
     activity = make_activity(community=community, category="elderly_care", points=10)
     person = make_volunteer(community=community)
-    activities.check_in(activity, person, now=now)
-    activities.check_out(activity, person, now=now + timedelta(hours=1))
+    attendance.check_in(activity, person, now=now)
+    attendance.check_out(activity, person, now=now + timedelta(hours=1))
     login(staff)
     page = client.get("/panel/dashboard")
     assert page.status_code == 200

@@ -215,7 +215,7 @@ def test_board_pages_public_masked_and_my_rank(
 
 @pytest.mark.any_day
 def test_household_team_and_grid_boards(client, db, now, make_community, make_activity):
-    from app.activities import activities
+    from app.activities import attendance
 
     community = make_community("阳光社区")
     home_a = org.place(community, "第1网格", "1号楼", "1单元", "101")
@@ -259,8 +259,8 @@ def test_household_team_and_grid_boards(client, db, now, make_community, make_ac
         ("小巷骑兵", 30)
     ]
     activity = make_activity(community=community, points=0, starts_in=-timedelta(minutes=4))
-    activities.check_in(activity, b1, now=now - timedelta(minutes=3))
-    activities.check_out(activity, b1, now=now - timedelta(minutes=1))
+    attendance.check_in(activity, b1, now=now - timedelta(minutes=3))
+    attendance.check_out(activity, b1, now=now - timedelta(minutes=1))
     grids = rankings.grid_participation(community.id, now)
     assert [(g.name, g.score) for g in grids] == [("第2网格", 100.0), ("第1网格", 0.0)]
     page = client.get(f"/boards/groups?community={community.id}")

@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from app.activities import activities
+from app.activities import attendance, scan_codes
+from app.core import clock
 from app.points import ledger
 from tests.conftest import csrf_from
 
@@ -49,14 +50,14 @@ def test_large_hours_entered_and_corrected_by_one_worker_wait_for_a_second(
     resident = make_volunteer(community=activity.community)
     maker = make_user(communities=[activity.community], name="甲社工")
     checker = make_user(communities=[activity.community], name="乙社工")
-    activities.check_in(
+    attendance.check_in(
         activity, resident, now=activity.starts_at, method="staff", recorded_by=maker
     )
-    attendance = activities.attendance_of(activity, resident)
+    record = attendance.attendance_of(activity, resident)
     login(maker)
     page = client.get(f"/panel/activities/{activity.id}")
-    base = f"/panel/activities/{activity.id}/attendances/{attendance.id}"
-    local = activities.clock.local(activity.starts_at, activity.community)
+    base = f"/panel/activities/{activity.id}/attendances/{record.id}"
+    local = clock.local(activity.starts_at, activity.community)
     client.post(
         f"{base}/times",
         data={
@@ -66,16 +67,16 @@ def test_large_hours_entered_and_corrected_by_one_worker_wait_for_a_second(
             "reason": "补记",
         },
     )
-    assert attendance.minutes == 660 and attendance.status == "pending"
+    assert record.minutes == 660 and record.status == "pending"
     refused = client.post(f"{base}/approve", data={"csrf_token": csrf_from(page.text)})
     assert "另一位工作人员审核" in client.get(refused.headers["Location"]).text
-    assert attendance.status == "pending"
+    assert record.status == "pending"
     assert ledger.balance(ledger.wallet_for(resident)) == 0
     client.post("/logout", data={"csrf_token": csrf_from(page.text)})
     login(checker)
     page = client.get(f"/panel/activities/{activity.id}")
     client.post(f"{base}/approve", data={"csrf_token": csrf_from(page.text)})
-    assert attendance.status == "approved" and attendance.decided_by_id == checker.id
+    assert record.status == "approved" and record.decided_by_id == checker.id
     assert ledger.balance(ledger.wallet_for(resident)) == 110
 
 
@@ -117,17 +118,17 @@ def test_scanning_in_and_straight_out_earns_nothing_by_itself(
 
     activity = make_activity(points=10, hours=2)
     person = make_volunteer(community=activity.community, phone="+8613800138000")
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     messages(text(client, "+8613800138000", f"签到 {code}"))
     app_clock.advance(hours=1, minutes=45)  # check-out opens near the end
-    out = activities.short_code(activity, "out", app_clock())
+    out = scan_codes.short_code(activity, "out", app_clock())
     # Checked in at the start, out 105 minutes later: past half of 120, paid.
     (reply,) = messages(text(client, "+8613800138000", f"签退 {out}"))
     assert "10 积分" in reply
     late = make_volunteer(community=activity.community, phone="+8613800138001")
-    code = activities.short_code(activity, "in", app_clock())
+    code = scan_codes.short_code(activity, "in", app_clock())
     messages(text(client, "+8613800138001", f"签到 {code}"))
-    out = activities.short_code(activity, "out", app_clock())
+    out = scan_codes.short_code(activity, "out", app_clock())
     (reply,) = messages(text(client, "+8613800138001", f"签退 {out}"))
     assert "等待工作人员审核" in reply
     assert ledger.balance(ledger.wallet_for(late)) == 0

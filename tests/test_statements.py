@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.activities import activities
+from app.activities import attendance
 from app.core.errors import BusinessRuleError, NotPermitted
 from app.partners import personal_codes, redemptions
 from app.points import awards, deeds, ledger, statements
@@ -28,8 +28,8 @@ def month(db, now, make_community, make_volunteer, make_activity, make_merchant,
         notify=False,
     )
     activity = make_activity(community=community, category="elderly_care", points=20)
-    activities.check_in(activity, volunteer, now=now)
-    activities.check_out(activity, volunteer, now=now + timedelta(minutes=90))
+    attendance.check_in(activity, volunteer, now=now)
+    attendance.check_out(activity, volunteer, now=now + timedelta(minutes=90))
     merchant, offer = make_merchant(communities=[community], points_cost=15)
     code = personal_codes.issue(volunteer, now=now)
     redemptions.redeem(

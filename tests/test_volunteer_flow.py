@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.core.phones import normalize_phone
 from app.models import Attendance, OutboxMessage, SignInCode
 from app.points import ledger
@@ -126,7 +126,7 @@ def test_the_whole_day(
     assert "您已报名" in client.get(detail_url).text
 
     # Scan the projector's check-in QR (a URL) with the phone.
-    token = activities.scan_token(activity, "in", app_clock())
+    token = scan_codes.scan_token(activity, "in", app_clock())
     response = client.get(f"/scan/in/{token}")
     assert response.headers["Location"] == "/scan/confirm"
     confirm = client.get("/scan/confirm")
@@ -140,7 +140,7 @@ def test_the_whole_day(
 
     # Two hours later, scan the check-out code.
     app_clock.advance(hours=2, minutes=10)
-    token = activities.scan_token(activity, "out", app_clock())
+    token = scan_codes.scan_token(activity, "out", app_clock())
     client.get(f"/scan/out/{token}")
     done = post_form(client, "/scan/confirm", "/scan/confirm")
     assert "签退成功" in done.text and "等待工作人员审核" in done.text
@@ -158,9 +158,9 @@ def test_the_whole_day(
     )
     panel = staff_client.get(f"/panel/activities/{activity.id}")
     assert "王芳" in panel.text and "等待审核" in panel.text
-    attendance = db.session.scalar(sa.select(Attendance))
+    record = db.session.scalar(sa.select(Attendance))
     response = staff_client.post(
-        f"/panel/activities/{activity.id}/attendances/{attendance.id}/approve",
+        f"/panel/activities/{activity.id}/attendances/{record.id}/approve",
         data={"csrf_token": csrf_from(panel.text)},
     )
     assert response.status_code == 302
@@ -180,7 +180,7 @@ def test_scanning_before_signing_in_keeps_the_scan(
 ):
     activity = make_activity()
     make_volunteer(phone="+8613800138014", community=activity.community)
-    token = activities.scan_token(activity, "in", app_clock())
+    token = scan_codes.scan_token(activity, "in", app_clock())
     response = client.get(f"/scan/in/{token}")
     assert response.headers["Location"].startswith("/signin?next=")
     app_clock.advance(minutes=3)  # signing in takes a while; the code on screen has rotated
@@ -194,8 +194,8 @@ def test_an_old_or_forged_code_is_refused_with_a_clear_message(
     client, db, app_clock, make_activity
 ):
     activity = make_activity()
-    token = activities.scan_token(activity, "in", app_clock())
-    app_clock.advance(seconds=2 * activities.ROTATION_SECONDS)
+    token = scan_codes.scan_token(activity, "in", app_clock())
+    app_clock.advance(seconds=2 * scan_codes.ROTATION_SECONDS)
     page = client.get(f"/scan/in/{token}")
     assert page.status_code == 422 and "二维码已过期，请重新扫描" in page.text
     page = client.get(f"/scan/in/{token[:-3]}abc")
@@ -230,8 +230,8 @@ def test_staff_check_in_at_the_desk_and_csv(
         f"/panel/activities/{activity.id}/checkin",
         data={"person": elder.id, "csrf_token": csrf_from(page.text)},
     )
-    attendance = activities.attendance_of(activity, elder)
-    assert attendance.method == "staff"
+    record = attendance.attendance_of(activity, elder)
+    assert record.method == "staff"
     csv = client.get(f"/panel/activities/{activity.id}/attendances.csv")
     assert csv.data.startswith("\ufeff".encode()) and "赵大爷" in csv.data.decode()
 
@@ -253,7 +253,7 @@ def test_projector_page_and_its_live_state(client, db, app_clock, make_activity,
     state = client.get(f"/panel/activities/{activity.id}/screen.json").get_json()
     assert set(state["codes"]) == {"in"} and state["checked_in"] == 0
     # Beside the QR code, the 4 digits for 签到 by text message.
-    assert state["shorts"]["in"] == activities.short_code(activity, "in", app_clock())
+    assert state["shorts"]["in"] == scan_codes.short_code(activity, "in", app_clock())
     assert state["shorts"]["in"] in page.text
     app_clock.advance(minutes=31)  # the last half hour: the check-out code appears too
     state = client.get(f"/panel/activities/{activity.id}/screen.json").get_json()
@@ -309,12 +309,12 @@ def test_staff_reject_and_correct_times_in_the_attendance_list(
     first = make_volunteer(community=activity.community, name="甲")
     second = make_volunteer(community=activity.community, name="乙")
     for person in (first, second):
-        activities.check_in(activity, person, now=app_clock())
+        attendance.check_in(activity, person, now=app_clock())
     login(make_user(communities=[activity.community]))
     page = client.get(f"/panel/activities/{activity.id}")
     token = csrf_from(page.text)
-    one = activities.attendance_of(activity, first)
-    two = activities.attendance_of(activity, second)
+    one = attendance.attendance_of(activity, first)
+    two = attendance.attendance_of(activity, second)
     base = f"/panel/activities/{activity.id}/attendances"
     client.post(f"{base}/{one.id}/reject", data={"csrf_token": token, "reason": "代签"})
     assert one.status == "rejected" and one.note == "代签"

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from wtforms import SelectChoice
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.channels import delivery
 from app.core import clock, qr
 from app.core.database import after_commit, rollback_unit_of_work
@@ -180,7 +180,7 @@ def activity_detail(activity_id: int):
         position=activities.waiting_position(signup)
         if signup and signup.status == "waitlisted"
         else None,
-        attendance=activities.attendance_of(activity, current_user),
+        attendance=attendance.attendance_of(activity, current_user),
         form=ButtonForm(),
         now=clock.now(),
     )
@@ -224,7 +224,7 @@ def scan(kind: str, token: str):
     anyone in); with JavaScript that form sends itself at once.
     """
     now = clock.now()
-    activity = activities.read_scan_token(token, kind, now)
+    activity = scan_codes.read_scan_token(token, kind, now)
     session["scan"] = {"activity": activity.id, "kind": kind, "at": now.isoformat()}
     if not current_user.is_authenticated:
         flash(_("Sign in to finish checking in; your scan is kept for 15 minutes."), "info")
@@ -256,9 +256,9 @@ def scan_confirm():
         session.pop("scan", None)
         # The time of the scan counts, not the time the form was sent.
         if kind == "in":
-            result = activities.check_in(activity, current_user, now=scanned_at)
+            result = attendance.check_in(activity, current_user, now=scanned_at)
         else:
-            result = activities.check_out(activity, current_user, now=scanned_at)
+            result = attendance.check_out(activity, current_user, now=scanned_at)
         return render_template(
             "volunteers/scan_done.html", activity=activity, kind=kind, result=result
         )
@@ -275,7 +275,7 @@ def history():
     return render_template(
         "volunteers/history.html",
         lines=ledger.history(wallet, limit=200) if wallet else [],
-        months=activities.minutes_by_month(current_user),
+        months=attendance.minutes_by_month(current_user),
         summary=people.summary(current_user, clock.now()),
     )
 
@@ -286,7 +286,7 @@ def certificate():
     return render_template(
         "volunteers/certificate.html",
         person=current_user,
-        attendances=activities.approved_for(current_user),
+        attendances=attendance.approved_for(current_user),
         summary=people.summary(current_user, clock.now()),
         today=clock.local(clock.now(), current_user.community),
     )

@@ -7,7 +7,7 @@ import math
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.api import bp
 from app.api.base import (
     caller,
@@ -144,19 +144,19 @@ def attendance_create(activity_id: int):
     activity = _staff_activity(activity_id)
     data = load_body(AttendanceIn())
     person = find_person(data, staff_scope())
-    result = activities.check_in(
+    result = attendance.check_in(
         activity, person, now=clock.now(), method="staff", recorded_by=caller()
     )
-    attendance = result.attendance
+    record = result.attendance
     return AttendanceOut().dump(
         {
-            "id": attendance.id,
+            "id": record.id,
             "activity_id": activity.id,
             "person_id": person.id,
-            "status": attendance.status,
-            "method": attendance.method,
-            "checked_in_at": attendance.checked_in_at,
-            "checked_out_at": attendance.checked_out_at,
+            "status": record.status,
+            "method": record.method,
+            "checked_in_at": record.checked_in_at,
+            "checked_out_at": record.checked_out_at,
             "already": result.repeated,
         }
     ), (200 if result.repeated else 201)
@@ -178,13 +178,13 @@ def checkin_code(activity_id: int):
     kind = query["kind"]
     # The current code and the one before are both taken, so this one counts until the end
     # of the next rotation.
-    left = activities.seconds_to_next_rotation(now) + activities.ROTATION_SECONDS
+    left = scan_codes.seconds_to_next_rotation(now) + scan_codes.ROTATION_SECONDS
     return CheckinCodeOut().dump(
         {
             "activity_id": activity.id,
             "kind": kind,
-            "code": activities.short_code(activity, kind, now),
-            "token": activities.scan_token(activity, kind, now),
+            "code": scan_codes.short_code(activity, kind, now),
+            "token": scan_codes.scan_token(activity, kind, now),
             "url": scan_url(activity, kind, now),
             "valid_for_seconds": math.floor(left),
         }

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.chat.parser import Command, digits, parse
 from app.core import clock, strikes
 from app.core.errors import LinliError
@@ -105,28 +105,28 @@ def _top(person: Person, command: Command, now: datetime) -> str:
 
 def _scan(kind: str):
     def handle(person: Person, command: Command, now: datetime) -> str:
-        activity = activities.find_by_short_code(person, digits(command.argument), kind, now)
+        activity = scan_codes.find_by_short_code(person, digits(command.argument), kind, now)
         if kind == "in":
-            result = activities.check_in(activity, person, now=now, method="chat")
+            result = attendance.check_in(activity, person, now=now, method="chat")
             at = clock.local(result.attendance.checked_in_at, activity.community)
             if result.repeated:
                 return _("You already checked in at %(time)s.", time=f"{at:%H:%M}")
             return _(
                 "Checked in to %(title)s at %(time)s.", title=activity.title, time=f"{at:%H:%M}"
             )
-        result = activities.check_out(activity, person, now=now)
-        attendance = result.attendance
+        result = attendance.check_out(activity, person, now=now)
+        record = result.attendance
         if result.repeated:
             return _("Your attendance was already closed.")
-        if attendance.status == "approved":
+        if record.status == "approved":
             return _(
                 "Checked out: %(minutes)s minutes, %(points)s points.",
-                minutes=attendance.minutes,
-                points=attendance.points,
+                minutes=record.minutes,
+                points=record.points,
             )
         return _(
             "Checked out: %(minutes)s minutes, waiting for staff approval.",
-            minutes=attendance.minutes,
+            minutes=record.minutes,
         )
 
     return handle

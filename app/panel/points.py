@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.activities import activities
+from app.activities import attendance
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
@@ -260,7 +260,7 @@ def approvals():
     scope = _scope()
     return render_template(
         "panel/approvals.html",
-        attendances=activities.pending_for(scope),
+        attendances=attendance.pending_for(scope),
         adjustments=deeds.pending_adjustments(scope),
         offers=offers.pending_reviews(scope),
         objections=statements.open_objections(scope),

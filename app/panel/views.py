@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.activities import activities
+from app.activities import activities, attendance, scan_codes
 from app.channels import outbox
 from app.core import clock, qr
 from app.core.database import rollback_unit_of_work
@@ -185,7 +185,7 @@ def activity_detail(activity_id: int):
     activity = _visible(activity_id)
     query = request.args.get("q", "")
     found = people.search(query, people.visible_community_ids(current_user)) if query else []
-    rows = activities.attendances(activity)
+    rows = attendance.attendances(activity)
     return render_template(
         "panel/activity.html",
         activity=activity,
@@ -208,10 +208,10 @@ def _back(activity: Activity, anchor: str = ""):
 def _change_attendance(activity_id: int, attendance_id: int, change, done):
     """Apply a staff change to one attendance; a refusal is rolled back and shown."""
     activity = _visible(activity_id)
-    attendance = activities.get_attendance(activity, attendance_id)
-    name = attendance.person.name
+    record = attendance.get_attendance(activity, attendance_id)
+    name = record.person.name
     try:
-        change(activity, attendance)
+        change(activity, record)
     except LinliError as exc:
         rollback_unit_of_work()
         flash(_("%(name)s: %(error)s", name=name, error=exc), "error")
@@ -226,9 +226,7 @@ def attendance_approve(activity_id: int, attendance_id: int):
     return _change_attendance(
         activity_id,
         attendance_id,
-        lambda _activity, attendance: activities.approve(
-            attendance, actor=current_user, now=clock.now()
-        ),
+        lambda _activity, record: attendance.approve(record, actor=current_user, now=clock.now()),
         _l("Approved: %(name)s."),
     )
 
@@ -240,8 +238,8 @@ def attendance_reject(activity_id: int, attendance_id: int):
     return _change_attendance(
         activity_id,
         attendance_id,
-        lambda _activity, attendance: activities.reject(
-            attendance, actor=current_user, now=clock.now(), reason=reason
+        lambda _activity, record: attendance.reject(
+            record, actor=current_user, now=clock.now(), reason=reason
         ),
         _l("Rejected: %(name)s."),
     )
@@ -253,13 +251,13 @@ def attendance_times(activity_id: int, attendance_id: int):
     form = TimesForm()
     if not form.validate():
         activity = _visible(activity_id)
-        attendance = activities.get_attendance(activity, attendance_id)
-        flash(_("%(name)s: enter both times and a reason.", name=attendance.person.name), "error")
+        record = attendance.get_attendance(activity, attendance_id)
+        flash(_("%(name)s: enter both times and a reason.", name=record.person.name), "error")
         return _back(activity, f"#a{attendance_id}")
 
-    def correct(activity, attendance):
-        activities.correct_times(
-            attendance,
+    def correct(activity, record):
+        attendance.correct_times(
+            record,
             checked_in_at=_to_utc(form.checked_in_at.data, activity.community),
             checked_out_at=_to_utc(form.checked_out_at.data, activity.community),
             actor=current_user,
@@ -277,13 +275,13 @@ def attendance_approve_many(activity_id: int):
     ids = set(db_ids(request.form.getlist("attendance")))
     approved, problems = 0, []
     now = clock.now()
-    for attendance in activities.attendances(activity):
-        if attendance.id not in ids or attendance.status != "pending":
+    for record in attendance.attendances(activity):
+        if record.id not in ids or record.status != "pending":
             continue
         try:
-            activities.approve(attendance, actor=current_user, now=now)
+            attendance.approve(record, actor=current_user, now=now)
         except LinliError as exc:
-            problems.append(f"{attendance.person.name}: {exc}")
+            problems.append(f"{record.person.name}: {exc}")
         else:
             approved += 1
     flash(_("%(count)s attendances approved.", count=approved), "info")
@@ -301,7 +299,7 @@ def staff_check_in(activity_id: int):
     if visible is not None and person.community_id not in visible:
         abort(404)
     try:
-        result = activities.check_in(
+        result = attendance.check_in(
             activity, person, now=clock.now(), method="staff", recorded_by=current_user
         )
     except LinliError as exc:
@@ -323,7 +321,7 @@ def staff_check_in(activity_id: int):
 @role_required("staff", "admin")
 def close_overdue(activity_id: int):
     activity = _visible(activity_id)
-    closed = activities.close_overdue(clock.now())
+    closed = attendance.close_overdue(clock.now())
     flash(_("%(count)s attendances without a check-out were closed.", count=closed), "info")
     return _back(activity)
 
@@ -362,7 +360,7 @@ def attendance_csv(activity_id: int):
                 _("yes") if row.unverified else "",
                 row.note,
             ]
-            for row in activities.attendances(activity)
+            for row in attendance.attendances(activity)
         ),
     )
 
@@ -389,7 +387,7 @@ def _screen_codes(activity: Activity, now) -> dict[str, str]:
     codes = {}
     if now <= activity.ends_at:
         codes["in"] = str(qr.svg(scan_url(activity, "in", now), label=_("Check-in code")))
-    if now >= activity.ends_at - activities.CHECKOUT_CODE_LEAD:
+    if now >= activity.ends_at - scan_codes.CHECKOUT_CODE_LEAD:
         codes["out"] = str(qr.svg(scan_url(activity, "out", now), label=_("Check-out code")))
     return codes
 
@@ -404,8 +402,8 @@ def activity_screen(activity_id: int):
         "panel/screen.html",
         activity=activity,
         codes=codes,
-        shorts={kind: activities.short_code(activity, kind, now) for kind in codes},
-        state=activities.screen_state(activity),
+        shorts={kind: scan_codes.short_code(activity, kind, now) for kind in codes},
+        state=attendance.screen_state(activity),
     )
 
 
@@ -414,11 +412,11 @@ def activity_screen(activity_id: int):
 def activity_screen_state(activity_id: int):
     activity = _visible(activity_id)
     now = clock.now()
-    state = activities.screen_state(activity)
+    state = attendance.screen_state(activity)
     codes = _screen_codes(activity, now)
     return jsonify(
         codes=codes,
-        shorts={kind: activities.short_code(activity, kind, now) for kind in codes},
+        shorts={kind: scan_codes.short_code(activity, kind, now) for kind in codes},
         checked_in=state.checked_in,
         latest=[
             {"name": name, "time": clock.local(at, activity.community).strftime("%H:%M")}

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core import audit, strikes
-from app.core.errors import DuplicatePhone, InvalidInput, NotFound
+from app.core.errors import BusinessRuleError, DuplicatePhone, InvalidInput, NotFound
 from app.core.extensions import db
 from app.core.phones import normalize_phone
 from app.core.text import one_line
@@ -342,10 +342,12 @@ def create_user(
     login: str | None = None,
     communities=(),
     merchant=None,
+    reset_password: bool = False,
 ) -> Person:
     """A staff member, a street administrator or a merchant operator who signs in by password.
 
-    An existing person (by phone) gains the role instead of being registered twice.
+    An existing person (by phone) gains the role instead of being registered twice. One who
+    already signs in with a password keeps it: nothing changes unless `reset_password`.
     """
     if kind not in USER_ROLES:
         raise InvalidInput(_l("Unknown role: %(role)s"), field="role", role=kind)
@@ -358,6 +360,16 @@ def create_user(
     if owner is not None and owner.phone != normalize_phone(phone):
         raise InvalidInput(_l("The login “%(login)s” is taken."), field="login", login=login)
     person = find_by_phone(phone)
+    if person is not None and person.password_hash and not reset_password:
+        raise BusinessRuleError(
+            _l(
+                "%(name)s (%(phone)s) already has an account with a password; nothing was "
+                "changed. To set a new password, say so (--reset-password)."
+            ),
+            field="phone",
+            name=person.name,
+            phone=person.phone,
+        )
     if person is None:
         person = create_person(name=name, phone=phone, now=now, actor=actor, source=source)
     set_password(person, password)

@@ -55,10 +55,10 @@ def event(committed_app, now):
 
 def scan_url(app, base: str, activity_id: int, kind: str, clock) -> str:
     """The URL the projector's QR code holds right now (what the phone's camera opens)."""
-    from app.activities import activities
+    from app.activities import activities, scan_codes
 
     with app.app_context():
-        token = activities.scan_token(activities.get_activity(activity_id), kind, clock())
+        token = scan_codes.scan_token(activities.get_activity(activity_id), kind, clock())
     return f"{base}/scan/{kind}/{token}"
 
 
