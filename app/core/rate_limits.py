@@ -15,13 +15,12 @@ the password and sign-in-code views are reached without touching the database.
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from limits.storage import Storage
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.core import clock
 from app.core.database import mark_read_only, reset_read_only
 from app.core.extensions import db
 from app.models import RateLimitCounter
@@ -31,13 +30,18 @@ SCHEME = "linli-db"
 _table = table_of(RateLimitCounter)
 
 
+def _app_seconds() -> float:
+    return clock.now().timestamp()
+
+
 class DatabaseStorage(Storage):
     STORAGE_SCHEME = [SCHEME]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        # The clock the windows are measured on (the `limits` strategies use time.time()).
-        self.clock = time.time
+        # Windows are measured on the app's clock (real time in production, the test's clock
+        # in tests), in seconds as `limits` counts them. Redis keeps its own time (TTLs).
+        self.clock = _app_seconds
 
     @property
     def base_exceptions(self) -> type[Exception]:
