@@ -26,6 +26,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.models.base import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +45,6 @@ def role_required(*roles: str):
         return wrapper
 
     return decorator
-
-
-# The largest id a row can have on every database (PostgreSQL's INTEGER): a bigger number
-# in a URL or a form names nothing, and must not reach the database (SQLite overflows).
-MAX_ID = 2**31 - 1
-
-
-def db_id(value) -> int:
-    """A row id typed by anyone, for `request.args.get(..., type=db_id)`: a whole number
-    from 1 to MAX_ID, else ValueError (the argument is then taken as missing)."""
-    number = int(value)
-    if not 0 < number <= MAX_ID:
-        raise ValueError("not a row id")
-    return number
-
-
-def db_ids(values: Iterable[str]) -> list[int]:
-    """The row ids among typed values (checkboxes, hidden fields); anything else is left out."""
-    ids = []
-    for value in values:
-        try:
-            ids.append(db_id(value))
-        except ValueError:
-            continue
-    return ids
 
 
 class IdConverter(IntegerConverter):

@@ -20,8 +20,9 @@ from app.core.errors import LinliError
 from app.core.text import mask_name
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
+from app.models.base import db_id
 from app.partners import offers, qr_read, redemptions
-from app.web import csv_download, db_id, role_required
+from app.web import csv_download, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
 

@@ -26,10 +26,11 @@ from app.core.database import after_commit, rollback_unit_of_work
 from app.core.errors import CodeRecentlySent, LinliError
 from app.core.extensions import limiter
 from app.core.phones import normalize_phone
+from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
 from app.points import deeds, honours, ledger, rankings, reports, statements
-from app.web import db_id, safe_next
+from app.web import safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
 

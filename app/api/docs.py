@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from app.api import bp
 from app.api.idempotency import HEADER, MAX_KEY
 from app.api.schemas import Error
+from app.models.base import MAX_ID
 
 pages = Blueprint("api_pages", __name__)
 
@@ -64,7 +65,7 @@ def build() -> dict:
                 "in": "path",
                 "name": name,
                 "required": True,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             }
             for name in sorted(rule.arguments)
         ]

@@ -9,13 +9,13 @@ from datetime import UTC
 from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.models.base import MAX_ID
 from app.models.deeds import DEED_CATEGORIES
 from app.models.merchants import OFFER_KINDS
 from app.partners import offers
 from app.points import awards
 
 MAX_PAGE = 100
-ID = 2**31 - 1
 
 # --- fields and checks that speak the caller's language ----------------------------------
 # marshmallow's own messages are English only; these say the same through Flask-Babel.
@@ -104,7 +104,7 @@ def _exactly_one(data: dict, names: tuple[str, str]) -> None:
 class PageQuery(Strict):
     cursor = QueryInt(
         validate=validate.Range(
-            0, ID, error=_l("This cursor is not valid; start from the first page.")
+            0, MAX_ID, error=_l("This cursor is not valid; start from the first page.")
         ),
         metadata={"description": _l("next_cursor of the previous page.")},
     )
@@ -153,7 +153,7 @@ class PersonOut(Schema):
 
 class _Who(Strict):
     person_id = Int(
-        validate=between(1, ID),
+        validate=between(1, MAX_ID),
         metadata={"description": _l("Who: person_id or phone, one of the two.")},
     )
     phone = Str(
@@ -168,7 +168,7 @@ class AwardIn(_Who):
         metadata={"description": _l("Points from the community; at most the approval threshold.")},
     )
     rule_id = Int(
-        validate=between(1, ID),
+        validate=between(1, MAX_ID),
         metadata={"description": _l("A deed rule: its points, limits and evidence rule apply.")},
     )
     reason = Str(
@@ -221,7 +221,7 @@ class AdjustmentOut(Schema):
 
 class LedgerQuery(PageQuery):
     person_id = QueryInt(
-        validate=between(1, ID),
+        validate=between(1, MAX_ID),
         metadata={"description": _l("Staff: whose ledger. A volunteer's token reads its own.")},
     )
 
@@ -251,11 +251,11 @@ class LedgerPage(Schema):
 
 
 class ActivityQuery(PageQuery):
-    community_id = QueryInt(validate=between(1, ID))
+    community_id = QueryInt(validate=between(1, MAX_ID))
 
 
 class ActivityIn(Strict):
-    community_id = Int(required=True, validate=between(1, ID))
+    community_id = Int(required=True, validate=between(1, MAX_ID))
     title = Str(required=True, validate=length(1, 100))
     starts_at = When(required=True)
     ends_at = When(required=True)
@@ -266,7 +266,7 @@ class ActivityIn(Strict):
     points = Int(load_default=0, validate=between(0, 1000))
     needs_approval = Bool(load_default=False)
     signup_required = Bool(load_default=False)
-    team_id = Int(load_default=None, allow_none=True, validate=between(1, ID))
+    team_id = Int(load_default=None, allow_none=True, validate=between(1, MAX_ID))
     category = Str(load_default="other", validate=one_of(list(DEED_CATEGORIES)))
 
 
@@ -334,12 +334,12 @@ class CheckinCodeOut(Schema):
 
 
 class OfferQuery(PageQuery):
-    merchant_id = QueryInt(validate=between(1, ID))
+    merchant_id = QueryInt(validate=between(1, MAX_ID))
 
 
 class OfferIn(Strict):
     merchant_id = Int(
-        validate=between(1, ID),
+        validate=between(1, MAX_ID),
         metadata={"description": _l("Required for staff and for operators of several shops.")},
     )
     title = Str(required=True, validate=length(1, 100))
@@ -391,10 +391,10 @@ class RedemptionIn(Strict):
         validate=length(1, 300),
         metadata={"description": _l("The volunteer's 8 digits or the token of their QR code.")},
     )
-    offer_id = Int(required=True, validate=between(1, ID))
+    offer_id = Int(required=True, validate=between(1, MAX_ID))
     quantity = Int(load_default=1, validate=between(1, offers.MAX_QUANTITY))
     merchant_id = Int(
-        validate=between(1, ID),
+        validate=between(1, MAX_ID),
         metadata={"description": _l("Only for operators of several shops.")},
     )
 
@@ -413,7 +413,7 @@ class RedemptionOut(Schema):
 
 
 class RedemptionQuery(PageQuery):
-    merchant_id = QueryInt(validate=between(1, ID))
+    merchant_id = QueryInt(validate=between(1, MAX_ID))
     day = Str(
         validate=validate.Regexp(
             r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", error=_l("A day like 2026-11-24.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -46,3 +47,28 @@ def table_of(model: type) -> Table:
     """A model's table, typed as a Table (DeclarativeBase types `__table__` as a FromClause),
     for Core statements: insert, update, delete with RETURNING."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# The largest id a row can have on every database (PostgreSQL's INTEGER): a bigger number
+# in a URL or a form names nothing, and must not reach the database (SQLite overflows).
+MAX_ID = 2**31 - 1
+
+
+def db_id(value) -> int:
+    """A row id typed by anyone (`request.args.get(..., type=db_id)`, a scope in a URL): a
+    whole number from 1 to MAX_ID, else ValueError (the argument is then taken as missing)."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError("not a row id")
+    return number
+
+
+def db_ids(values: Iterable[str]) -> list[int]:
+    """The row ids among typed values (checkboxes, hidden fields); anything else is left out."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(db_id(value))
+        except ValueError:
+            continue
+    return ids

@@ -9,9 +9,10 @@ from flask_login import current_user
 
 from app.core import audit, clock
 from app.forms import day_start
+from app.models.base import db_id
 from app.panel import bp
 from app.people import people
-from app.web import csv_download, db_id, role_required
+from app.web import csv_download, role_required
 
 PAGE = 100
 

@@ -9,11 +9,12 @@ from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
 from app.core.extensions import db
 from app.models import LeaderRole
+from app.models.base import db_id
 from app.models.people import LEADER_ROLES
 from app.panel import bp
 from app.panel.forms import ButtonForm
 from app.people import org, people, teams
-from app.web import db_id, role_required
+from app.web import role_required
 
 
 def _scope():

@@ -11,12 +11,13 @@ from app.activities import attendance
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.models.base import db_id, db_ids
 from app.panel import bp
 from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
 from app.partners import offers
 from app.people import org, people
 from app.points import deeds, statements
-from app.web import db_id, db_ids, role_required
+from app.web import role_required
 
 
 def _scope():

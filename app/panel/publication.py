@@ -7,11 +7,12 @@ from flask_login import current_user
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.models.base import db_id
 from app.panel import bp
 from app.panel.forms import ButtonForm
 from app.people import org, people
 from app.points import deeds, statements
-from app.web import csv_download, db_id, role_required
+from app.web import csv_download, role_required
 
 
 def _scope():

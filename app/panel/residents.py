@@ -20,12 +20,13 @@ from wtforms import SelectChoice
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.models.base import db_id
 from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
 from app.people import org, people, residents_import
 from app.people.residents_import import TAG_SEPARATORS
 from app.points import honours, ledger
-from app.web import csv_download, db_id, role_required
+from app.web import csv_download, role_required
 
 PAGE = 50
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")

@@ -23,13 +23,14 @@ from app.core.errors import LinliError
 from app.core.text import mask_name
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Activity
+from app.models.base import db_id, db_ids
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.partners import offers, redemptions
 from app.people import org, people
 from app.points import dashboard as dashboard_data
 from app.points import deeds, reports
-from app.web import csv_download, db_id, db_ids, role_required, scan_url
+from app.web import csv_download, role_required, scan_url
 
 
 @bp.route("/")

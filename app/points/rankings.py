@@ -17,6 +17,7 @@ from app.core import clock
 from app.core.extensions import db
 from app.core.text import mask_name
 from app.models import Account, OrgUnit, PeriodTotal, Person, TeamMember
+from app.models.base import MAX_ID
 from app.people import org
 from app.points import honours, ledger
 
@@ -48,7 +49,7 @@ class Scope:
     def parse(cls, text: str | None) -> Scope:
         """'community:3', 'grid:12', 'team:4' or 'street'; anything else is the street."""
         kind, _sep, raw = (text or "street").partition(":")
-        if kind in ("community", "grid", "team") and raw.isdigit() and 0 < int(raw) < 2**31:
+        if kind in ("community", "grid", "team") and raw.isdigit() and 0 < int(raw) <= MAX_ID:
             return cls(kind, int(raw))
         return cls("street")
 
