@@ -90,8 +90,9 @@ def ensure_open(
         raise _paused(until, now, field, message)
 
 
-def _count(limit: Limit, subject: int | str, now: datetime) -> int:
-    """Add one strike in the subject's current window (a run-out window starts again)."""
+def _count(limit: Limit, subject: int | str, now: datetime) -> datetime | None:
+    """Add one strike in the subject's current window (a run-out window starts again);
+    returns the pause this strike starts (or renews), if any."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     ran_out = _table.c.window_ends_at <= now
@@ -111,11 +112,11 @@ def _count(limit: Limit, subject: int | str, now: datetime) -> int:
     )
     count, window_ends_at = db.session.execute(stmt).one()
     if count < limit.strikes:
-        return count
+        return None
     if not limit.pauses:
         if count == limit.strikes and limit.on_reach is not None:  # once per window
             limit.on_reach(subject, now)
-        return count
+        return None
     if limit.pause is None:
         until = window_ends_at
     else:
@@ -126,15 +127,14 @@ def _count(limit: Limit, subject: int | str, now: datetime) -> int:
     db.session.execute(
         sa.update(_table).where(_table.c.key == limit.key(subject)).values(locked_until=until)
     )
-    return count
+    return until
 
 
 def record(pairs: Iterable[Pair], now: datetime) -> datetime | None:
-    """Count one wrong guess against each subject; returns the pause it started, if any."""
-    pairs = list(pairs)
-    for limit, subject in pairs:
-        _count(limit, subject, now)
-    return paused_until(pairs, now)
+    """Count one wrong guess against each subject; returns the pause it started, if any
+    (the latest, when it starts several)."""
+    pauses = [until for limit, subject in pairs if (until := _count(limit, subject, now))]
+    return max(pauses, default=None)
 
 
 def record_refusal(exc: LinliError, now: datetime) -> LinliError:

@@ -427,17 +427,25 @@ def given_recently(maker: Person, person: Person, now: datetime) -> int:
     )
 
 
+def needs_second_person(maker: Person, person: Person, points: int, now: datetime) -> bool:
+    """Whether `points` from `maker` to `person` pass the approval threshold: by themselves
+    (either way), or added to what the maker gave the person in the last 24 hours."""
+    threshold = approval_threshold()
+    if abs(points) > threshold:
+        return True
+    return points > 0 and given_recently(maker, person, now) + points > threshold
+
+
 def check_direct_award(maker: Person, person: Person, points: int, now: datetime) -> None:
     """An award without a second person stays within the threshold over 24 hours."""
-    threshold = approval_threshold()
-    if points > threshold or given_recently(maker, person, now) + points > threshold:
+    if needs_second_person(maker, person, points, now):
         raise BusinessRuleError(
             _l(
                 "More than %(n)s points from you to one person within 24 hours need a second "
                 "staff member: propose an adjustment (POST /api/v1/adjustments) instead."
             ),
             field="points",
-            n=threshold,
+            n=approval_threshold(),
         )
 
 
@@ -506,8 +514,7 @@ def propose_adjustment(
     )
     db.session.add(adjustment)
     db.session.flush()
-    given = given_recently(maker, person, now) if points > 0 else 0
-    if abs(points) <= approval_threshold() and given + points <= approval_threshold():
+    if not needs_second_person(maker, person, points, now):
         _post_adjustment(adjustment, actor=maker, now=now)
         adjustment.decided_at = now
     else:
