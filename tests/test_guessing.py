@@ -8,11 +8,7 @@ import sqlalchemy as sa
 
 from app.activities import attendance, scan_codes
 from app.models import OutboxMessage, Strike
-from tests.test_chat_sms import messages, text
-
-
-def _wrong(code: str) -> str:
-    return "0000" if code != "0000" else "1111"
+from tests.test_chat_sms import messages, text, wrong_code
 
 
 def test_wrong_check_in_codes_by_text_pause_the_sender(
@@ -22,9 +18,11 @@ def test_wrong_check_in_codes_by_text_pause_the_sender(
     make_volunteer(community=activity.community, phone="+8613800138000")
     code = scan_codes.short_code(activity, "in", app_clock())
     for _attempt in range(4):
-        (reply,) = messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+        (reply,) = messages(
+            text(client, "+8613800138000", f"签到 {wrong_code(activity, app_clock())}")
+        )
         assert "没有活动显示这个码" in reply
-    (reply,) = messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+    (reply,) = messages(text(client, "+8613800138000", f"签到 {wrong_code(activity, app_clock())}"))
     assert "15 分钟" in reply  # the fifth wrong code starts the pause, and says so
     # Paused: even the right code is not tried.
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
@@ -44,7 +42,7 @@ def test_a_day_allows_ten_wrong_codes_in_all(
     for _round in range(2):
         for _attempt in range(5):
             code = scan_codes.short_code(activity, "in", app_clock())
-            messages(text(client, "+8613800138000", f"签到 {_wrong(code)}"))
+            messages(text(client, "+8613800138000", f"签到 {wrong_code(activity, app_clock())}"))
         app_clock.advance(minutes=16)
     code = scan_codes.short_code(activity, "in", app_clock())
     (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
@@ -67,7 +65,7 @@ def test_a_flood_of_wrong_codes_for_an_activity_alerts_its_staff(
     for n in range(20):  # twenty people, four wrong codes each would be 80; one each is 20
         phone = f"+86139{n:08d}"
         make_volunteer(community=activity.community, phone=phone)
-        messages(text(client, phone, f"签到 {_wrong(code)}"))
+        messages(text(client, phone, f"签到 {wrong_code(activity, app_clock())}"))
     alerts = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.kind == "code_guessing")
     ).all()
