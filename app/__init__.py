@@ -169,7 +169,7 @@ def register_request_hooks(app: Flask) -> None:
         log.info(
             "%s %s %s %.1fms",
             request.method,
-            request.full_path.rstrip("?"),
+            _loggable_path(request.full_path.rstrip("?")),
             response.status_code,
             elapsed,
         )
@@ -235,6 +235,13 @@ def _security_headers(app: Flask, response) -> None:
     )
     if personal:
         response.headers["Cache-Control"] = "no-store"
+
+
+def _loggable_path(path: str) -> str:
+    """The request's path for the log, without a one-time set-password link's token."""
+    if path.startswith("/set-password/"):
+        return "/set-password/…"
+    return path
 
 
 def register_blueprints(app: Flask) -> None:

@@ -24,6 +24,7 @@ from app.core.errors import LinliError
 from app.core.extensions import db
 from app.core.phones import display_phone
 from app.models import Merchant
+from app.partners import partners
 from app.people import api_tokens, org, people, residents_import
 from app.points import awards, ledger
 
@@ -95,6 +96,49 @@ def create_community(name: str, street: str, budget: int | None):
         name, street=org.get_or_create_street(street), monthly_budget=budget
     )
     click.echo(_("Community “%(name)s” created (#%(id)s).", name=community.name, id=community.id))
+
+
+@bp.cli.command("create-merchant")
+@click.argument("name")
+@click.option(
+    "--tier",
+    type=click.Choice(["street", "community"]),
+    required=True,
+    help="street: serves every community; community: the ones given with --community.",
+)
+@click.option("--community", "communities", multiple=True, help="For --tier community; repeatable.")
+@click.option("--category", default="餐饮", show_default=True, help="e.g. 餐饮, 理发, 超市.")
+@click.option("--address", default="")
+@click.option("--hours", "opening_hours", default="", help="Opening hours, e.g. 09:00-21:00.")
+@unit_of_work
+def create_merchant(name, tier, communities, category, address, opening_hours):
+    """Create a red partner (红色合伙人) with its points account; add operators with
+    create-user --role merchant --merchant NAME, or in the panel."""
+    if tier == "street" and communities:
+        raise click.ClickException(
+            _("A street-level partner serves every community; leave out --community.")
+        )
+    merchant = partners.create_partner(
+        partners.PartnerFields(
+            name=name,
+            tier=tier,
+            category=category,
+            address=address,
+            opening_hours=opening_hours,
+            community_ids=[org.get_community(c).id for c in communities],
+        ),
+        actor=None,
+        now=clock.now(),
+        source="cli",
+    )
+    click.echo(
+        _(
+            "Red partner “%(name)s” created (#%(id)s), serving %(communities)s.",
+            name=merchant.name,
+            id=merchant.id,
+            communities="、".join(c.name for c in merchant.communities),
+        )
+    )
 
 
 @bp.cli.command("create-user")

@@ -55,13 +55,20 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def public_url(path: str) -> str:
+    """An absolute address for `path` as people reach this server: `LINLI_PUBLIC_URL`, else
+    the address this request came to."""
+    return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
+
+
 def scan_url(activity, kind: str, now) -> str:
     """What the projector's QR code opens now: the public address phones reach this server at
     (`LINLI_PUBLIC_URL`), else the address this request came to."""
     from app.activities import scan_codes
 
-    path = url_for("volunteers.scan", kind=kind, token=scan_codes.scan_token(activity, kind, now))
-    return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
+    return public_url(
+        url_for("volunteers.scan", kind=kind, token=scan_codes.scan_token(activity, kind, now))
+    )
 
 
 def home_for(person) -> str:

@@ -21,7 +21,7 @@ from app.core.text import mask_name
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
 from app.models.base import db_id
-from app.partners import offers, qr_read, redemptions
+from app.partners import offers, partners, qr_read, redemptions, settlements
 from app.web import csv_download, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
@@ -57,6 +57,7 @@ def shop_home(shop_id: int):
     return render_template(
         "merchants/home.html",
         merchant=merchant,
+        closed=partners.closed_reason(merchant),
         today_count=len(standing),
         today_points=sum(row.points for row in standing),
         latest=rows[:5],
@@ -224,10 +225,13 @@ def statement(shop_id: int):
     month = _month_arg()
     rows = redemptions.for_merchant_month(merchant, month)
     standing = [row for row in rows if row.voided_at is None]
+    settled = settlements.for_merchant(merchant)
     return render_template(
         "merchants/statement.html",
         merchant=merchant,
         month=month,
+        settled=settled,
+        settlement=next((s for s in settled if s.month == month), None),
         rows=rows,
         totals=redemptions.totals_by_offer(rows),
         points=sum(row.points for row in standing),
@@ -322,3 +326,9 @@ def offer_edit(shop_id: int, offer_id: int):
     if offer.merchant_id != merchant.id:
         abort(404)
     return _offer_form_page(merchant, offer)
+
+
+@bp.context_processor
+def shop_globals():
+    # Why a paused or ended shop takes no points, for its pages (None when it does).
+    return {"merchant_closed": partners.closed_reason}

@@ -88,6 +88,62 @@ def test_create_user_never_silently_resets_a_password(cli, db):
     assert people.authenticate("13900000010", "second-pass", now=NOW) is not None
 
 
+def test_create_merchant_then_its_operator(cli, db):
+    from app.models import Merchant
+    from app.partners import partners
+
+    cli("create-community", "阳光社区")
+    cli("create-community", "和平社区")
+    made = cli(
+        "create-merchant",
+        "老王面馆",
+        "--tier",
+        "community",
+        "--community",
+        "阳光社区",
+        "--category",
+        "餐饮",
+        "--address",
+        "幸福路8号",
+    )
+    assert made.exit_code == 0, made.output
+    assert "已创建红色合伙人“老王面馆”" in made.output and "阳光社区" in made.output
+    street = cli("create-merchant", "惠民超市", "--tier", "street", "--category", "超市")
+    assert street.exit_code == 0, street.output
+    assert sorted(c.name for c in partners.find_by_name("惠民超市").communities) == [
+        "和平社区",
+        "阳光社区",
+    ]
+    operator = cli(
+        "create-user",
+        "--role",
+        "merchant",
+        "--name",
+        "王老板",
+        "--phone",
+        "13900000020",
+        "--merchant",
+        "老王面馆",
+        "--password",
+        "noodles-2026",
+    )
+    assert operator.exit_code == 0, operator.output
+    bad = [
+        ["老王面馆", "--tier", "community", "--community", "阳光社区"],  # the name is taken
+        ["新店", "--tier", "community"],  # no community
+        ["新店", "--tier", "community", "--community", "无此社区"],
+        ["新店", "--tier", "street", "--community", "阳光社区"],
+        ["新店", "--tier", "city"],
+        ["  ", "--tier", "street"],
+        ["新店", "--tier", "street", "--category", "类" * 31],
+    ]
+    for args in bad:
+        result = cli("create-merchant", *args)
+        assert result.exit_code != 0, (args, result.output)
+        assert "Error" in result.output
+    assert count(db, Merchant) == 2
+
+
 def test_award_and_balance(cli, make_volunteer, db):
     make_volunteer(name="张明", phone="13800138000")
     result = cli("award", "138 0013 8000", "25", "--reason", "助老服务", "--key", "k1")

@@ -348,6 +348,14 @@ def offer_photo(name: str):
     return send_from_directory(folder, name, max_age=86400)
 
 
+@bp.route("/merchants/photo/<name>")
+def merchant_photo(name: str):
+    if not _PHOTO_NAME.match(name):
+        abort(404)
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "merchants"
+    return send_from_directory(folder, name, max_age=86400)
+
+
 # --- ranking boards (public) ---------------------------------------------------------------
 
 

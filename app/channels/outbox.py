@@ -21,7 +21,7 @@ LEASE = timedelta(minutes=2)
 
 
 # Messages that must go at once, whatever the hour and whatever the person turned off.
-URGENT_KINDS = frozenset({"sign_in_code"})
+URGENT_KINDS = frozenset({"sign_in_code", "password_link"})
 # Sent in quiet hours too (an activity at 07:30 needs its reminder at 06:30), but still
 # subject to 退订.
 TIMELY_KINDS = frozenset({"activity_reminder", "code_guessing"})
@@ -124,7 +124,7 @@ def claim(message_id: int, now: datetime) -> OutboxMessage | None:
 # Messages that carry a secret (a sign-in code): once delivered or given up, the body is
 # replaced, so the database never keeps a usable code (app.signin keeps only a keyed hash).
 # Demo mode shows messages on /panel/outbox instead of sending them, so it keeps them.
-SECRET_KINDS = frozenset({"sign_in_code"})
+SECRET_KINDS = frozenset({"sign_in_code", "password_link"})
 REDACTED = "[code removed after sending]"
 
 

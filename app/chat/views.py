@@ -22,6 +22,7 @@ from app.core.errors import LinliError
 from app.core.extensions import csrf, db
 from app.models import InboundMessage
 from app.people import people
+from app.web import public_url
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,11 @@ def sms_inbound():
         first = db.session.query(InboundMessage).filter_by(channel="sms", external_id=sid).one()
         return _twiml(first.reply.split("\x1e") if first.reply else [])
     reply = commands.respond(person, text, now=now).text
-    more = " " + _("More: %(url)s", url=_public(url_for("volunteers.index")))
+    more = " " + _("More: %(url)s", url=public_url(url_for("volunteers.index")))
     parts = sms_text.split(reply, more=more)
     seen.reply = "\x1e".join(parts)[:2000]
     db.session.flush()
     return _twiml(parts)
-
-
-def _public(path: str) -> str:
-    return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
 
 
 # --- Telegram -----------------------------------------------------------------------------

@@ -82,6 +82,13 @@ def holds_write_lock() -> bool:
     return bool(connection.info.get("write_locked"))
 
 
+def rows_changed(statement) -> int:
+    """Run an UPDATE or DELETE in the unit of work and say how many rows it changed: a
+    conditional update (`WHERE status = 'active'`) tells who won a race."""
+    result = db.session.execute(statement)
+    return getattr(result, "rowcount", 0) or 0
+
+
 def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | None = None) -> bool:
     """Add `delta` to `column` of the row `keys` names (created at `delta` when missing).
 

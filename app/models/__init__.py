@@ -4,7 +4,7 @@ from app.models.activities import Activity, Attendance, Signup
 from app.models.api import ApiToken, IdempotencyRecord, RateLimitCounter
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
-from app.models.codes import PersonalCode, SignInCode, Strike
+from app.models.codes import PasswordLink, PersonalCode, SignInCode, Strike
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
 from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
@@ -15,6 +15,8 @@ from app.models.merchants import (
     OfferDayCount,
     OfferPersonMonth,
     Redemption,
+    Settlement,
+    SettlementMonth,
 )
 from app.models.org import OrgUnit, Team, TeamMember
 from app.models.outbox import OutboxMessage
@@ -49,11 +51,14 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "PeriodTotal",
+    "PasswordLink",
     "PersonalCode",
     "Person",
     "PersonRole",
     "PersonTag",
     "Redemption",
+    "Settlement",
+    "SettlementMonth",
     "SignInCode",
     "Strike",
     "Signup",

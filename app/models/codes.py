@@ -69,3 +69,21 @@ class Strike(Model):
     count: Mapped[int] = mapped_column(default=0)
     window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordLink(Model):
+    """A one-time link that lets a person set their own password (a new staff member or shop
+    operator, or a reset). Sent to their phone only; only a keyed hash of the token is kept.
+    A newer link, a use, or `expires_at` ends it."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
@@ -14,12 +15,21 @@ from app.models.org import OrgUnit
 from app.models.people import Person
 
 MERCHANT_TIERS = ("street", "community")
+# proposed: a worker asked for a street-level partner, the administrator has not approved it;
+# active: takes points; paused: no redemptions, offers hidden, the operator sees why;
+# ended: the partnership is over (history and statements stay, nothing new).
+MERCHANT_STATUSES = ("proposed", "active", "paused", "ended")
+# The categories offered before staff add their own (a new one typed in a form joins the list).
+DEFAULT_CATEGORIES = ("餐饮", "理发", "超市", "诊所", "书店", "影院", "医院")
 OFFER_KINDS = ("discount", "service", "goods")
 
 
 class Merchant(Model):
     __tablename__ = "merchants"
-    __table_args__ = (CheckConstraint("tier IN ('street', 'community')", name="tier"),)
+    __table_args__ = (
+        CheckConstraint("tier IN ('street', 'community')", name="tier"),
+        CheckConstraint("status IN ('proposed', 'active', 'paused', 'ended')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -28,13 +38,28 @@ class Merchant(Model):
     category: Mapped[str] = mapped_column(String(30))
     address: Mapped[str] = mapped_column(String(200), default="")
     opening_hours: Mapped[str] = mapped_column(String(100), default="")
-    active: Mapped[bool] = mapped_column(default=True)
+    contact_name: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A file name under the upload folder's merchants/ (checked and re-encoded on upload).
+    photo: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    # Why it is paused or ended, shown to its operators (and to staff).
+    status_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # Set by staff: a new or changed offer of this merchant waits for their approval.
     offers_need_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    communities: Mapped[list[OrgUnit]] = relationship(secondary="merchant_communities")
+    communities: Mapped[list[OrgUnit]] = relationship(
+        secondary="merchant_communities", order_by="OrgUnit.name"
+    )
     offers: Mapped[list[Offer]] = relationship(back_populates="merchant", order_by="Offer.id")
+
+    @property
+    def active(self) -> bool:
+        """Whether it takes points now (not proposed, paused or ended)."""
+        return self.status == "active"
 
 
 class MerchantCommunity(Model):
@@ -144,6 +169,9 @@ class Redemption(Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The volunteer's community when they spent the points: its issuance account gets them
+    # back when the month is settled.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     # The volunteer's personal code this redemption used up: one code, one redemption.
     code_id: Mapped[int | None] = mapped_column(unique=True)
@@ -159,6 +187,9 @@ class Redemption(Model):
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     void_reason: Mapped[str] = mapped_column(String(200), default="")
     void_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    # The monthly settlement that took it in (set when the month is closed): from then on
+    # it can no longer be voided.
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), index=True)
 
     merchant: Mapped[Merchant] = relationship()
     offer: Mapped[Offer] = relationship()
@@ -169,3 +200,50 @@ class Redemption(Model):
     # Set by redemptions.redeem on what it returns: True when the idempotency key had been
     # used before (the first receipt is returned). Not stored.
     replayed = False
+
+
+class SettlementMonth(Model):
+    """A month the street administrator closed with its red partners (结算). One row per
+    month (UNIQUE): two administrators closing at once make one."""
+
+    __tablename__ = "settlement_months"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # 2026-11
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    partners: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(default=0)
+    money_value_fen: Mapped[int] = mapped_column(default=0)
+    # SHA-256 over every partner's frozen lines, in partner order.
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    closed_by: Mapped[Person | None] = relationship()
+
+
+class Settlement(Model):
+    """One partner's month: its redemptions, voids, points and money value, frozen and
+    hashed when the month is closed, and the ledger transaction that cleared its merchant
+    account back to the communities that issued the points."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (UniqueConstraint("merchant_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settlement_month_id: Mapped[int] = mapped_column(ForeignKey("settlement_months.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    redemptions: Mapped[int] = mapped_column(default=0)
+    voids: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(default=0)
+    money_value_fen: Mapped[int] = mapped_column(default=0)
+    # [{"offer_id", "title", "redemptions", "units", "points", "money_value_fen", "voids"}]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # [{"community_id", "name", "points"}]: where the points went back to.
+    by_community: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    merchant: Mapped[Merchant] = relationship()
+    settlement_month: Mapped[SettlementMonth] = relationship()

@@ -42,6 +42,8 @@ class OrgUnit(Model):
     # Community settings: shown times and the monthly issuing budget (None = no limit).
     timezone: Mapped[str | None] = mapped_column(String(64))
     monthly_budget: Mapped[int | None]
+    # The community's number residents text (签到, 记录 …) or call, shown to them.
+    contact_number: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
 
     parent: Mapped[OrgUnit | None] = relationship(

@@ -8,8 +8,11 @@ from app.panel import (  # noqa: E402,F401
     api_tokens,
     audit_log,
     organisation,
+    partners,
     points,
     publication,
     residents,
+    settlement,
+    staff,
     views,
 )

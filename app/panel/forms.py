@@ -8,6 +8,7 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -132,7 +133,9 @@ class AdjustmentForm(FlaskForm):
     submit = SubmitField(_l("Save the correction"))
 
 
-class ResidentForm(FlaskForm):
+class PersonForm(FlaskForm):
+    """A person's name and phone (a resident, a shop operator, a staff member)."""
+
     name = StringField(
         _l("Name"), validators=[DataRequired(message=_l("A name is required.")), Length(max=50)]
     )
@@ -144,6 +147,10 @@ class ResidentForm(FlaskForm):
         ],
         render_kw={"inputmode": "tel", "type": "tel"},
     )
+    submit = SubmitField(_l("Add"))
+
+
+class ResidentForm(PersonForm):
     community = SelectField(_l("Community"), coerce=int)
     grid = StringField(_l("Grid"), validators=[Length(max=100)])
     building = StringField(_l("Building"), validators=[Length(max=100)])
@@ -169,3 +176,53 @@ class ApiTokenForm(FlaskForm):
         validators=[DataRequired(message=_l("A name is required.")), Length(max=100)],
     )
     submit = SubmitField(_l("Make the token"))
+
+
+class PartnerForm(FlaskForm):
+    name = StringField(
+        _l("Partner name"),
+        validators=[DataRequired(message=_l("The partner needs a name.")), Length(max=100)],
+    )
+    tier = RadioField(
+        _l("Partner level"),
+        choices=[
+            SelectChoice("community", _l("Community level: serves the communities chosen below")),
+            SelectChoice("street", _l("Street level: serves every community of the street")),
+        ],
+        default="community",
+    )
+    communities = SelectMultipleField(_l("Communities served"), coerce=int)
+    category = SelectField(_l("Category"))
+    new_category = StringField(_l("Or a new category"), validators=[Length(max=30)])
+    address = StringField(_l("Address"), validators=[Length(max=200)])
+    opening_hours = StringField(_l("Opening hours"), validators=[Length(max=100)])
+    contact_name = StringField(_l("Contact person"), validators=[Length(max=50)])
+    contact_phone = StringField(
+        _l("Contact phone"),
+        validators=[Length(max=30)],
+        render_kw={"type": "tel", "inputmode": "tel"},
+    )
+    offers_need_approval = BooleanField(_l("New and changed offers wait for staff approval"))
+    description = TextAreaField(
+        _l("Short description for the volunteers' catalogue"), validators=[Length(max=1000)]
+    )
+    photo = FileField(_l("Photo (JPEG, PNG or WebP)"))
+    submit = SubmitField(_l("Save"))
+
+
+class StaffForm(PersonForm):
+    role = RadioField(
+        _l("Role"),
+        choices=[
+            SelectChoice("staff", _l("Social worker (the communities chosen)")),
+            SelectChoice("admin", _l("Street administrator (everything)")),
+        ],
+        default="staff",
+    )
+    communities = SelectMultipleField(_l("Communities"), coerce=int)
+    submit = SubmitField(_l("Create the account"))
+
+
+class ScopeForm(FlaskForm):
+    communities = SelectMultipleField(_l("Communities"), coerce=int)
+    submit = SubmitField(_l("Save"))

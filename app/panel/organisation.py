@@ -1,5 +1,6 @@
 """Panel pages for the organisation tree (communities, grids … households, the 三长) and teams."""
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -8,10 +9,11 @@ from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
 from app.core.extensions import db
-from app.models import LeaderRole
+from app.models import LeaderRole, OrgUnit
 from app.models.base import db_id
 from app.models.people import LEADER_ROLES
 from app.panel import bp
+from app.panel.changes import after_change
 from app.panel.forms import ButtonForm
 from app.people import org, people, teams
 from app.web import role_required
@@ -29,20 +31,6 @@ def _node(node_id: int):
     return node
 
 
-def _after(action, target: str):
-    """Run a change; a refusal is rolled back and shown; then go back to `target`."""
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    try:
-        action()
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(str(exc), "error")
-    else:
-        flash(_("Saved."), "info")
-    return redirect(target)
-
-
 @bp.route("/org")
 @role_required("staff", "admin")
 def org_index():
@@ -51,7 +39,22 @@ def org_index():
     return render_template(
         "panel/org.html",
         communities=[(c, org.residents_count(c)) for c in communities],
+        streets=org.streets(),
         form=ButtonForm(),
+    )
+
+
+@bp.route("/org/communities", methods=["POST"])
+@role_required("admin")
+def community_new():
+    return after_change(
+        lambda: org.add_community(
+            request.form.get("name", ""),
+            street_name=request.form.get("street", ""),
+            actor=current_user,
+            now=clock.now(),
+        ),
+        url_for(".org_index"),
     )
 
 
@@ -74,11 +77,23 @@ def community_settings(community_id: int):
             community,
             timezone=request.form.get("timezone"),
             monthly_budget=budget,
+            name=request.form.get("name"),
+            contact_number=request.form.get("contact_number"),
             actor=current_user,
             now=clock.now(),
         )
 
-    return _after(change, url_for(".org_index"))
+    return after_change(change, url_for(".org_index"))
+
+
+def _same_community(node, kinds) -> list:
+    return list(
+        db.session.scalars(
+            sa.select(OrgUnit)
+            .where(OrgUnit.community_id == node.community_id, OrgUnit.kind.in_(kinds))
+            .limit(2000)
+        )
+    )
 
 
 @bp.route("/org/node/<int:node_id>")
@@ -86,12 +101,29 @@ def community_settings(community_id: int):
 def org_node(node_id: int):
     node = _node(node_id)
     kids = org.children(node)
-    targets = []
-    if node.kind == "household":
+    targets, twins = [], []
+    if node.kind in org.PARENT_KINDS:
         community = org.community_by_id(node.community_id)
-        buildings = org.buildings_of([community.id])
-        units = [unit for building in buildings for unit in org.children(building)]
-        targets = [n for n in buildings + units if n.id != node.parent_id and n.kind != "household"]
+        parents = [
+            p
+            for p in _same_community(node, org.PARENT_KINDS[node.kind])
+            if p.id != node.parent_id and not p.path.startswith(node.path)
+        ]
+        if "community" in org.PARENT_KINDS[node.kind]:
+            parents = [p for p in parents if p.kind != "community"]
+            if node.parent_id != community.id:
+                parents.append(community)
+        targets = org.with_paths(parents)
+        # Households are merged with one of the same building or unit (101 beside 101室).
+        alike = (
+            org.children(node.parent)
+            if node.kind == "household" and node.parent
+            else _same_community(node, [node.kind])
+        )
+        twins = org.with_paths(
+            [t for t in alike if t.kind == node.kind and not t.path.startswith(node.path)]
+        )
+    adds = [kind for kind, parents in org.PARENT_KINDS.items() if node.kind in parents]
     return render_template(
         "panel/org_node.html",
         node=node,
@@ -105,8 +137,75 @@ def org_node(node_id: int):
             else []
         ),
         targets=targets,
+        twins=twins,
+        adds=adds,
+        kind_names=_kind_names(),
         form=ButtonForm(),
     )
+
+
+def _kind_names() -> dict[str, str]:
+    return {
+        "grid": _("Grid"),
+        "building": _("Building"),
+        "unit": _("Unit"),
+        "household": _("Household"),
+    }
+
+
+@bp.route("/org/node/<int:node_id>/add", methods=["POST"])
+@role_required("staff", "admin")
+def node_add(node_id: int):
+    node = _node(node_id)
+    return after_change(
+        lambda: org.add_node(
+            node,
+            request.form.get("kind", ""),
+            request.form.get("name", ""),
+            actor=current_user,
+            now=clock.now(),
+        ),
+        url_for(".org_node", node_id=node.id),
+    )
+
+
+@bp.route("/org/node/<int:node_id>/rename", methods=["POST"])
+@role_required("staff", "admin")
+def node_rename(node_id: int):
+    node = _node(node_id)
+    return after_change(
+        lambda: org.rename_node(
+            node, request.form.get("name", ""), actor=current_user, now=clock.now()
+        ),
+        url_for(".org_node", node_id=node.id),
+    )
+
+
+@bp.route("/org/node/<int:node_id>/delete", methods=["POST"])
+@role_required("staff", "admin")
+def node_delete(node_id: int):
+    node = _node(node_id)
+    parent_id = node.parent_id
+    done = after_change(
+        lambda: org.delete_node(node, actor=current_user, now=clock.now()),
+        url_for(".org_node", node_id=parent_id),
+    )
+    if org.find_node(node_id) is not None:  # refused: stay on the page
+        return redirect(url_for(".org_node", node_id=node_id))
+    return done
+
+
+@bp.route("/org/node/<int:node_id>/merge", methods=["POST"])
+@role_required("staff", "admin")
+def node_merge(node_id: int):
+    node = _node(node_id)
+    target = _node(request.form.get("into", type=db_id) or 0)
+
+    def change():
+        for conflict in org.merge_nodes(node, target, actor=current_user, now=clock.now()):
+            flash(conflict, "error")
+
+    return after_change(change, url_for(".org_node", node_id=target.id))
 
 
 @bp.route("/org/node/<int:node_id>/leaders", methods=["POST"])
@@ -124,7 +223,7 @@ def leader_add(node_id: int):
             abort(404)
         people.appoint_leader(person, node, role, actor=current_user, now=clock.now())
 
-    return _after(change, url_for(".org_node", node_id=node.id))
+    return after_change(change, url_for(".org_node", node_id=node.id))
 
 
 @bp.route("/org/leaders/<int:held_id>/remove", methods=["POST"])
@@ -134,7 +233,7 @@ def leader_remove(held_id: int):
     if held is None:
         abort(404)
     node = _node(held.org_unit_id)
-    return _after(
+    return after_change(
         lambda: people.remove_leader(held, actor=current_user, now=clock.now()),
         url_for(".org_node", node_id=node.id),
     )
@@ -142,11 +241,11 @@ def leader_remove(held_id: int):
 
 @bp.route("/org/node/<int:node_id>/move", methods=["POST"])
 @role_required("staff", "admin")
-def household_move(node_id: int):
+def node_move(node_id: int):
     node = _node(node_id)
     target = _node(request.form.get("to", type=db_id) or 0)
-    return _after(
-        lambda: org.move_household(node, target, actor=current_user, now=clock.now()),
+    return after_change(
+        lambda: org.move_node(node, target, actor=current_user, now=clock.now()),
         url_for(".org_node", node_id=node.id),
     )
 
@@ -206,7 +305,7 @@ def team_detail(team_id: int):
 @role_required("staff", "admin")
 def team_edit(team_id: int):
     team = _team(team_id)
-    return _after(
+    return after_change(
         lambda: teams.update_team(
             team,
             name=request.form.get("name", ""),
@@ -242,4 +341,4 @@ def team_member(team_id: int):
         else:
             abort(400)
 
-    return _after(change, url_for(".team_detail", team_id=team.id))
+    return after_change(change, url_for(".team_detail", team_id=team.id))

@@ -77,7 +77,7 @@ def resident_list():
         found=found,
         more=len(found) == PAGE,
         communities=communities,
-        buildings=org.buildings_of([c.id for c in communities]),
+        buildings=org.with_paths(org.buildings_of([c.id for c in communities])),
         args=request.args,
     )
 

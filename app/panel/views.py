@@ -20,13 +20,10 @@ from app.channels import outbox
 from app.core import clock, qr
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
-from app.core.text import mask_name
-from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Activity
 from app.models.base import db_id, db_ids
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
-from app.partners import offers, redemptions
 from app.people import org, people
 from app.points import dashboard as dashboard_data
 from app.points import deeds, reports
@@ -424,138 +421,6 @@ def activity_screen_state(activity_id: int):
             for name, at in state.latest
         ],
     )
-
-
-# --- merchants: offer approval, voids -----------------------------------------------------
-
-
-def _visible_merchant(merchant_id: int):
-    return offers.merchant_for_staff(merchant_id, people.visible_community_ids(current_user))
-
-
-@bp.route("/merchants")
-@role_required("staff", "admin")
-def merchant_list():
-    visible = people.visible_community_ids(current_user)
-    return render_template(
-        "panel/merchants.html",
-        merchants=offers.merchants_for_staff(visible),
-        pending=offers.pending_reviews(visible),
-        form=ButtonForm(),
-    )
-
-
-@bp.route("/merchants/<int:merchant_id>")
-@role_required("staff", "admin")
-def merchant_detail(merchant_id: int):
-    merchant = _visible_merchant(merchant_id)
-    return render_template(
-        "panel/merchant.html",
-        merchant=merchant,
-        rows=redemptions.latest_for_merchant(merchant),
-        form=ButtonForm(),
-        reason_form=ReasonForm(),
-        masked=mask_name,
-    )
-
-
-@bp.route("/merchants/<int:merchant_id>/approval", methods=["POST"])
-@role_required("staff", "admin")
-def merchant_approval(merchant_id: int):
-    merchant = _visible_merchant(merchant_id)
-    required = request.form.get("required") == "1"
-    offers.set_offers_need_approval(merchant, required, actor=current_user, now=clock.now())
-    flash(_("Saved."), "info")
-    return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
-
-
-@bp.route("/merchants/<int:merchant_id>/offers/<int:offer_id>/review", methods=["POST"])
-@role_required("staff", "admin")
-def offer_review(merchant_id: int, offer_id: int):
-    merchant = _visible_merchant(merchant_id)
-    offer = offers.get_offer(offer_id)
-    if offer.merchant_id != merchant.id:
-        abort(404)
-    try:
-        offers.review_offer(
-            offer,
-            approve=request.form.get("decision") == "approve",
-            note=request.form.get("note", ""),
-            actor=current_user,
-            now=clock.now(),
-        )
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(str(exc), "error")
-    else:
-        flash(_("Saved."), "info")
-    return redirect(
-        request.form.get("back") == "list"
-        and url_for(".merchant_list")
-        or url_for(".merchant_detail", merchant_id=merchant.id)
-    )
-
-
-@bp.route("/merchants/<int:merchant_id>/redemptions/<int:redemption_id>/void", methods=["POST"])
-@role_required("staff", "admin")
-def redemption_void(merchant_id: int, redemption_id: int):
-    merchant = _visible_merchant(merchant_id)
-    redemption = redemptions.get_for_merchant(merchant, redemption_id)
-    try:
-        redemptions.void(
-            redemption,
-            actor=current_user,
-            reason=request.form.get("reason", ""),
-            now=clock.now(),
-            as_staff=True,
-        )
-    except LinliError as exc:
-        rollback_unit_of_work()
-        flash(str(exc), "error")
-    else:
-        flash(_("Voided: the points went back to the volunteer."), "info")
-    return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
-
-
-def _staff_offer_page(merchant, offer=None):
-    form = OfferForm(obj=None if request.method == "POST" else offer)
-    if offer is not None and request.method == "GET":
-        fill_offer_form(form, offer)
-    if form.validate_on_submit():
-        try:
-            save_offer_form(
-                merchant,
-                form,
-                offer,
-                actor=current_user,
-                by_staff=True,
-                source="panel",
-                now=clock.now(),
-                upload_folder=current_app.config["UPLOAD_FOLDER"],
-            )
-        except LinliError as exc:
-            rollback_unit_of_work()
-            offer_error_field(form, exc.field).errors.append(str(exc))
-        else:
-            flash(_("Saved."), "info")
-            return redirect(url_for(".merchant_detail", merchant_id=merchant.id))
-    return render_template("panel/offer_form.html", merchant=merchant, form=form, offer=offer)
-
-
-@bp.route("/merchants/<int:merchant_id>/offers/new", methods=["GET", "POST"])
-@role_required("staff", "admin")
-def staff_offer_new(merchant_id: int):
-    return _staff_offer_page(_visible_merchant(merchant_id))
-
-
-@bp.route("/merchants/<int:merchant_id>/offers/<int:offer_id>/edit", methods=["GET", "POST"])
-@role_required("staff", "admin")
-def staff_offer_edit(merchant_id: int, offer_id: int):
-    merchant = _visible_merchant(merchant_id)
-    offer = offers.get_offer(offer_id)
-    if offer.merchant_id != merchant.id:
-        abort(404)
-    return _staff_offer_page(merchant, offer)
 
 
 # --- dashboard ----------------------------------------------------------------------------

@@ -350,8 +350,11 @@ def merchants_of(person: Person) -> list[Merchant]:
 
 def unavailable_reason(offer: Offer, now: datetime) -> str | None:
     """Why nobody can take this offer now, or None."""
-    if not offer.merchant.active:
-        return str(_l("This shop is not taking part at the moment."))
+    from app.partners import partners
+
+    closed = partners.closed_reason(offer.merchant)
+    if closed:
+        return closed
     if offer.review == "pending":
         return str(_l("This offer is waiting for staff approval."))
     if offer.review == "rejected":
@@ -438,7 +441,7 @@ def catalogue(
         .join(MerchantCommunity, MerchantCommunity.merchant_id == Merchant.id)
         .where(
             MerchantCommunity.community_id == person.community_id,
-            Merchant.active.is_(True),
+            Merchant.status == "active",
             Offer.active.is_(True),
             Offer.review == "live",
             sa.or_(Offer.valid_to.is_(None), Offer.valid_to > now),
@@ -461,7 +464,7 @@ def categories() -> list[str]:
     return list(
         db.session.scalars(
             sa.select(Merchant.category)
-            .where(Merchant.active.is_(True))
+            .where(Merchant.status == "active")
             .distinct()
             .order_by(Merchant.category)
         )

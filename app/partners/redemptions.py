@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.channels import outbox
 from app.core import audit, clock, strikes
-from app.core.database import add_to_counter
+from app.core.database import add_to_counter, rows_changed
 from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -52,7 +52,7 @@ from app.models import (
     Redemption,
 )
 from app.models.base import table_of
-from app.partners import offers, personal_codes
+from app.partners import offers, partners, personal_codes
 from app.points import ledger
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: d
     `operator` is who typed or scanned it (None only for scripts: the shop's limit holds).
     A shop learns nothing about a code it may not use: not whose it is, nor where they live.
     """
+    closed = partners.closed_reason(merchant)
+    if closed:  # before the code is looked at: it stays good for another shop
+        raise BusinessRuleError(closed, field="merchant")
     text = "".join((code_text or "").split())
     typed = text.isdigit()
     guards: list[strikes.Pair] = [(SHOP_WRONG_CODES_DAY, merchant.id)]
@@ -293,6 +296,7 @@ def redeem(
                 merchant_id=merchant.id,
                 offer_id=offer.id,
                 person_id=person.id,
+                community_id=person.community_id,
                 operator_id=operator.id if operator else None,
                 code_id=ticket.code_id,
                 idempotency_key=idempotency_key,
@@ -359,6 +363,20 @@ def can_void_as_operator(redemption: Redemption, now: datetime) -> bool:
     return redemption.voided_at is None and now - redemption.created_at <= void_window()
 
 
+def _settled(redemption: Redemption) -> BusinessRuleError:
+    # A settled month is paid and frozen (its figures and hash never change): a complaint
+    # after that is put right by an adjustment to the volunteer, which the ledger shows.
+    return BusinessRuleError(
+        _l(
+            "Receipt %(receipt)s was settled with the shop in %(month)s and can no longer be "
+            "voided; give the points back by an adjustment instead."
+        ),
+        field="redemption",
+        receipt=redemption.receipt_no,
+        month=redemption.day[:7],
+    )
+
+
 def void(
     redemption: Redemption, *, actor: Person, reason: str, now: datetime, as_staff: bool
 ) -> Redemption:
@@ -378,12 +396,30 @@ def void(
     )
     if redemption.voided_at is not None:
         return redemption
+    if redemption.settlement_id is not None:
+        raise _settled(redemption)
     if not as_staff and not can_void_as_operator(redemption, now):
         raise NotPermitted(
             _l("Only staff can void a redemption after %(minutes)s minutes."),
             field="redemption",
             minutes=int(void_window().total_seconds() // 60),
         )
+    # Claimed in one statement: a month being settled at this moment has locked its rows, and
+    # a redemption it took in is no longer open to a void (nor one voided meanwhile).
+    claimed = rows_changed(
+        sa.update(Redemption)
+        .where(
+            Redemption.id == redemption.id,
+            Redemption.voided_at.is_(None),
+            Redemption.settlement_id.is_(None),
+        )
+        .values(voided_at=now)
+    )
+    db.session.refresh(redemption)
+    if not claimed:
+        if redemption.settlement_id is not None:
+            raise _settled(redemption)
+        return redemption
     reversal = ledger.reverse(
         ledger.get_transaction(redemption.transaction_id),
         idempotency_key=f"redemption:{redemption.idempotency_key}:void",

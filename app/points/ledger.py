@@ -50,7 +50,9 @@ from app.models.base import table_of
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
 EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment"})
-TRANSACTION_KINDS = EARNING_KINDS | {"redemption", "transfer", "reversal"}
+# settlement: a red partner's month, cleared from its merchant account back to the communities
+# that issued the points (app.partners.settlements).
+TRANSACTION_KINDS = EARNING_KINDS | {"redemption", "transfer", "reversal", "settlement"}
 MAX_KEY_LENGTH = 200
 
 

@@ -88,7 +88,7 @@ def street_figures(now: datetime) -> StreetFigures:
 
     rows = community_overview(now, None)
     merchants = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Merchant).where(Merchant.active.is_(True))
+        sa.select(sa.func.count()).select_from(Merchant).where(Merchant.status == "active")
     )
     return StreetFigures(
         communities=len(rows),
