@@ -176,7 +176,20 @@ def test_pause_hides_offers_and_stops_redemptions_then_resume_and_end(
     client.post(url, data={"csrf_token": token, "action": "end", "note": "合同到期"})
     assert merchant.status == "ended"
     assert [audited(db, f"merchant.{a}") for a in ("pause", "resume", "end")] == [1, 1, 1]
-    # Ended: no new operator.
+    # Ended: no new offer, no new operator; the history stays.
+    from app.core.errors import BusinessRuleError
+    from app.partners import offers
+
+    with pytest.raises(BusinessRuleError):
+        offers.create_offer(
+            merchant,
+            offers.OfferFields(title="新项目", kind="service", points_cost=10),
+            actor=admin,
+            by_staff=True,
+            now=now,
+            source="test",
+        )
+    assert client.get(f"/panel/merchants/{merchant.id}").status_code == 200
     client.post(
         f"/panel/merchants/{merchant.id}/operators",
         data={"csrf_token": token, "op-name": "新人", "op-phone": "13977778888"},

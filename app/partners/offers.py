@@ -155,6 +155,11 @@ def _snapshot(offer: Offer) -> dict:
 _MINOR = {"stock", "active"}
 
 
+def _ensure_not_ended(merchant: Merchant) -> None:
+    if merchant.status == "ended":  # history stays; nothing new
+        raise BusinessRuleError(_l("This partnership has ended."), field="title")
+
+
 def create_offer(
     merchant: Merchant,
     fields: OfferFields,
@@ -165,6 +170,7 @@ def create_offer(
     source: str,
 ) -> Offer:
     """A new offer; it waits for staff when the merchant's offers need approval."""
+    _ensure_not_ended(merchant)
     values = _clean(fields)
     review = "pending" if merchant.offers_need_approval and not by_staff else "live"
     offer = Offer(merchant_id=merchant.id, review=review, created_at=now, updated_at=now, **values)
@@ -183,6 +189,7 @@ def update_offer(
     now: datetime,
     source: str,
 ) -> Offer:
+    _ensure_not_ended(offer.merchant)
     values = _clean(fields)
     before = _snapshot(offer)
     for key, value in values.items():
