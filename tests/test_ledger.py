@@ -113,7 +113,25 @@ def test_issuance_may_go_negative_but_not_past_budget(make_community, make_volun
     assert ledger.check() == []
 
 
-@pytest.mark.parametrize("amount", [0, 2.5, "7", True, None])
+def test_balances_and_totals_pass_32_bits(make_volunteer, db, now):
+    """An issuance account holds minus all its community ever issued: at city scale that
+    passes 2**31 (PostgreSQL's INTEGER refused it; migration 0016 made the columns BIGINT)."""
+    person = make_volunteer()
+    wallet, issuance = ledger.wallet_for(person), ledger.issuance_account(person.community)
+    for n in range(3):
+        ledger.post(
+            kind="award",
+            legs=[ledger.Leg(issuance, -1_500_000_000), ledger.Leg(wallet, 1_500_000_000)],
+            idempotency_key=f"big-{n}",
+            now=now,
+            may_exceed_budget=True,
+        )
+    assert ledger.balance(issuance) == -4_500_000_000
+    assert ledger.period_total(wallet, "M2026-11") == 4_500_000_000
+    assert ledger.check() == []
+
+
+@pytest.mark.parametrize("amount", [0, 2.5, "7", True, None, 10**12 + 1])
 def test_amount_must_be_a_nonzero_whole_number(make_volunteer, shop, db, now, amount):
     wallet = ledger.wallet_for(make_volunteer(points=10))
     with pytest.raises(InvalidAmount) as info:
@@ -244,6 +262,40 @@ def test_check_reports_what_is_wrong(make_volunteer, shop, db, now):
     assert f"account #{shop.id} (merchant): cached balance 10, entries sum to 13" in problems
     assert "all accounts together sum to 3" in problems
     assert f"account #{wallet.id} period ALL: kept total 1, entries give 40" in problems
+
+
+def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, shop, db, now):
+    wallet = ledger.wallet_for(make_volunteer(points=40))
+    txn = spend(wallet, shop, 10, "s", now)
+    good = ledger.reverse(txn, idempotency_key="undo", now=now)
+    assert ledger.check() == []
+    award = db.session.scalar(sa.select(LedgerTransaction).filter_by(kind="award"))
+
+    def forged(kind, reverses_id, legs, key):
+        fake = LedgerTransaction(
+            kind=kind, idempotency_key=key, fingerprint="x", reverses_id=reverses_id, created_at=now
+        )
+        db.session.add(fake)
+        db.session.flush()
+        db.session.add_all(
+            LedgerEntry(transaction_id=fake.id, account_id=account.id, amount=amount)
+            for account, amount in legs
+        )
+        return fake
+
+    # A "reversal" of the award with the wrong amounts, one of a reversal, one of nothing.
+    wrong = forged("reversal", award.id, [(wallet, -7), (shop, 7)], "f1")
+    twice = forged("reversal", good.id, [(wallet, -10), (shop, 10)], "f2")
+    orphan = forged("reversal", None, [(wallet, 1), (shop, -1)], "f3")
+    # A kept total for a month nothing was earned in.
+    db.session.add(PeriodTotal(account_id=wallet.id, period="M2020-01", amount=5))
+    db.session.flush()
+    problems = "\n".join(ledger.check())
+    assert f"reversal #{wrong.id}: entries are not the negation of #{award.id}" in problems
+    assert f"reversal #{twice.id}: reverses #{good.id}, itself a reversal" in problems
+    assert f"reversal #{orphan.id}: reverses nothing" in problems
+    assert f"account #{wallet.id} period M2020-01: kept total 5, entries give 0" in problems
+    assert f"reversal #{good.id}:" not in problems
 
 
 def test_periods_follow_the_deployment_time_zone(make_volunteer, db, now):

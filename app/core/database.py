@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,6 +41,37 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite has no time zones: SQL that groups by local month (ledger-check) calls this.
+    dbapi_connection.create_function("linli_month_key", 2, month_key_of, deterministic=True)
+
+
+@functools.lru_cache(maxsize=65536)
+def _month_key_of_hour(hour: str, zone: str) -> str | None:
+    """The month a whole UTC hour ('2026-11-30 16') falls in, or None when a month begins
+    inside it (zones whose offset is not whole hours)."""
+    from datetime import timedelta
+
+    from app.core import clock
+
+    tz = ZoneInfo(zone)
+    start = datetime.fromisoformat(hour + ":00:00").replace(tzinfo=UTC)
+    first = clock.month_key(start, tz)
+    last = clock.month_key(start + timedelta(minutes=59, seconds=59, microseconds=999999), tz)
+    return first if first == last else None
+
+
+def month_key_of(stored: str | None, zone: str) -> str | None:
+    """'M2026-11' for a UTC time as SQLite stores it ('2026-11-30 16:05:07.000000'), in
+    `zone`: looked up by the hour (a few thousand hours a year), exact inside an hour a
+    month begins in."""
+    if stored is None:
+        return None
+    key = _month_key_of_hour(stored[:13], zone)
+    if key is not None:
+        return key
+    from app.core import clock
+
+    return clock.month_key(datetime.fromisoformat(stored).replace(tzinfo=UTC), ZoneInfo(zone))
 
 
 @event.listens_for(Engine, "begin")

@@ -6,8 +6,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import DateTime, Table
+from sqlalchemy import BigInteger, DateTime, Integer, Table
 from sqlalchemy.types import TypeDecorator
+
+# Points amounts and balances: 64-bit. An issuance account holds minus all its community
+# ever issued, which passes 2**31 at city scale. SQLite's INTEGER is 64-bit already.
+Points = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator):

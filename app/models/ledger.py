@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
-from app.models.base import UTCDateTime, utc_default
+from app.models.base import Points, UTCDateTime, utc_default
 from app.models.people import Person
 
 # wallet: a participant's points, never below zero. issuance: a community's source of
@@ -40,7 +40,7 @@ class Account(Model):
     owner_id: Mapped[int]
     community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     # Cached sum of this account's entries, kept by ledger.post in the same transaction.
-    balance: Mapped[int] = mapped_column(default=0)
+    balance: Mapped[int] = mapped_column(Points, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
 
     def __repr__(self) -> str:
@@ -88,7 +88,7 @@ class LedgerEntry(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(Points)
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
     account: Mapped[Account] = relationship()
@@ -106,4 +106,4 @@ class PeriodTotal(Model):
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     period: Mapped[str] = mapped_column(String(8), primary_key=True)
-    amount: Mapped[int] = mapped_column(default=0)
+    amount: Mapped[int] = mapped_column(Points, default=0)

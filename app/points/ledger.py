@@ -19,7 +19,6 @@ Locking, so that concurrent postings neither overdraw nor deadlock:
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +53,8 @@ EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment"})
 # that issued the points (app.partners.settlements).
 TRANSACTION_KINDS = EARNING_KINDS | {"redemption", "transfer", "reversal", "settlement"}
 MAX_KEY_LENGTH = 200
+# One leg's points at most: far above anything real, far below the 64-bit columns' limit.
+MAX_AMOUNT = 10**12
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _validate(kind: str, legs: Sequence[Leg], idempotency_key: str) -> None:
         if leg.account.id in seen:
             raise InvalidInput(_l("An account appears twice in one transaction."), field="entries")
         seen.add(leg.account.id)
-        if type(leg.amount) is not int or leg.amount == 0:
+        if type(leg.amount) is not int or leg.amount == 0 or abs(leg.amount) > MAX_AMOUNT:
             raise InvalidAmount(field="amount")
     if sum(leg.amount for leg in legs) != 0:
         raise InvalidInput(_l("The entries of a transaction must add up to zero."), field="entries")
@@ -425,46 +426,55 @@ def check() -> list[str]:
     return problems
 
 
-def _entry_map(txn_ids: Iterable[int]) -> dict[int, dict[int, int]]:
-    ids = list(txn_ids)
-    result: dict[int, dict[int, int]] = defaultdict(dict)
-    for start in range(0, len(ids), 500):
-        rows = db.session.execute(
-            sa.select(LedgerEntry.transaction_id, LedgerEntry.account_id, LedgerEntry.amount).where(
-                LedgerEntry.transaction_id.in_(ids[start : start + 500])
-            )
-        )
-        for txn_id, account_id, amount in rows:
-            result[txn_id][account_id] = amount
-    return result
-
-
 def _check_reversals() -> list[str]:
-    problems: list[str] = []
-    t = LedgerTransaction
-    pairs = db.session.execute(
-        sa.select(t.id, t.kind, t.reverses_id).where(t.reverses_id.is_not(None))
-    ).all()
-    if not pairs:
-        return problems
-    originals = {
-        row.id: row
-        for row in db.session.execute(
-            sa.select(t.id, t.reverses_id).where(t.id.in_([p.reverses_id for p in pairs]))
+    """Each reversal links to an original that is not itself a reversal and holds exactly its
+    entries negated (one statement; accounts are unique within a transaction, so "every
+    entry has its negation there and the counts agree" is the whole rule)."""
+    t, e = LedgerTransaction, LedgerEntry
+    original = sa.orm.aliased(LedgerTransaction)
+    mine, theirs = sa.orm.aliased(LedgerEntry), sa.orm.aliased(LedgerEntry)
+
+    def entries_of(txn):
+        return (
+            sa.select(sa.func.count())
+            .where(e.transaction_id == txn.id)
+            .correlate(txn)
+            .scalar_subquery()
         )
-    }
-    entries = _entry_map([p.id for p in pairs] + list(originals))
-    for rev_id, kind, orig_id in pairs:
-        original = originals.get(orig_id)
+
+    unmatched = (
+        sa.select(mine.id)
+        .where(
+            mine.transaction_id == t.id,
+            ~sa.exists().where(
+                theirs.transaction_id == original.id,
+                theirs.account_id == mine.account_id,
+                theirs.amount == -mine.amount,
+            ),
+        )
+        .correlate(t, original)
+    )
+    problems: list[str] = []
+    for rev_id, kind, orig_id, orig_exists, orig_reverses, differs in db.session.execute(
+        sa.select(
+            t.id,
+            t.kind,
+            t.reverses_id,
+            original.id.is_not(None),
+            original.reverses_id,
+            sa.or_(sa.exists(unmatched), entries_of(t) != entries_of(original)),
+        )
+        .outerjoin(original, t.reverses_id == original.id)
+        .where(t.reverses_id.is_not(None))
+    ):
         if kind != "reversal":
             problems.append(f"transaction #{rev_id}: links to #{orig_id} but is a {kind}")
-        if original is None or orig_id is None:
+        if not orig_exists:
             problems.append(f"reversal #{rev_id}: reverses #{orig_id}, which does not exist")
             continue
-        if original.reverses_id is not None:
+        if orig_reverses is not None:
             problems.append(f"reversal #{rev_id}: reverses #{orig_id}, itself a reversal")
-        expected = {acc: -amount for acc, amount in entries[orig_id].items()}
-        if entries[rev_id] != expected:
+        if differs:
             problems.append(f"reversal #{rev_id}: entries are not the negation of #{orig_id}")
     unlinked = db.session.scalars(
         sa.select(t.id).where(t.kind == "reversal", t.reverses_id.is_(None))
@@ -473,12 +483,27 @@ def _check_reversals() -> list[str]:
     return problems
 
 
+def _local_month(column) -> sa.ColumnElement[str]:
+    """'M2026-11': the month a UTC timestamp column falls in on the periods' calendar."""
+    zone = current_app.config["LINLI_TIMEZONE"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.literal("M") + sa.func.to_char(sa.func.timezone(zone, column), "YYYY-MM")
+    return sa.func.linli_month_key(column, zone)  # app.core.database registers it
+
+
 def _check_period_totals() -> list[str]:
-    """Recompute earned / issued totals from the entries and compare with the kept rows."""
+    """Recompute earned / issued totals from the entries, in the database, and compare them
+    with the kept rows in one FULL JOIN: set-based (hash joins, no row comes to Python
+    unless it is wrong), so memory stays flat however long the ledger grows."""
     t, e, a = LedgerTransaction, LedgerEntry, Account
     original = sa.orm.aliased(LedgerTransaction)
-    rows = db.session.execute(
-        sa.select(e.account_id, a.kind, e.amount, t.created_at)
+    period = _local_month(t.created_at).label("period")
+    months = (
+        sa.select(
+            e.account_id.label("account_id"),
+            period,
+            sa.func.sum(sa.case((a.kind == "wallet", e.amount), else_=-e.amount)).label("amount"),
+        )
         .join(t, e.transaction_id == t.id)
         .join(a, e.account_id == a.id)
         .outerjoin(original, t.reverses_id == original.id)
@@ -486,21 +511,48 @@ def _check_period_totals() -> list[str]:
             a.kind.in_(["wallet", "issuance"]),
             sa.or_(t.kind.in_(EARNING_KINDS), original.kind.in_(EARNING_KINDS)),
         )
+        .group_by(e.account_id, sa.literal_column("period"))
+        .cte("months")
     )
-    expected: dict[tuple[int, str], int] = defaultdict(int)
-    for account_id, kind, amount, created_at in rows:
-        delta = amount if kind == "wallet" else -amount
-        for period in period_keys(created_at):
-            expected[(account_id, period)] += delta
-    kept = {
-        (row.account_id, row.period): row.amount
-        for row in db.session.scalars(sa.select(PeriodTotal))
-    }
-    problems = []
-    for key in sorted(set(expected) | set(kept)):
-        want, have = expected.get(key, 0), kept.get(key, 0)
-        if want != have:
-            problems.append(
-                f"account #{key[0]} period {key[1]}: kept total {have}, entries give {want}"
-            )
-    return problems
+    yearly = sa.select(
+        months.c.account_id,
+        sa.func.substr(months.c.period, 2, 4).label("year"),
+        months.c.amount,
+    ).subquery("yearly")
+    expected = sa.union_all(
+        sa.select(months.c.account_id, months.c.period, months.c.amount),
+        sa.select(
+            yearly.c.account_id,
+            (sa.literal("Y") + yearly.c.year).label("period"),
+            sa.func.sum(yearly.c.amount),
+        ).group_by(yearly.c.account_id, yearly.c.year),
+        sa.select(
+            months.c.account_id, sa.literal(ALL_TIME).label("period"), sa.func.sum(months.c.amount)
+        ).group_by(months.c.account_id),
+    ).cte("expected")
+    kept = PeriodTotal
+    have = sa.func.coalesce(kept.amount, 0)
+    want = sa.func.coalesce(expected.c.amount, 0)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Room for the hash joins in memory, for this transaction only.
+        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+    rows = db.session.execute(
+        sa.select(
+            sa.func.coalesce(expected.c.account_id, kept.account_id).label("account_id"),
+            sa.func.coalesce(expected.c.period, kept.period).label("period"),
+            have,
+            want,
+        )
+        .select_from(expected)
+        .join(
+            kept,
+            sa.and_(kept.account_id == expected.c.account_id, kept.period == expected.c.period),
+            full=True,
+        )
+        .where(have != want)
+        .order_by(sa.literal_column("account_id"), sa.literal_column("period"))
+    )
+    return [
+        f"account #{account_id} period {key}: kept total {held}, entries give {wanted}"
+        for account_id, key, held, wanted in rows
+    ]
