@@ -106,12 +106,22 @@ def _clean(fields: PartnerFields, scope: set[int] | None) -> dict:
             "address": _text(fields.address, "address", 200),
             "opening_hours": _text(fields.opening_hours, "opening_hours", 100),
             "contact_name": _text(fields.contact_name, "contact_name", 50),
-            "contact_phone": normalize_phone(phone) if phone else "",
+            "contact_phone": _contact_phone(phone),
             "description": description,
             "offers_need_approval": bool(fields.offers_need_approval),
         },
         "communities": served,
     }
+
+
+def _contact_phone(raw: str) -> str:
+    if not raw:
+        return ""
+    try:
+        return normalize_phone(raw)
+    except InvalidInput as exc:  # the form's field is the contact phone, not "phone"
+        exc.field = "contact_phone"
+        raise
 
 
 def _snapshot(merchant: Merchant) -> dict:
