@@ -287,6 +287,8 @@ def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, sho
     wrong = forged("reversal", award.id, [(wallet, -7), (shop, 7)], "f1")
     twice = forged("reversal", good.id, [(wallet, -10), (shop, 10)], "f2")
     orphan = forged("reversal", None, [(wallet, 1), (shop, -1)], "f3")
+    empty = forged("transfer", None, [], "f4")
+    lonely = forged("transfer", None, [(wallet, 2)], "f5")
     # A kept total for a month nothing was earned in.
     db.session.add(PeriodTotal(account_id=wallet.id, period="M2020-01", amount=5))
     db.session.flush()
@@ -294,6 +296,8 @@ def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, sho
     assert f"reversal #{wrong.id}: entries are not the negation of #{award.id}" in problems
     assert f"reversal #{twice.id}: reverses #{good.id}, itself a reversal" in problems
     assert f"reversal #{orphan.id}: reverses nothing" in problems
+    assert f"transaction #{empty.id}: has no entries" in problems
+    assert f"transaction #{lonely.id}: 1 entries summing to 2, not zero" in problems
     assert f"account #{wallet.id} period M2020-01: kept total 5, entries give 0" in problems
     assert f"reversal #{good.id}:" not in problems
 

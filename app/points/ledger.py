@@ -389,16 +389,26 @@ def check() -> list[str]:
     s = db.session
     e, t, a = LedgerEntry, LedgerTransaction, Account
 
-    for txn_id, total, count in s.execute(
-        sa.select(e.transaction_id, sa.func.sum(e.amount), sa.func.count())
+    # One pass over the entries per transaction: unbalanced, fewer than two, or none at all.
+    per_txn = (
+        sa.select(
+            e.transaction_id.label("id"),
+            sa.func.sum(e.amount).label("total"),
+            sa.func.count().label("n"),
+        )
         .group_by(e.transaction_id)
-        .having(sa.or_(sa.func.sum(e.amount) != 0, sa.func.count() < 2))
+        .subquery()
+    )
+    for txn_id, total, count in s.execute(
+        sa.select(t.id, sa.func.coalesce(per_txn.c.total, 0), sa.func.coalesce(per_txn.c.n, 0))
+        .outerjoin(per_txn, per_txn.c.id == t.id)
+        .where(sa.or_(per_txn.c.id.is_(None), per_txn.c.total != 0, per_txn.c.n < 2))
+        .order_by(t.id)
     ):
-        problems.append(f"transaction #{txn_id}: {count} entries summing to {total}, not zero")
-    for (txn_id,) in s.execute(
-        sa.select(t.id).outerjoin(e, e.transaction_id == t.id).where(e.id.is_(None))
-    ):
-        problems.append(f"transaction #{txn_id}: has no entries")
+        if count == 0:
+            problems.append(f"transaction #{txn_id}: has no entries")
+        else:
+            problems.append(f"transaction #{txn_id}: {count} entries summing to {total}, not zero")
 
     sums = (
         sa.select(e.account_id, sa.func.sum(e.amount).label("total"))
@@ -428,44 +438,55 @@ def check() -> list[str]:
 
 def _check_reversals() -> list[str]:
     """Each reversal links to an original that is not itself a reversal and holds exactly its
-    entries negated (one statement; accounts are unique within a transaction, so "every
-    entry has its negation there and the counts agree" is the whole rule)."""
+    entries negated: the two sets of entries are matched by account in one FULL JOIN (an
+    entry on either side without its negation on the other marks the pair)."""
     t, e = LedgerTransaction, LedgerEntry
     original = sa.orm.aliased(LedgerTransaction)
-    mine, theirs = sa.orm.aliased(LedgerEntry), sa.orm.aliased(LedgerEntry)
-
-    def entries_of(txn):
-        return (
-            sa.select(sa.func.count())
-            .where(e.transaction_id == txn.id)
-            .correlate(txn)
-            .scalar_subquery()
+    theirs = sa.orm.aliased(LedgerEntry)
+    pairs = (
+        sa.select(t.id.label("rid"), t.reverses_id.label("oid"))
+        .where(t.reverses_id.is_not(None))
+        .cte("pairs")
+    )
+    mine = (
+        sa.select(pairs.c.rid, e.account_id, e.amount)
+        .join(e, e.transaction_id == pairs.c.rid)
+        .subquery("mine")
+    )
+    negated = (
+        sa.select(pairs.c.rid, theirs.account_id, (-theirs.amount).label("amount"))
+        .join(theirs, theirs.transaction_id == pairs.c.oid)
+        .subquery("negated")
+    )
+    differs = (
+        sa.select(sa.func.coalesce(mine.c.rid, negated.c.rid))
+        .select_from(mine)
+        .join(
+            negated,
+            sa.and_(negated.c.rid == mine.c.rid, negated.c.account_id == mine.c.account_id),
+            full=True,
         )
-
-    unmatched = (
-        sa.select(mine.id)
         .where(
-            mine.transaction_id == t.id,
-            ~sa.exists().where(
-                theirs.transaction_id == original.id,
-                theirs.account_id == mine.account_id,
-                theirs.amount == -mine.amount,
-            ),
+            sa.or_(
+                mine.c.amount.is_(None),
+                negated.c.amount.is_(None),
+                mine.c.amount != negated.c.amount,
+            )
         )
-        .correlate(t, original)
     )
     problems: list[str] = []
-    for rev_id, kind, orig_id, orig_exists, orig_reverses, differs in db.session.execute(
+    for rev_id, kind, orig_id, orig_exists, orig_reverses, wrong in db.session.execute(
         sa.select(
             t.id,
             t.kind,
             t.reverses_id,
             original.id.is_not(None),
             original.reverses_id,
-            sa.or_(sa.exists(unmatched), entries_of(t) != entries_of(original)),
+            t.id.in_(differs),
         )
         .outerjoin(original, t.reverses_id == original.id)
         .where(t.reverses_id.is_not(None))
+        .order_by(t.id)
     ):
         if kind != "reversal":
             problems.append(f"transaction #{rev_id}: links to #{orig_id} but is a {kind}")
@@ -474,7 +495,7 @@ def _check_reversals() -> list[str]:
             continue
         if orig_reverses is not None:
             problems.append(f"reversal #{rev_id}: reverses #{orig_id}, itself a reversal")
-        if differs:
+        if wrong:
             problems.append(f"reversal #{rev_id}: entries are not the negation of #{orig_id}")
     unlinked = db.session.scalars(
         sa.select(t.id).where(t.kind == "reversal", t.reverses_id.is_(None))
@@ -483,12 +504,21 @@ def _check_reversals() -> list[str]:
     return problems
 
 
-def _local_month(column) -> sa.ColumnElement[str]:
-    """'M2026-11': the month a UTC timestamp column falls in on the periods' calendar."""
+def _month_bucket(column) -> sa.ColumnElement:
+    """What groups a UTC timestamp column by month on the periods' calendar: PostgreSQL's
+    date_trunc of the local time (cheaper to sort and hash than text), SQLite's registered
+    linli_month_key (app.core.database) giving the key itself."""
     zone = current_app.config["LINLI_TIMEZONE"]
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.literal("M") + sa.func.to_char(sa.func.timezone(zone, column), "YYYY-MM")
-    return sa.func.linli_month_key(column, zone)  # app.core.database registers it
+        return sa.func.date_trunc("month", sa.func.timezone(zone, column))
+    return sa.func.linli_month_key(column, zone)
+
+
+def _month_key(bucket) -> sa.ColumnElement[str]:
+    """'M2026-11' from a month bucket."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.literal("M") + sa.func.to_char(bucket, "YYYY-MM")
+    return bucket
 
 
 def _check_period_totals() -> list[str]:
@@ -497,11 +527,11 @@ def _check_period_totals() -> list[str]:
     unless it is wrong), so memory stays flat however long the ledger grows."""
     t, e, a = LedgerTransaction, LedgerEntry, Account
     original = sa.orm.aliased(LedgerTransaction)
-    period = _local_month(t.created_at).label("period")
-    months = (
+    bucket = _month_bucket(t.created_at).label("bucket")
+    buckets = (
         sa.select(
             e.account_id.label("account_id"),
-            period,
+            bucket,
             sa.func.sum(sa.case((a.kind == "wallet", e.amount), else_=-e.amount)).label("amount"),
         )
         .join(t, e.transaction_id == t.id)
@@ -511,9 +541,14 @@ def _check_period_totals() -> list[str]:
             a.kind.in_(["wallet", "issuance"]),
             sa.or_(t.kind.in_(EARNING_KINDS), original.kind.in_(EARNING_KINDS)),
         )
-        .group_by(e.account_id, sa.literal_column("period"))
-        .cte("months")
+        .group_by(e.account_id, sa.literal_column("bucket"))
+        .subquery("buckets")
     )
+    months = sa.select(
+        buckets.c.account_id,
+        _month_key(buckets.c.bucket).label("period"),
+        buckets.c.amount,
+    ).cte("months")
     yearly = sa.select(
         months.c.account_id,
         sa.func.substr(months.c.period, 2, 4).label("year"),
