@@ -134,3 +134,32 @@ def test_every_route_of_the_api_counts_against_one_allowance_per_token(limited):
         for path in ("/api/v1/rankings", "/api/v1/offers", "/api/v1/ledger", "/api/v1/people/1")
     ]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_on_sqlite_counters_do_not_wait_for_the_ledgers_write_lock(limited):
+    """A writer holding the main database (a long import, a redemption) does not hold up
+    the counters: on SQLite they live in a file of their own."""
+    import sqlite3
+
+    from tests.conftest import DB_KIND
+
+    if DB_KIND != "sqlite":
+        pytest.skip("PostgreSQL locks rows, not the database")
+    app = limited()
+    with app.app_context():
+        from app.core import rate_limits
+        from app.core.extensions import db
+
+        path = db.engine.url.database
+        holder = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the main file's one write lock, taken
+        try:
+            storage = DatabaseStorage()
+            assert storage.incr("test:lock", 60) == 1
+            assert storage.incr("test:lock", 60) == 2
+            assert storage.get("test:lock") == 2
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert rate_limits.counters_engine().url.database == f"{path}-ratelimits"
+        storage.clear("test:lock")

@@ -7,10 +7,11 @@ database instead: this storage registers the `linli-db://` scheme with `limits` 
 fixed windows with one atomic upsert per hit, on its own connection (committed at once,
 whatever the request then does). With `REDIS_URL` set, Redis is used (app/config.py).
 
-On SQLite a limit must be checked before the request itself writes: a request holds the one
-write lock from its first statement on (app.database), and a counter written on another
-connection would wait for it. Limits on the app or a blueprint are checked first thing, and
-the password and sign-in-code views are reached without touching the database.
+On SQLite the counters live in a database file of their own beside the main one
+(`<file>-ratelimits`): SQLite has one write lock per file, and a counter upsert per limited
+request must not queue with, or hold up, the ledger's writers (a redemption waited behind
+three of them). Limits on the app or a blueprint are still checked first thing, before the
+request's own unit of work begins.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ from app.models.base import table_of
 
 SCHEME = "linli-db"
 _table = table_of(RateLimitCounter)
+_side_engines: dict[str, sa.Engine] = {}
+
+
+def counters_engine() -> sa.Engine:
+    """Where the counters are written: the main database, or on SQLite a file of its own."""
+    main = db.engine
+    path = main.url.database if main.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return main
+    engine = _side_engines.get(path)
+    if engine is None:
+        engine = sa.create_engine(f"sqlite:///{path}-ratelimits")
+        _table.create(engine, checkfirst=True)
+        _side_engines[path] = engine
+    return engine
 
 
 def _app_seconds() -> float:
@@ -53,7 +69,7 @@ class DatabaseStorage(Storage):
         (app.database), so it waits its turn instead of failing."""
         token = mark_read_only(False)
         try:
-            with db.engine.begin() as connection:
+            with counters_engine().begin() as connection:
                 result = connection.execute(statement)
                 return result.scalar_one() if result.returns_rows else result.rowcount
         finally:
@@ -62,7 +78,9 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         """Add `amount` to the key's window; a window that has run out starts again."""
         now = self.clock()
-        insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+        insert = (
+            postgresql.insert if counters_engine().dialect.name == "postgresql" else sqlite.insert
+        )
         values = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
         expired = _table.c.expires_at <= now
         stmt = values.on_conflict_do_update(
@@ -80,7 +98,7 @@ class DatabaseStorage(Storage):
         a deferred BEGIN reads the last committed state without waiting for it."""
         token = mark_read_only(True)
         try:
-            with db.engine.connect() as connection:
+            with counters_engine().connect() as connection:
                 return connection.execute(statement).scalar()
         finally:
             reset_read_only(token)
