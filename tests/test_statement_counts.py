@@ -43,3 +43,15 @@ def test_a_full_redemption_by_the_api_runs_a_bounded_number_of_statements(db, sh
 # SAVEPOINT/RELEASE); the redemption 50 (22 SELECT, 6–7 INSERT, 6 UPDATE, 15 SAVEPOINT/RELEASE).
 CODE_CEILING = 17
 REDEMPTION_CEILING = 50
+
+
+def test_my_rank_is_one_pass_over_the_board(db, now, make_community, make_volunteer):
+    from app.points import rankings
+
+    community = make_community()
+    people = [make_volunteer(community=community, points=p) for p in (10, 30, 20, 40)]
+    with counting() as seen:
+        rank = rankings.rank_of(people[2], rankings.Scope("community", community.id), "month", now)
+    assert (rank.position, rank.of, rank.to_next) == (3, 4, 10)
+    # The wallet, its total, and one aggregate over the board (it was three).
+    assert seen["SELECT"] == 3, dict(seen)

@@ -138,18 +138,18 @@ def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
     wallet = ledger.find_wallet(person)
     earned = ledger.period_total(wallet, key) if wallet else 0
     ranked = _ranked(key, scope, besides=person.id).subquery()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(ranked)) or 0
+    # One pass over the board: how many are on it, how many are ahead, the next place's score.
+    ahead_of_me = ranked.c.amount > earned
+    total, ahead, above = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((ahead_of_me, 1), else_=0)), 0),
+            sa.func.min(sa.case((ahead_of_me, ranked.c.amount))),
+        ).select_from(ranked)
+    ).one()
+    total, ahead = int(total or 0), int(ahead or 0)
     if earned <= 0:
         return Rank(None, earned, total)
-    ahead = (
-        db.session.scalar(
-            sa.select(sa.func.count()).select_from(ranked).where(ranked.c.amount > earned)
-        )
-        or 0
-    )
-    above = db.session.scalar(
-        sa.select(sa.func.min(ranked.c.amount)).where(ranked.c.amount > earned)
-    )
     return Rank(ahead + 1, earned, total, (above - earned) if above is not None else None)
 
 
