@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,9 +33,14 @@ MAX_TAG = 30
 MIN_PASSWORD = 8
 # National volunteer star rating: cumulative verified service hours for 1★ … 5★.
 STAR_HOURS = (100, 300, 600, 1000, 1500)
-# Checked against when a password login names an unknown account, so that the time taken
-# does not tell which logins exist.
-_DUMMY_HASH = generate_password_hash("linli-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when a password login names an unknown account, so that the time
+    taken does not tell which logins exist. Made on first use: hashing costs ~0.1 s, which
+    every worker would otherwise pay at start (issue 17: respawned workers)."""
+    return generate_password_hash("linli-no-such-user")
 
 
 def clean_name(name: str | None, field: str = "name") -> str:
@@ -118,7 +124,7 @@ def authenticate(login_or_phone: str, password: str, *, now: datetime) -> Person
     """
     person = find_by_login(login_or_phone)
     if person is None or not person.password_hash:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     guard = [(ACCOUNT_WRONG_PASSWORDS, person.id)]
     strikes.ensure_open(
