@@ -61,6 +61,11 @@ def public_url(path: str) -> str:
     return (current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")) + path
 
 
+def set_password_url(token: str) -> str:
+    """The one-time set-password link (app.people.accounts) as the person opens it."""
+    return public_url(url_for("auth.set_password", token=token))
+
+
 def scan_url(activity, kind: str, now) -> str:
     """What the projector's QR code opens now: the public address phones reach this server at
     (`LINLI_PUBLIC_URL`), else the address this request came to."""

@@ -1,6 +1,5 @@
 import re
 import uuid
-from decimal import Decimal
 
 from flask import (
     abort,
@@ -17,7 +16,7 @@ from flask_login import current_user
 from app.core import clock, strikes
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
-from app.core.text import mask_name
+from app.core.text import mask_name, yuan
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
 from app.models.base import db_id
@@ -214,10 +213,6 @@ def _month_arg() -> str:
     return month
 
 
-def _yuan(fen: int | None) -> str:
-    return "" if fen is None else f"{Decimal(fen) / 100:.2f}"
-
-
 @bp.route("/<int:shop_id>/statement")
 @role_required("merchant")
 def statement(shop_id: int):
@@ -236,7 +231,7 @@ def statement(shop_id: int):
         totals=redemptions.totals_by_offer(rows),
         points=sum(row.points for row in standing),
         money=sum(row.money_value_fen or 0 for row in standing),
-        yuan=_yuan,
+        yuan=yuan,
         masked=mask_name,
     )
 
@@ -265,7 +260,7 @@ def statement_csv(shop_id: int):
             row.offer.title,
             row.quantity,
             row.points,
-            _yuan(row.money_value_fen),
+            yuan(row.money_value_fen),
             _("yes") if row.voided_at else "",
             row.void_reason,
         ]

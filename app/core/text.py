@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from app.core.errors import InvalidInput
 
 
@@ -16,6 +18,11 @@ def one_line(value: str | None, *, field: str, max_length: int, required, too_lo
     if len(text) > max_length:
         raise InvalidInput(too_long, field=field, max=max_length)
     return text
+
+
+def yuan(fen: int | None) -> str:
+    """Money kept in fen shown in yuan: 1500 → "15.00"; None (no value kept) → ""."""
+    return "" if fen is None else f"{Decimal(fen) / 100:.2f}"
 
 
 def mask_name(name: str) -> str:

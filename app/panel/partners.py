@@ -9,22 +9,18 @@ from wtforms import SelectChoice
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
-from app.core.text import mask_name
+from app.core.text import mask_name, yuan
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.panel import bp
 from app.panel.changes import after_change
 from app.panel.forms import ButtonForm, PartnerForm, PersonForm, ReasonForm
 from app.partners import offers, partners, redemptions, settlements
 from app.people import org, people
-from app.web import public_url, role_required
+from app.web import role_required, set_password_url
 
 
 def _scope():
     return people.visible_community_ids(current_user)
-
-
-def _set_password_url(token: str) -> str:
-    return public_url(url_for("auth.set_password", token=token))
 
 
 # --- the list, create, edit ---------------------------------------------------------------
@@ -156,7 +152,7 @@ def merchant_detail(merchant_id: int):
         status_names=partners.status_names(),
         operators=partners.operators_of(merchant),
         settled=settlements.for_merchant(merchant, limit=6),
-        yuan=settlements.yuan,
+        yuan=yuan,
         rows=redemptions.latest_for_merchant(merchant),
         form=ButtonForm(),
         person_form=PersonForm(prefix="op"),
@@ -199,7 +195,7 @@ def operator_add(merchant_id: int):
             phone=form.phone.data,
             actor=current_user,
             now=clock.now(),
-            link_url=_set_password_url,
+            link_url=set_password_url,
         ),
         done=_("Operator added. A message went to their phone."),
     )
@@ -236,7 +232,7 @@ def operator_link(merchant_id: int, person_id: int):
     return after_change(
         back=url_for(".merchant_detail", merchant_id=merchant.id),
         action=lambda: accounts.send_password_link(
-            person, actor=current_user, now=clock.now(), link_url=_set_password_url
+            person, actor=current_user, now=clock.now(), link_url=set_password_url
         ),
         done=_("A new set-password link went to their phone."),
     )

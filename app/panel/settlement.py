@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.core.text import yuan
 from app.panel import bp
 from app.panel.forms import ButtonForm
 from app.partners import settlements
@@ -29,7 +30,7 @@ def settlement_list():
     return render_template(
         "panel/settlements.html",
         months=settlements.recent_months(clock.now()),
-        yuan=settlements.yuan,
+        yuan=yuan,
     )
 
 
@@ -53,7 +54,7 @@ def settlement_detail(month: str):
         intact=settlements.intact(closing) if closing else None,
         rows=rows,
         closable=closing is None and settlements.closable(month, clock.now()),
-        yuan=settlements.yuan,
+        yuan=yuan,
         form=ButtonForm(),
     )
 
@@ -101,7 +102,7 @@ def settlement_csv(month: str):
             row.redemptions,
             row.voids,
             row.points,
-            settlements.yuan(row.money_value_fen),
+            yuan(row.money_value_fen),
             _("settled") if closing else _("preview, not settled"),
             getattr(row, "content_hash", ""),
         ]

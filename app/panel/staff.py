@@ -15,11 +15,7 @@ from app.panel import bp
 from app.panel.changes import after_change
 from app.panel.forms import ButtonForm, ScopeForm, StaffForm
 from app.people import accounts, org, people
-from app.web import public_url, role_required
-
-
-def _set_password_url(token: str) -> str:
-    return public_url(url_for("auth.set_password", token=token))
+from app.web import role_required, set_password_url
 
 
 def _community_choices():
@@ -49,7 +45,7 @@ def staff_list():
                     admin=form.role.data == "admin",
                     actor=current_user,
                     now=clock.now(),
-                    link_url=_set_password_url,
+                    link_url=set_password_url,
                 )
             except LinliError as exc:
                 rollback_unit_of_work()
@@ -156,7 +152,7 @@ def staff_link(person_id: int):
     return _admin_change(
         person_id,
         lambda person: accounts.send_password_link(
-            person, actor=current_user, now=clock.now(), link_url=_set_password_url
+            person, actor=current_user, now=clock.now(), link_url=set_password_url
         ),
         _("A new set-password link went to their phone."),
     )

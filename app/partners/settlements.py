@@ -328,7 +328,3 @@ def recent_months(now: datetime, count: int = 12) -> list[tuple[str, SettlementM
         )
     }
     return [(m, closed.get(m)) for m in months]
-
-
-def yuan(fen: int | None) -> str:
-    return f"{(fen or 0) / 100:.2f}"
