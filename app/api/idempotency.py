@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.core import clock, strikes
-from app.core.database import commit_unit_of_work, rollback_unit_of_work
+from app.core.database import commit_unit_of_work, rollback_unit_of_work, rows_changed
 from app.core.errors import IdempotencyConflict, InvalidInput, LinliError
 from app.core.extensions import db
 from app.models import IdempotencyRecord
@@ -164,7 +164,6 @@ def _store_refusal(exc: LinliError, person_id: int, key: str, print_: str, now: 
 
 def purge(now: datetime) -> int:
     """Forget records older than the retention; returns how many went."""
-    result = db.session.execute(
+    return rows_changed(
         sa.delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention())
     )
-    return getattr(result, "rowcount", 0) or 0

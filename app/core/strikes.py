@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.core.database import rows_changed
 from app.core.errors import LinliError, TooManyAttempts
 from app.core.extensions import db
 from app.models import Strike
@@ -148,10 +149,9 @@ def record_refusal(exc: LinliError, now: datetime) -> LinliError:
 
 def purge(now: datetime) -> int:
     """Forget windows and pauses that have run out; returns how many went."""
-    result = db.session.execute(
+    return rows_changed(
         sa.delete(Strike).where(
             Strike.window_ends_at <= now,
             sa.or_(Strike.locked_until.is_(None), Strike.locked_until <= now),
         )
     )
-    return getattr(result, "rowcount", 0) or 0
