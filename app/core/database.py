@@ -14,7 +14,7 @@ import contextvars
 import functools
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.core import clock
 from app.core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 def _month_key_of_hour(hour: str, zone: str) -> str | None:
     """The month a whole UTC hour ('2026-11-30 16') falls in, or None when a month begins
     inside it (zones whose offset is not whole hours)."""
-    from datetime import timedelta
-
-    from app.core import clock
-
     tz = ZoneInfo(zone)
     start = datetime.fromisoformat(hour + ":00:00").replace(tzinfo=UTC)
     first = clock.month_key(start, tz)
@@ -69,8 +66,6 @@ def month_key_of(stored: str | None, zone: str) -> str | None:
     key = _month_key_of_hour(stored[:13], zone)
     if key is not None:
         return key
-    from app.core import clock
-
     return clock.month_key(datetime.fromisoformat(stored).replace(tzinfo=UTC), ZoneInfo(zone))
 
 

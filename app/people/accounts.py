@@ -23,9 +23,17 @@ from werkzeug.security import check_password_hash
 from app.channels import outbox
 from app.core import audit
 from app.core.database import rows_changed
-from app.core.errors import BusinessRuleError, CodeExpired, InvalidCode, InvalidInput, NotPermitted
+from app.core.errors import (
+    BusinessRuleError,
+    CodeExpired,
+    InvalidCode,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+)
 from app.core.extensions import db
 from app.core.paging import Page, paginate
+from app.core.text import one_line
 from app.models import OrgUnit, PasswordLink, Person, PersonRole, StaffCommunity
 from app.people import people
 
@@ -35,6 +43,15 @@ LINK_TTL = timedelta(hours=72)
 def _digest(token: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, f"password-link:{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _end_links(person: Person, now: datetime) -> None:
+    """Every unused link of the person stops working now."""
+    db.session.execute(
+        sa.update(PasswordLink)
+        .where(PasswordLink.person_id == person.id, PasswordLink.used_at.is_(None))
+        .values(expires_at=now)
+    )
 
 
 def send_password_link(
@@ -48,11 +65,7 @@ def send_password_link(
             field="person",
             name=person.name,
         )
-    db.session.execute(
-        sa.update(PasswordLink)
-        .where(PasswordLink.person_id == person.id, PasswordLink.used_at.is_(None))
-        .values(expires_at=now)
-    )
+    _end_links(person, now)
     token = secrets.token_urlsafe(32)
     link = PasswordLink(
         person_id=person.id,
@@ -251,8 +264,6 @@ def set_active(
     person: Person, active: bool, *, actor: Person, reason: str, now: datetime
 ) -> Person:
     """Switch an account off (every session ends at once) or on again."""
-    from app.core.text import one_line
-
     _ensure_admin(actor)
     if person.id == actor.id:
         raise NotPermitted(_l("You cannot switch off your own account."), field="person")
@@ -284,11 +295,7 @@ def set_active(
     person.is_active_account = active
     if not active:
         people.end_sessions(person)
-        db.session.execute(
-            sa.update(PasswordLink)
-            .where(PasswordLink.person_id == person.id, PasswordLink.used_at.is_(None))
-            .values(expires_at=now)
-        )
+        _end_links(person, now)
     db.session.flush()
     audit.record(
         "staff.activate" if active else "staff.deactivate",
@@ -329,7 +336,5 @@ def staff_page(text: str, *, community_ids: set[int] | None, page: int | None) -
 def staff_member(person_id: int) -> Person:
     person = people.get(person_id)
     if not (person.has_role("staff") or person.has_role("admin")):
-        from app.core.errors import NotFound
-
         raise NotFound(_l("There is no such staff member."), field="person")
     return person
