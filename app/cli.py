@@ -21,9 +21,7 @@ from app.channels import delivery
 from app.core import clock
 from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_work
 from app.core.errors import LinliError
-from app.core.extensions import db
 from app.core.phones import display_phone
-from app.models import Merchant
 from app.partners import partners
 from app.people import api_tokens, org, people, residents_import
 from app.points import awards, ledger
@@ -164,7 +162,7 @@ def create_user(role, name, phone, login, communities, merchant, password, reset
     """Create a staff member, street administrator or merchant operator."""
     shop = None
     if merchant:
-        shop = db.session.scalar(db.select(Merchant).filter_by(name=merchant))
+        shop = partners.find_by_name(merchant)
         if shop is None:
             raise click.ClickException(_("There is no merchant named “%(name)s”.", name=merchant))
     person = people.create_user(

@@ -428,7 +428,6 @@ def void(
         actor=actor,
     )
     _give_back(redemption)
-    redemption.voided_at = now
     redemption.voided_by_id = actor.id
     redemption.void_reason = reason
     redemption.void_transaction_id = reversal.id
