@@ -632,3 +632,16 @@ def test_the_residents_building_filter_names_each_building_by_its_path(client, d
     org.place(community, "第2网格", "3号楼")
     page = client.get("/panel/residents").text
     assert "第1网格 › 3号楼" in page and "第2网格 › 3号楼" in page
+
+
+def test_the_community_list_is_searchable_and_paged(client, db, make_community, admin, login):
+    for n in range(30):
+        make_community(f"社区{n:02d}号")
+    make_community("阳光社区")
+    login(admin)
+    first = client.get("/panel/org").text
+    assert "第 1 / 2 页（共 31 条）" in first
+    assert "阳光社区" in client.get("/panel/org?page=2").text
+    found = client.get("/panel/org?q=阳光").text
+    assert "阳光社区" in found and "社区01号" not in found
+    assert "没有符合条件的社区" in client.get("/panel/org?q=无此社区").text

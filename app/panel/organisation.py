@@ -34,11 +34,13 @@ def _node(node_id: int):
 @bp.route("/org")
 @role_required("staff", "admin")
 def org_index():
-    scope = _scope()
-    communities = [c for c in org.communities() if scope is None or c.id in scope]
+    text = request.args.get("q", "")[:100]
+    page = org.community_page(text, community_ids=_scope(), page=request.args.get("page", type=int))
     return render_template(
         "panel/org.html",
-        communities=[(c, org.residents_count(c)) for c in communities],
+        page=page,
+        q=text,
+        communities=[(c, org.residents_count(c)) for c in page.items],
         streets=org.streets(),
         form=ButtonForm(),
     )

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.errors import InvalidInput, NotFound, NotPermitted
 from app.core.extensions import db
+from app.core.paging import Page, paginate
 from app.core.text import one_line
 from app.models import Merchant, MerchantCommunity, OrgUnit, Team
 from app.models.org import ORG_KINDS
@@ -193,6 +194,16 @@ def ancestors(node: OrgUnit) -> list[OrgUnit]:
 
 
 # --- staff changes to the tree (audited) ---------------------------------------------------
+
+
+def community_page(text: str, *, community_ids: set[int] | None, page: int | None) -> Page:
+    """Communities (these, or all) whose name contains `text`; one page of them."""
+    query = sa.select(OrgUnit).where(OrgUnit.kind == "community")
+    if community_ids is not None:
+        query = query.where(OrgUnit.id.in_(community_ids))
+    for word in (text or "").split()[:5]:
+        query = query.where(OrgUnit.name.contains(word, autoescape=True))
+    return paginate(query.order_by(OrgUnit.id), page)
 
 
 def streets() -> list[OrgUnit]:
