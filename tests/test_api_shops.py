@@ -128,21 +128,26 @@ def test_offers_are_listed_in_keyset_pages(db, shop, make_user, api):
     assert titles == ["理发", "服务0", "服务1", "服务2", "服务3"]
 
 
-def test_an_operator_of_two_shops_says_which(db, shop, make_merchant):
-    second, _offer = make_merchant(communities=[shop["community"]], name="张记修车")
+def test_an_operator_of_two_shops_redeems_by_the_offer_which_names_its_shop(
+    db, shop, make_merchant
+):
+    second, other_offer = make_merchant(communities=[shop["community"]], name="张记修车")
     operator_id = db.session.scalar(
         sa.select(MerchantOperator.person_id).filter_by(merchant_id=shop["merchant"].id)
     )
     db.session.add(MerchantOperator(merchant_id=second.id, person_id=operator_id))
     db.session.flush()
     digits = shop["phone"].post("/me/redemption-code").get_json()["code"]
-    unclear = shop["till"].post("/redemptions", {"code": digits, "offer_id": shop["offer"].id})
-    assert unclear.status_code == 400 and "merchant_id" in unclear.get_json()["error"]["fields"]
-    clear = shop["till"].post(
-        "/redemptions",
-        {"code": digits, "offer_id": shop["offer"].id, "merchant_id": shop["merchant"].id},
+    # A shop named that is not the offer's: the offer is not found there, the code unspent.
+    wrong = shop["till"].post(
+        "/redemptions", {"code": digits, "offer_id": shop["offer"].id, "merchant_id": second.id}
     )
-    assert clear.status_code == 201
+    assert wrong.status_code == 404 and "offer_id" in wrong.get_json()["error"]["fields"]
+    first = shop["till"].post("/redemptions", {"code": digits, "offer_id": shop["offer"].id})
+    assert first.status_code == 201 and first.get_json()["merchant_id"] == shop["merchant"].id
+    digits = shop["phone"].post("/me/redemption-code").get_json()["code"]
+    sale = shop["till"].post("/redemptions", {"code": digits, "offer_id": other_offer.id})
+    assert sale.status_code == 201 and sale.get_json()["merchant_id"] == second.id
 
 
 @pytest.mark.any_day

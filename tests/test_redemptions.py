@@ -1,5 +1,6 @@
 """Redemptions: codes, offers, limits, idempotency, voids — the rules, one by one."""
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from app.core.errors import (
     NotFound,
     NotPermitted,
 )
+from app.core.extensions import db
 from app.partners import offers, personal_codes, redemptions
 from app.points import ledger
 
@@ -28,6 +30,14 @@ def shop(make_merchant, make_volunteer, make_community, make_user):
     volunteer = make_volunteer(community=community, name="王小芳", points=100)
     operator = make_user("merchant", merchant=merchant, name="店员")
     return merchant, offer, volunteer, operator
+
+
+@contextlib.contextmanager
+def refused(error, match=None):
+    """A refusal, rolled back as every edge rolls back a refused unit of work (services do
+    not savepoint what a refusal leaves: the redemption path relies on the caller)."""
+    with pytest.raises(error, match=match) as caught, db.session.begin_nested():
+        yield caught
 
 
 def sale(merchant, volunteer, now):
@@ -80,7 +90,7 @@ def test_same_key_returns_the_first_receipt_and_other_content_conflicts(db, now,
     )
     assert again.id == first.id and again.replayed
     assert ledger.balance(ledger.wallet_for(volunteer)) == 70
-    with pytest.raises(IdempotencyConflict):
+    with refused(IdempotencyConflict):
         redemptions.redeem(
             ticket=ticket,
             merchant=merchant,
@@ -96,7 +106,7 @@ def test_one_code_pays_once(db, now, shop):
     merchant, offer, volunteer, operator = shop
     issued = personal_codes.issue(volunteer, now=now)
     ticket = redemptions.start(issued.token, merchant, operator=None, now=now)
-    with pytest.raises(CodeExpired, match="already used"):
+    with refused(CodeExpired, match="already used"):
         redemptions.start(issued.digits, merchant, operator=None, now=now)
     redemptions.redeem(
         ticket=ticket,
@@ -107,7 +117,7 @@ def test_one_code_pays_once(db, now, shop):
         idempotency_key="a",
         now=now,
     )
-    with pytest.raises(CodeExpired, match="already used"):
+    with refused(CodeExpired, match="already used"):
         redemptions.redeem(
             ticket=ticket,
             merchant=merchant,
@@ -123,11 +133,11 @@ def test_one_code_pays_once(db, now, shop):
 def test_codes_expire_and_bad_codes_are_named(db, now, shop):
     merchant, _offer, volunteer, _operator = shop
     issued = personal_codes.issue(volunteer, now=now)
-    with pytest.raises(CodeExpired, match="expired"):
+    with refused(CodeExpired, match="expired"):
         redemptions.start(issued.digits, merchant, operator=None, now=now + timedelta(seconds=61))
-    with pytest.raises(InvalidCode, match="8 digits"):
+    with refused(InvalidCode, match="8 digits"):
         redemptions.start("12345", merchant, operator=None, now=now)
-    with pytest.raises(InvalidCode, match="not a Linli"):
+    with refused(InvalidCode, match="not a Linli"):
         redemptions.start("https://example.com/hello", merchant, operator=None, now=now)
 
 
@@ -135,9 +145,9 @@ def test_a_ticket_is_for_one_shop_and_a_few_minutes(db, now, shop, make_merchant
     merchant, offer, volunteer, operator = shop
     other, _ = make_merchant(communities=[volunteer.community])
     ticket = sale(merchant, volunteer, now)
-    with pytest.raises(InvalidCode):
+    with refused(InvalidCode):
         redemptions.read_ticket(ticket.token, other, now=now)
-    with pytest.raises(CodeExpired):
+    with refused(CodeExpired):
         redemptions.read_ticket(ticket.token, merchant, now=now + timedelta(minutes=6))
     assert (
         redemptions.read_ticket(ticket.token, merchant, now=now + timedelta(minutes=4)).person
@@ -148,7 +158,7 @@ def test_a_ticket_is_for_one_shop_and_a_few_minutes(db, now, shop, make_merchant
 def test_a_shop_serves_only_its_communities(db, now, shop, make_volunteer):
     merchant, _offer, _volunteer, _operator = shop
     stranger = make_volunteer(points=100)
-    with pytest.raises(BusinessRuleError, match="cannot be used at this shop"):
+    with refused(BusinessRuleError, match="cannot be used at this shop"):
         sale(merchant, stranger, now)
 
 
@@ -158,7 +168,7 @@ def test_not_enough_points_charges_nothing(db, now, make_merchant, make_voluntee
     volunteer = make_volunteer(community=community, points=100)
     ticket = sale(merchant, volunteer, now)
     assert redemptions.choices(ticket, merchant, now=now).items[0].affordable is False
-    with pytest.raises(InsufficientPoints):
+    with refused(InsufficientPoints):
         redemptions.redeem(
             ticket=ticket,
             merchant=merchant,
@@ -179,7 +189,7 @@ def test_bad_quantities_are_refused(
     community = make_community()
     merchant, offer = make_merchant(communities=[community], points_cost=5, max_quantity=3)
     volunteer = make_volunteer(community=community, points=100)
-    with pytest.raises(InvalidInput, match="from 1 to 3"):
+    with refused(InvalidInput, match="from 1 to 3"):
         redemptions.redeem(
             ticket=sale(merchant, volunteer, now),
             merchant=merchant,
@@ -194,7 +204,7 @@ def test_bad_quantities_are_refused(
 def test_inactive_and_out_of_date_offers_are_refused(db, now, shop):
     merchant, offer, volunteer, operator = shop
     offer.active = False
-    with pytest.raises(BusinessRuleError, match="switched off"):
+    with refused(BusinessRuleError, match="switched off"):
         redemptions.redeem(
             ticket=sale(merchant, volunteer, now),
             merchant=merchant,
@@ -206,7 +216,7 @@ def test_inactive_and_out_of_date_offers_are_refused(db, now, shop):
         )
     offer.active = True
     offer.valid_to = now - timedelta(days=1)
-    with pytest.raises(BusinessRuleError, match="ended"):
+    with refused(BusinessRuleError, match="ended"):
         redemptions.redeem(
             ticket=sale(merchant, volunteer, now),
             merchant=merchant,
@@ -246,13 +256,13 @@ def test_stock_daily_quota_and_monthly_limit(
         )
 
     buy(alice, 3, "a1")
-    with pytest.raises(BusinessRuleError, match="3 per person per month"):
+    with refused(BusinessRuleError, match="3 per person per month"):
         buy(alice, 1, "a2")
-    with pytest.raises(BusinessRuleError, match="quota"):
+    with refused(BusinessRuleError, match="quota"):
         buy(bob, 2, "b1")  # 3 + 2 > 4 today
     buy(bob, 1, "b2")
     tomorrow = now + timedelta(days=1)
-    with pytest.raises(BusinessRuleError, match="stock"):
+    with refused(BusinessRuleError, match="stock"):
         buy(bob, 2, "b3", tomorrow)  # 1 left in stock
     assert offer.stock == 1
     assert ledger.balance(ledger.wallet_for(bob)) == 490
@@ -270,7 +280,7 @@ def test_void_within_the_window_then_only_staff(db, now, shop, make_user):
         idempotency_key="v1",
         now=now,
     )
-    with pytest.raises(InvalidInput):
+    with refused(InvalidInput):
         redemptions.void(first, actor=operator, reason=" ", now=now, as_staff=False)
     redemptions.void(
         first, actor=operator, reason="按错了", now=now + timedelta(minutes=29), as_staff=False
@@ -288,7 +298,7 @@ def test_void_within_the_window_then_only_staff(db, now, shop, make_user):
         now=now,
     )
     late = now + timedelta(minutes=31)
-    with pytest.raises(NotPermitted, match="Only staff"):
+    with refused(NotPermitted, match="Only staff"):
         redemptions.void(second, actor=operator, reason="迟了", now=late, as_staff=False)
     staff = make_user(communities=[volunteer.community])
     redemptions.void(second, actor=staff, reason="顾客投诉", now=late, as_staff=True)
@@ -338,9 +348,9 @@ def test_another_merchants_redemption_is_not_found(db, now, shop, make_merchant)
         now=now,
     )
     other, other_offer = make_merchant(communities=[volunteer.community])
-    with pytest.raises(NotFound):
+    with refused(NotFound):
         redemptions.get_for_merchant(other, done.id)
-    with pytest.raises(NotFound):
+    with refused(NotFound):
         redemptions.redeem(
             ticket=sale(merchant, volunteer, now),
             merchant=merchant,
@@ -366,7 +376,7 @@ def test_offers_wait_for_staff_when_the_shop_needs_approval(db, now, make_mercha
     )
     assert fresh.review == "pending"
     staff = make_user(kind="admin")
-    with pytest.raises(InvalidInput):
+    with refused(InvalidInput):
         offers.review_offer(fresh, approve=False, note="", actor=staff, now=now)
     offers.review_offer(fresh, approve=True, note="", actor=staff, now=now)
     assert fresh.review == "live"

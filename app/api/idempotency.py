@@ -28,7 +28,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.core import clock, strikes
-from app.core.database import commit_unit_of_work, rollback_unit_of_work, rows_changed
+from app.core.database import (
+    commit_unit_of_work,
+    insert_unless_taken,
+    rollback_unit_of_work,
+    rows_changed,
+)
 from app.core.errors import IdempotencyConflict, InvalidInput, LinliError
 from app.core.extensions import db
 from app.models import IdempotencyRecord
@@ -107,6 +112,14 @@ def _store(
     return record
 
 
+def _claim(person_id: int, key: str, print_: str, now: datetime) -> IdempotencyRecord | None:
+    """The key's record, status 0 (in flight); None when the key is taken."""
+    return insert_unless_taken(
+        IdempotencyRecord,
+        dict(person_id=person_id, key=key, fingerprint=print_, status=0, body="", created_at=now),
+    )
+
+
 def idempotent(view):
     """Wrap a POST view of the API: require the header, replay or conflict, store."""
 
@@ -116,19 +129,17 @@ def idempotent(view):
         print_ = fingerprint()
         person_id = g.api_person.id
         now = clock.now()
-        found = _find(person_id, key, now)
-        if found is not None:
-            return _replay(found, print_)
-        # Claim the key before doing the work: a parallel request with the same key waits
-        # here (PostgreSQL) or never got this far (SQLite) until this one has finished.
-        try:
-            with db.session.begin_nested():
-                record = _store(person_id, key, print_, 0, "", now)  # status 0: in flight
-        except IntegrityError:
+        # Claim the key before doing the work, in one statement: a parallel request with the
+        # same key waits here (PostgreSQL) or never got this far (SQLite) until this one has
+        # finished, and then finds it taken.
+        record = _claim(person_id, key, print_, now)
+        if record is None:
             found = _find(person_id, key, now)
-            if found is None:  # the other request's work was refused and not stored
-                raise IdempotencyConflict(_IN_FLIGHT, field=HEADER) from None
-            return _replay(found, print_)
+            if found is not None:
+                return _replay(found, print_)
+            record = _claim(person_id, key, print_, now)  # it had expired and is gone
+            if record is None:
+                raise IdempotencyConflict(_IN_FLIGHT, field=HEADER)
         g.idempotency_record = record
         try:
             response = make_response(view(*args, **kwargs))

@@ -395,7 +395,9 @@ class RedemptionIn(Strict):
     quantity = Int(load_default=1, validate=between(1, offers.MAX_QUANTITY))
     merchant_id = Int(
         validate=between(1, MAX_ID),
-        metadata={"description": _l("Only for operators of several shops.")},
+        metadata={
+            "description": _l("Optional: the offer names its shop; if given, it must match.")
+        },
     )
 
 

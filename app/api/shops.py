@@ -179,10 +179,13 @@ def redemption_list():
 @idempotent
 def redemption_create():
     data = load_body(RedemptionIn())
-    shop = operated_merchant(data.get("merchant_id"))
-    offer = db.session.get(Offer, data["offer_id"])
-    if offer is None or offer.merchant_id != shop.id:
+    if not caller().has_role("merchant"):
+        abort(403)
+    # The offer names its shop: one of the caller's, and the one named if they name one.
+    offer = offers.operated_offer(caller(), data["offer_id"])
+    if offer is None or data.get("merchant_id") not in (None, offer.merchant_id):
         raise NotFound(field="offer_id")
+    shop = offer.merchant
     now = clock.now()
     ticket = redemptions.start(data["code"], shop, operator=caller(), now=now)
     redemption = redemptions.redeem(
@@ -194,6 +197,7 @@ def redemption_create():
         idempotency_key=service_key(),
         now=now,
         source="api",
+        new_key=True,
     )
     return RedemptionOut().dump(_redemption(redemption)), 201
 

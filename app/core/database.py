@@ -142,6 +142,20 @@ def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | No
     return db.session.execute(stmt.returning(current)).first() is not None
 
 
+def insert_unless_taken(model, values: dict):
+    """INSERT one row of `model` and return it as an ORM object, or None when a unique key
+    of the table is already taken (`ON CONFLICT DO NOTHING … RETURNING`).
+
+    One round trip and no savepoint: a taken key is an answer, not an error that would
+    spoil the transaction. On PostgreSQL an insert that meets a key another transaction
+    has just written waits for it, and inserts after all if that one rolls back.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(model)
+    return db.session.scalars(statement).first()
+
+
 def after_commit(callback: Callable[[], None]) -> None:
     """Run `callback` once the current unit of work has committed (never if it rolls back).
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
@@ -13,6 +13,9 @@ from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.org import OrgUnit
 from app.models.people import Person
+
+if TYPE_CHECKING:
+    from app.models.ledger import Account
 
 MERCHANT_TIERS = ("street", "community")
 # proposed: a worker asked for a street-level partner, the administrator has not approved it;
@@ -55,6 +58,13 @@ class Merchant(Model):
         secondary="merchant_communities", order_by="OrgUnit.name"
     )
     offers: Mapped[list[Offer]] = relationship(back_populates="merchant", order_by="Offer.id")
+    # Where its redeemed points go (app.points.ledger.merchant_account opens it).
+    account: Mapped[Account | None] = relationship(
+        primaryjoin="and_(foreign(Account.owner_id) == Merchant.id, "
+        "Account.owner_type == 'merchant', Account.kind == 'merchant')",
+        viewonly=True,
+        uselist=False,
+    )
 
     @property
     def active(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
 from app.models.org import OrgUnit
+
+if TYPE_CHECKING:
+    from app.models.ledger import Account
 
 USER_ROLES = ("staff", "admin", "merchant")
 # A 三长 role and the level of the tree it is held on.
@@ -63,6 +67,14 @@ class Person(UserMixin, Model):
     )
     staff_communities: Mapped[list[StaffCommunity]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
+    )
+    # The points wallet (app.points.ledger.wallet_for opens it): a relationship so that a
+    # hot path can load it with the person in one statement (joinedload).
+    wallet: Mapped[Account | None] = relationship(
+        primaryjoin="and_(foreign(Account.owner_id) == Person.id, "
+        "Account.owner_type == 'person', Account.kind == 'wallet')",
+        viewonly=True,
+        uselist=False,
     )
 
     @property

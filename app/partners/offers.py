@@ -11,6 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app.core import audit, clock
 from app.core.errors import BusinessRuleError, InvalidInput, NotFound
@@ -344,6 +345,17 @@ def get_offer(offer_id: int) -> Offer:
     return offer
 
 
+def operated_offer(person: Person, offer_id: int) -> Offer | None:
+    """An offer of a shop `person` operates, with its shop and the shop's account, in one
+    statement (the till's redemption path); None for anyone else's offer."""
+    return db.session.scalar(
+        sa.select(Offer)
+        .join(MerchantOperator, MerchantOperator.merchant_id == Offer.merchant_id)
+        .where(Offer.id == offer_id, MerchantOperator.person_id == person.id)
+        .options(joinedload(Offer.merchant).joinedload(Merchant.account))
+    )
+
+
 def merchants_of(person: Person) -> list[Merchant]:
     return list(
         db.session.scalars(
@@ -422,6 +434,14 @@ def availability(offer: Offer, person: Person, balance: int, now: datetime) -> A
     if reason is None and left_today == 0:
         reason = str(_l("Today's quota for this offer is used up."))
     return Availability(offer, reason, balance >= offer.points_cost, left_month, left_today)
+
+
+def serves_clause(merchant: Merchant) -> sa.ColumnElement[bool]:
+    """`serves` as SQL about a selected Person row, to ask together with loading them."""
+    return sa.exists().where(
+        MerchantCommunity.merchant_id == merchant.id,
+        MerchantCommunity.community_id == Person.community_id,
+    )
 
 
 def serves(merchant: Merchant, person: Person) -> bool:

@@ -11,7 +11,6 @@ with a chance of live codes / 10^digits (app.redemptions counts and pauses wrong
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ _REFRESH = _l("Ask the volunteer to refresh their code and scan again.")
 
 @dataclass(frozen=True)
 class UsedCode:
-    person: Person
+    person_id: int
     code_id: int
 
 
@@ -99,45 +98,43 @@ def looks_signed(token: str) -> bool:
     return True
 
 
-def _find(text: str) -> tuple[PersonalCode | None, bool]:
-    """The row a scanned token or typed digits name, and whether the text was a token."""
+def _parse(text: str) -> tuple[str | None, int | None, str | None]:
+    """What a code names: (typed digits, None, None) or (None, row id, secret of a signed
+    QR token). A token without our signature is refused (and logged) before any lookup."""
     text = "".join((text or "").split())
     if text.isdigit() and len(text) == DIGITS:
-        return db.session.scalar(sa.select(PersonalCode).filter_by(digits=text)), False
+        return text, None, None
     try:
         row_id, secret = _signer().unsign(text).decode().split(".", 1)
-        row = db.session.get(PersonalCode, int(row_id))
+        return None, int(row_id), secret
     except (BadSignature, ValueError, UnicodeDecodeError):
         log.warning("refused a forged or unreadable personal code: %r", text[:120])
         raise InvalidCode(_l("This is not a Linli volunteer code."), field="code") from None
-    if row is not None and not hmac.compare_digest(row.secret_hash, _hash(secret)):
-        row = None
-    return row, True
 
 
 def use(text: str, *, now: datetime) -> UsedCode:
-    """Spend a code (scanned token or typed digits) and return whose it was.
+    """Spend a code (scanned token or typed digits) and say whose it was.
 
-    Single use: the code is marked used by an atomic update, so two merchants scanning
-    the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
+    Single use: the code is marked used by one conditional update, so two merchants
+    scanning the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
     """
-    row, _was_token = _find(text)
-    if row is None:
-        raise InvalidCode(_l("No volunteer has this code. %(hint)s"), field="code", hint=_REFRESH)
+    digits, row_id, secret = _parse(text)
     table = table_of(PersonalCode)
+    named = table.c.digits == digits if digits else table.c.id == row_id
+    if secret is not None:
+        named = sa.and_(named, table.c.secret_hash == _hash(secret))
     taken = db.session.execute(
         sa.update(table)
-        .where(table.c.id == row.id, table.c.used_at.is_(None), table.c.expires_at > now)
+        .where(named, table.c.used_at.is_(None), table.c.expires_at > now)
         .values(used_at=now)
-        .returning(table.c.person_id)
+        .returning(table.c.person_id, table.c.id)
     ).first()
-    if taken is None:
-        db.session.refresh(row)
-        if row.used_at is not None:
-            raise CodeExpired(
-                _l("This code was already used. %(hint)s"), field="code", hint=_REFRESH
-            )
-        raise CodeExpired(_l("This code has expired. %(hint)s"), field="code", hint=_REFRESH)
-    person = db.session.get(Person, taken[0])
-    assert person is not None  # a code's person is never deleted
-    return UsedCode(person, row.id)
+    if taken is not None:
+        return UsedCode(taken.person_id, taken.id)
+    # Refused: say why (one more read, only on this path).
+    row = db.session.execute(sa.select(table.c.used_at).where(named)).first()
+    if row is None:
+        raise InvalidCode(_l("No volunteer has this code. %(hint)s"), field="code", hint=_REFRESH)
+    if row.used_at is not None:
+        raise CodeExpired(_l("This code was already used. %(hint)s"), field="code", hint=_REFRESH)
+    raise CodeExpired(_l("This code has expired. %(hint)s"), field="code", hint=_REFRESH)

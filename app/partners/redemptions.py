@@ -25,11 +25,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.channels import outbox
 from app.core import audit, clock, strikes
-from app.core.database import add_to_counter, rows_changed
+from app.core.database import add_to_counter, insert_unless_taken, rows_changed
 from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -108,12 +108,19 @@ def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: d
         if typed:
             exc.strikes = tuple(guards)
         raise
-    if not offers.serves(merchant, used.person):
+    # Whose it was, whether this shop serves them, and what a sale then needs of them (their
+    # community's clock for the message, their wallet), in one statement.
+    person, served = db.session.execute(
+        sa.select(Person, offers.serves_clause(merchant))
+        .where(Person.id == used.person_id)
+        .options(joinedload(Person.community), joinedload(Person.wallet))
+    ).one()
+    if not served:
         raise BusinessRuleError(_CANNOT_USE, field="code", strikes=guards if typed else ())
     token = _serializer().dumps(
-        {"p": used.person.id, "m": merchant.id, "c": used.code_id, "t": now.timestamp()}
+        {"p": person.id, "m": merchant.id, "c": used.code_id, "t": now.timestamp()}
     )
-    return Ticket(token, used.person, used.code_id)
+    return Ticket(token, person, used.code_id)
 
 
 def read_ticket(token: str, merchant: Merchant, *, now: datetime) -> Ticket:
@@ -254,15 +261,22 @@ def redeem(
     idempotency_key: str,
     now: datetime,
     source: str = "merchant",
+    new_key: bool = False,
 ) -> Redemption:
     """Spend the volunteer's points on `quantity` units of `offer`; return the redemption.
 
     Raises InvalidInput (quantity), BusinessRuleError (offer not available, a limit),
     InsufficientPoints, CodeExpired (the code was already used for another redemption).
+    Runs in the caller's unit of work without savepoints: on a refusal the caller rolls the
+    whole of it back (every edge does), so nothing of a refused sale is left.
+
+    A key seen before returns the first receipt. `new_key`: the caller made the key from a
+    record it has just created (the API's Idempotency-Key record), so it cannot have been
+    seen and is not looked up (the ledger's unique key would still catch it).
     """
     if not idempotency_key or len(idempotency_key) > 100:
         raise InvalidInput(_l("An idempotency key is required."), field="idempotency_key")
-    found = _by_key(idempotency_key)
+    found = None if new_key else _by_key(idempotency_key)
     if found is not None:
         return _replay(found, ticket, offer, quantity)
     if offer.merchant_id != merchant.id:
@@ -275,57 +289,62 @@ def redeem(
     if reason:
         raise BusinessRuleError(reason, field="offer")
     person = ticket.person
+    wallet = ledger.wallet_for(person)
     points = offer.points_cost * quantity
-    receipt_no = f"R{clock.local(now, None):%y%m%d}-{secrets.token_hex(3).upper()}"
+    receipt_no = _receipt_no(now)
     try:
-        with db.session.begin_nested():
-            _take(offer, person, quantity, now)
-            txn = ledger.post(
-                kind="redemption",
-                legs=[
-                    ledger.Leg(ledger.wallet_for(person), -points),
-                    ledger.Leg(ledger.merchant_account(merchant), points),
-                ],
-                idempotency_key=f"redemption:{idempotency_key}",
-                now=now,
-                memo=f"{merchant.name}：{offer.title} ×{quantity}（{receipt_no}）",
-                actor=operator,
-            )
-            redemption = Redemption(
-                receipt_no=receipt_no,
-                merchant_id=merchant.id,
-                offer_id=offer.id,
-                person_id=person.id,
-                community_id=person.community_id,
-                operator_id=operator.id if operator else None,
-                code_id=ticket.code_id,
-                idempotency_key=idempotency_key,
-                quantity=quantity,
-                points=points,
-                money_value_fen=(
-                    offer.money_value_fen * quantity if offer.money_value_fen is not None else None
-                ),
-                day=offers.local_day(now),
-                transaction_id=txn.id,
-                created_at=now,
-            )
-            db.session.add(redemption)
-            db.session.flush()
+        # The ledger's key is the sale's: a second confirm with this key (a double tap, a
+        # retry) gets the first transaction back, and with it the first receipt.
+        txn = ledger.post(
+            kind="redemption",
+            legs=[
+                ledger.Leg(wallet, -points),
+                ledger.Leg(ledger.merchant_account(merchant), points),
+            ],
+            idempotency_key=f"redemption:{idempotency_key}",
+            now=now,
+            memo=_memo(merchant, offer, quantity, receipt_no),
+            actor=operator,
+            savepoint=False,
+        )
     except InsufficientPoints:
         # A shop learns whether the points suffice, never the balance (PRODUCT.md).
         raise InsufficientPoints(
             _l("The volunteer does not have enough points for this."), field="quantity"
         ) from None
-    except IntegrityError:
-        # A parallel confirm with the same key won (return its receipt), or this code was
-        # already spent on another redemption.
+    if txn.replayed:
         found = _by_key(idempotency_key)
-        if found is not None:
-            return _replay(found, ticket, offer, quantity)
-        raise CodeExpired(
-            _l("This code was already used. Ask the volunteer to refresh their code."),
-            field="code",
-        ) from None
+        if found is None:  # the key was used for another kind of posting
+            raise IdempotencyConflict(field="idempotency_key")
+        return _replay(found, ticket, offer, quantity)
+    _take(offer, person, quantity, now)
+    fields = dict(
+        merchant_id=merchant.id,
+        offer_id=offer.id,
+        person_id=person.id,
+        community_id=person.community_id,
+        operator_id=operator.id if operator else None,
+        code_id=ticket.code_id,
+        idempotency_key=idempotency_key,
+        quantity=quantity,
+        points=points,
+        money_value_fen=(
+            offer.money_value_fen * quantity if offer.money_value_fen is not None else None
+        ),
+        day=offers.local_day(now),
+        transaction_id=txn.id,
+        created_at=now,
+    )
+    redemption = insert_unless_taken(Redemption, {**fields, "receipt_no": receipt_no})
+    while redemption is None:  # a unique key is taken: the code's, or (rarely) the receipt's
+        if db.session.scalar(sa.select(Redemption.id).filter_by(code_id=ticket.code_id)):
+            raise CodeExpired(
+                _l("This code was already used. Ask the volunteer to refresh their code."),
+                field="code",
+            )
+        receipt_no = _receipt_no(now)
+        txn.memo = _memo(merchant, offer, quantity, receipt_no)
+        redemption = insert_unless_taken(Redemption, {**fields, "receipt_no": receipt_no})
     redemption.replayed = False
     audit.record(
         "redemption.create",
@@ -349,10 +368,19 @@ def redeem(
             offer=offer.title,
             quantity=quantity,
             receipt=receipt_no,
-            balance=ledger.balance(ledger.wallet_for(person)),
+            balance=wallet.balance,  # as the posting left it
         )
     outbox.queue(person=person, kind="redemption", body=body, now=now)
     return redemption
+
+
+def _receipt_no(now: datetime) -> str:
+    """R<local yymmdd>-<8 random hex digits>: short to read out, and a second draw if taken."""
+    return f"R{clock.local(now, None):%y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _memo(merchant: Merchant, offer: Offer, quantity: int, receipt_no: str) -> str:
+    return f"{merchant.name}：{offer.title} ×{quantity}（{receipt_no}）"
 
 
 def void_window() -> timedelta:

@@ -54,7 +54,16 @@ def authenticate(token: str, *, now: datetime) -> ApiToken | None:
     """The token row (its `person` speaks), or None: unknown, revoked, person deactivated."""
     if not token or not token.startswith(PREFIX) or len(token) > 200:
         return None
-    row = db.session.scalar(sa.select(ApiToken).filter_by(token_hash=_digest(token)))
+    # The person and their roles with the token: every API request asks who may do what.
+    row = (
+        db.session.execute(
+            sa.select(ApiToken)
+            .filter_by(token_hash=_digest(token))
+            .options(joinedload(ApiToken.person).joinedload(Person.roles))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None or not row.person.is_active:
         return None
     return row

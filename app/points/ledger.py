@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.clock import ALL_TIME, month_key, year_key
-from app.core.database import add_to_counter, holds_write_lock
+from app.core.database import add_to_counter, holds_write_lock, insert_unless_taken
 from app.core.errors import (
     AlreadyReversed,
     BudgetExceeded,
@@ -79,21 +79,28 @@ def period_keys(moment: datetime) -> tuple[str, str, str]:
 
 
 def _open_account(kind: str, owner_type: str, owner_id: int, community_id: int | None) -> Account:
+    """The account, opened when missing. Two first postings at once (a new shop's first two
+    sales) both get the one account: the second insert finds the key taken."""
     account = find_account(kind, owner_type, owner_id)
     if account is None:
-        account = Account(
-            kind=kind, owner_type=owner_type, owner_id=owner_id, community_id=community_id
-        )
-        db.session.add(account)
-        db.session.flush()
+        values = dict(kind=kind, owner_type=owner_type, owner_id=owner_id)
+        account = insert_unless_taken(Account, {**values, "community_id": community_id})
+        if account is None:
+            account = find_account(kind, owner_type, owner_id)
+    assert account is not None
     return account
 
 
 def wallet_for(person: Person) -> Account:
-    """The person's points wallet, opened on first use."""
+    """The person's points wallet, opened on first use (loaded with the person where a hot
+    path asked for `joinedload(Person.wallet)`)."""
     if person.id is None:
         db.session.flush()
-    return _open_account("wallet", "person", person.id, person.community_id)
+    account = person.wallet
+    if account is None:
+        account = _open_account("wallet", "person", person.id, person.community_id)
+        set_committed_value(person, "wallet", account)
+    return account
 
 
 def issuance_account(community: OrgUnit) -> Account:
@@ -102,7 +109,11 @@ def issuance_account(community: OrgUnit) -> Account:
 
 
 def merchant_account(merchant) -> Account:
-    return _open_account("merchant", "merchant", merchant.id, None)
+    account = merchant.account
+    if account is None:
+        account = _open_account("merchant", "merchant", merchant.id, None)
+        set_committed_value(merchant, "account", account)
+    return account
 
 
 def get_transaction(transaction_id: int | None) -> LedgerTransaction:
@@ -210,13 +221,20 @@ def post(
     actor: Person | None = None,
     may_exceed_budget: bool = False,
     reverses: LedgerTransaction | None = None,
+    savepoint: bool = True,
 ) -> LedgerTransaction:
-    """Post one balanced transaction and return it (or the one posted earlier with this key).
+    """Post one balanced transaction and return it (or the one posted earlier with this key,
+    with `replayed` set).
 
     Raises InvalidInput / InvalidAmount / UnknownAccount for malformed postings,
     InsufficientPoints when a wallet would go below zero, BudgetExceeded when a community's
     monthly budget would be passed (unless `may_exceed_budget`, for administrators), and
     IdempotencyConflict when the key was used for a different posting.
+
+    A refused posting leaves nothing behind: it runs in a savepoint, so that a caller posting
+    many (a bulk award) can go on with the rest. A caller that rolls its whole unit of work
+    back on any refusal (a redemption: every edge does) passes `savepoint=False` and saves
+    the round trips.
     """
     legs = list(legs)
     _validate(kind, legs, idempotency_key)
@@ -226,12 +244,10 @@ def post(
             "this unit of work was marked read-only"
         )
     fingerprint = _fingerprint(kind, legs, reverses.id if reverses else None)
-    found = _existing(idempotency_key, fingerprint)
-    if found is not None:
-        found.replayed = True
-        return found
-    # A savepoint around the posting: a refused posting leaves nothing behind, and a caller
-    # posting many (a bulk award) can go on with the rest.
+    if not savepoint:
+        return _write(
+            kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
+        )
     with db.session.begin_nested():
         return _write(
             kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
@@ -239,58 +255,48 @@ def post(
 
 
 def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses):
-
-    txn = LedgerTransaction(
-        kind=kind,
-        memo=memo[:500],
-        actor_id=actor.id if actor else None,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        reverses_id=reverses.id if reverses else None,
-        created_at=now,
+    # The unique key decides between two posts of one key (a retry, a double tap): the
+    # second insert finds it taken (on PostgreSQL once the first commits) and returns the
+    # first transaction. A reversal's original is unique too: one reversal each.
+    txn = insert_unless_taken(
+        LedgerTransaction,
+        dict(
+            kind=kind,
+            memo=memo[:500],
+            actor_id=actor.id if actor else None,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            reverses_id=reverses.id if reverses else None,
+            created_at=now,
+        ),
     )
-    # The unique key decides races between two posts of one key: the loser's insert fails
-    # (on PostgreSQL, once the winner commits) and it returns the winner's transaction.
-    try:
-        with db.session.begin_nested():
-            db.session.add(txn)
-            db.session.flush()
-    except IntegrityError:
+    if txn is None:
         found = _existing(idempotency_key, fingerprint)
         if found is not None:
             found.replayed = True
             return found
         if reverses is not None:
-            raise AlreadyReversed() from None
-        raise
+            raise AlreadyReversed()
+        raise RuntimeError(f"ledger transaction {idempotency_key!r} conflicts with no key")
 
     personal = sorted((leg for leg in legs if leg.account.kind == "wallet"), key=_by_account)
     shared = sorted((leg for leg in legs if leg.account.kind != "wallet"), key=_by_account)
 
-    # Lock and check wallets, in id order so two postings never wait on each other in a cycle.
-    if personal:
-        locked = db.session.scalars(
-            sa.select(Account)
-            .where(Account.id.in_([leg.account.id for leg in personal]))
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-        balances = {account.id: account.balance for account in locked}
-        for leg in personal:
-            if balances[leg.account.id] + leg.amount < 0:
-                raise InsufficientPoints(balance=balances[leg.account.id], needed=-leg.amount)
+    # Wallets first, in id order (two postings never wait on each other in a cycle): each
+    # is locked, checked and changed by one conditional update.
+    for leg in personal:
+        if not _add_to_balance(leg, keep_positive=True):
+            raise InsufficientPoints(balance=balance(leg.account), needed=-leg.amount)
 
-    db.session.add_all(
-        LedgerEntry(transaction_id=txn.id, account_id=leg.account.id, amount=leg.amount)
-        for leg in legs
+    db.session.execute(
+        sa.insert(LedgerEntry),
+        [dict(transaction_id=txn.id, account_id=leg.account.id, amount=leg.amount) for leg in legs],
     )
 
     earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
     periods = period_keys(now)
-    for leg in personal:
-        _add_to_balance(leg)
-        if earning:
+    if earning:
+        for leg in personal:
             for period in periods:
                 _add_period_total(leg.account.id, period, leg.amount, None)
     # Shared accounts last, just before the caller commits.
@@ -299,7 +305,6 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
         if earning and leg.account.kind == "issuance":
             _count_issued(leg, periods, actor, may_exceed_budget)
 
-    db.session.flush()
     txn.replayed = False
     return txn
 
@@ -308,14 +313,20 @@ def _by_account(leg: Leg) -> int:
     return leg.account.id
 
 
-def _add_to_balance(leg: Leg) -> None:
-    db.session.execute(
-        sa.update(Account)
-        .where(Account.id == leg.account.id)
-        .values(balance=Account.balance + leg.amount)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(leg.account, ["balance"])
+def _add_to_balance(leg: Leg, *, keep_positive: bool = False) -> bool:
+    """Add the leg to its account's balance (only if it stays at or above zero, with
+    `keep_positive`); the new balance is kept on the account object. False: refused."""
+    table = table_of(Account)
+    statement = sa.update(table).where(table.c.id == leg.account.id)
+    if keep_positive:
+        statement = statement.where(table.c.balance + leg.amount >= 0)
+    row = db.session.execute(
+        statement.values(balance=table.c.balance + leg.amount).returning(table.c.balance)
+    ).first()
+    if row is None:
+        return False
+    set_committed_value(leg.account, "balance", row[0])
+    return True
 
 
 def _count_issued(leg: Leg, periods: Sequence[str], actor, may_exceed_budget: bool) -> None:
