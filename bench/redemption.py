@@ -1,0 +1,349 @@
+"""Full redemptions under gunicorn, side by side with the web and database anchors, in one run.
+
+    .venv/bin/python bench/redemption.py                 # PostgreSQL, 4 workers, 3 rounds
+    .venv/bin/python bench/redemption.py --sqlite        # SQLite, 2 workers
+    .venv/bin/python bench/redemption.py --rounds 5 --seconds 15
+
+A full redemption is what a sale costs the server: the volunteer's phone asks for a code
+(`POST /api/v1/me/redemption-code`) and the shop's till redeems it (`POST /api/v1/redemptions`),
+driven by wrk with bench/redeem.lua (8 threads, one connection each). Linli runs as deployed:
+production mode, gunicorn, Redis for the rate limits (the API limits raised out of the way),
+a fresh database of its own (`linli_redeem`, or bench/work/redeem.sqlite3) built by the
+migrations and seeded through the services: 20 shops serving one community, 400 volunteers
+with points to spend.
+
+Each round runs, one after the other: the naive Flask + SQLAlchemy Core transfer app and
+hello world under the same gunicorn (`../shared/anchors/web/app.py`); Linli with the sales
+spread over 20 shops; Linli with every sale at one shop; and the database's own ceiling
+(pgbench `transfer_random.sql`, 8 clients; on SQLite the raw sqlite3 loop). Medians, the
+spread (min–max), the ratios and the load average are printed at the end, with each worker's
+resident memory. Not a test: ./test never runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work"
+ANCHORS = Path(os.environ.get("ANCHORS_DIR") or ROOT.parent / "shared" / "anchors")
+VENV = ROOT / ".venv" / "bin"
+PORT_LINLI, PORT_ANCHOR = 8710, 8711
+SHOPS, VOLUNTEERS, THREADS = 20, 400, 8
+
+
+def sh(command: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=True, text=True, capture_output=True, **kw)
+
+
+def psql(database: str, sql: str | None = None, file: Path | None = None) -> str:
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qAt", "-v"]
+    command += ["ON_ERROR_STOP=1"] + (["-f", str(file)] if file else ["-c", sql or ""])
+    return sh(command).stdout
+
+
+def fresh_pg_database(name: str) -> None:
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {name}")
+
+
+def linli_env(url: str) -> dict:
+    return {
+        **os.environ,
+        "LINLI_ENV": "production",
+        "SECRET_KEY": "bench-secret-only-for-this-machine-0123456789",
+        "LINLI_PUBLIC_URL": f"http://127.0.0.1:{PORT_LINLI}",
+        "DATABASE_URL": url,
+        "LINLI_ALLOW_SQLITE": "1",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "LINLI_INSTANCE_PATH": str(WORK / "instance"),
+        "LINLI_API_RATE_LIMIT": "1000000 per minute",
+        "LINLI_API_REDEEM_RATE_LIMIT": "1000000 per minute",
+    }
+
+
+def build_linli(use_sqlite: bool) -> str:
+    """A migrated, seeded database; writes the tokens wrk needs to bench/work/redeem_data.lua."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    if use_sqlite:
+        path = WORK / "redeem.sqlite3"
+        for suffix in ("", "-wal", "-shm", "-ratelimits"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        fresh_pg_database("linli_redeem")
+        url = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_redeem"
+    env = linli_env(url)
+    sh([str(VENV / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env)
+    sh(["redis-cli", "-n", "14", "FLUSHDB"])
+    seed = subprocess.run(
+        [str(VENV / "python"), "-c", SEED], cwd=ROOT, env=env, text=True, capture_output=True
+    )
+    if seed.returncode:
+        sys.exit(seed.stderr)
+    data = json.loads(seed.stdout.strip().splitlines()[-1])
+    lua = (
+        "return {\n"
+        f"  threads = {THREADS},\n"
+        f"  volunteers = {{{', '.join(repr(t) for t in data['volunteers'])}}},\n"
+        f"  shops = {{{', '.join(repr(t) for t in data['shops'])}}},\n"
+        f"  offers = {{{', '.join(str(o) for o in data['offers'])}}},\n"
+        "}\n"
+    )
+    (WORK / "redeem_data.lua").write_text(lua)
+    return url
+
+
+SEED = f"""
+import json
+from app import create_app
+from app.core import clock
+from app.core.database import commit_unit_of_work
+from app.core.extensions import db
+from app.models import Merchant, MerchantCommunity
+from app.partners import offers
+from app.people import api_tokens, org, people
+from app.points import awards
+
+app = create_app()
+with app.app_context():
+    now = clock.now()
+    community = org.create_community("压测社区")
+    out = {{"volunteers": [], "shops": [], "offers": []}}
+    for n in range({SHOPS}):
+        shop = Merchant(name=f"压测商家{{n}}", tier="community", category="理发")
+        db.session.add(shop)
+        db.session.flush()
+        db.session.add(MerchantCommunity(merchant_id=shop.id, community_id=community.id))
+        offer = offers.create_offer(
+            shop, offers.OfferFields(title="理发", kind="service", points_cost=1),
+            actor=None, by_staff=True, now=now, source="bench")
+        operator = people.create_user(
+            kind="merchant", name=f"店员{{n}}", phone=f"+86139{{n:08d}}", password="bench pass 1",
+            merchant=shop, now=now, actor=None, source="bench")
+        out["shops"].append(api_tokens.create(operator, name="till", actor=None, now=now)[1])
+        out["offers"].append(offer.id)
+    for n in range({VOLUNTEERS}):
+        person = people.create_person(
+            name=f"志愿者{{n}}", phone=f"+86137{{n:08d}}", community=community, now=now,
+            actor=None, source="bench")
+        awards.award(person, 100_000, reason="压测", idempotency_key=f"bench-{{n}}", now=now,
+                     actor=None, source="bench", may_exceed_budget=True, notify=False)
+        out["volunteers"].append(api_tokens.create(person, name="phone", actor=None, now=now)[1])
+    commit_unit_of_work()
+    print(json.dumps(out))
+"""
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception as exc:  # not up yet (or an HTTP error: it is up)
+            if getattr(exc, "code", None):
+                return
+            time.sleep(0.2)
+    sys.exit(f"nothing answered at {url}")
+
+
+class Gunicorn:
+    def __init__(self, app: str, port: int, workers: int, env: dict, cwd: Path):
+        command = [str(VENV / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+        command += ["--preload", "--access-logfile", "/dev/null", app]
+        with open(WORK / f"gunicorn-{port}.log", "w") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
+        self.port = port
+
+    def worker_rss_mb(self) -> list[float]:
+        children = sh(["pgrep", "-P", str(self.process.pid)]).stdout.split()
+        sizes = []
+        for pid in children:
+            status = Path(f"/proc/{pid}/status").read_text()
+            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+        return sizes
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+def wrk_rate(url: str, seconds: int, threads: int = 2, connections: int = 16) -> float:
+    out = sh(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url]).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        sys.exit(f"the anchor failed at {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def wrk_redemptions(mode: str, seconds: int) -> tuple[float, str]:
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{THREADS}",
+            f"-c{THREADS}",
+            f"-d{seconds}s",
+            "-s",
+            str(ROOT / "bench" / "redeem.lua"),
+            f"http://127.0.0.1:{PORT_LINLI}",
+            "--",
+            mode,
+            f"{mode}{time.time_ns()}",
+        ],
+        text=True,
+        capture_output=True,
+        env={**os.environ, "LINLI_BENCH_WORK": str(WORK)},
+    )
+    line = re.search(r"LINLI (.*)", out.stdout)
+    if not line:
+        sys.exit(out.stdout + out.stderr)
+    fields = dict(part.split("=") for part in line.group(1).split())
+    if out.stderr.strip():
+        print("  " + out.stderr.strip().replace("\n", "\n  ")[:600])
+    rate = int(fields["redemptions"]) / float(fields["seconds"])
+    note = (
+        f"refused {fields['refused']}, code failures {fields['code_failures']}, "
+        f"p99/request {fields['p99_ms']} ms"
+    )
+    return rate, note
+
+
+def pgbench_tps(seconds: int) -> float:
+    out = sh(
+        [
+            "pgbench",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-n",
+            "-c",
+            "8",
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            str(ANCHORS / "pg" / "transfer_random.sql"),
+            "bench",
+        ]
+    ).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def sqlite_loop_tps(seconds: int) -> float:
+    out = sh(
+        [str(VENV / "python"), str(ANCHORS / "sqlite" / "sqlite_xfer.py"), "NORMAL", str(seconds)],
+        env={**os.environ, "ANCHORS_WORK": str(WORK)},
+    ).stdout
+    return float(re.search(r"tps=(\d+)", out).group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    workers = 2 if args.sqlite else 4
+    print("building…", flush=True)
+    url = build_linli(args.sqlite)
+    if args.sqlite:  # the transfer loop's database, which the naive app uses too
+        sh(
+            [
+                str(VENV / "python"),
+                str(ANCHORS / "sqlite" / "sqlite_xfer.py"),
+                "NORMAL",
+                "0",
+                "--fresh",
+            ],
+            env={**os.environ, "ANCHORS_WORK": str(WORK)},
+        )
+    else:
+        fresh_pg_database("bench")
+        psql("bench", file=ANCHORS / "pg" / "ledger_schema.sql")
+    anchor_env = {**os.environ, "ANCHORS_WORK": str(WORK)}
+    linli = Gunicorn("wsgi:app", PORT_LINLI, workers, linli_env(url), ROOT)
+    anchor = Gunicorn("app:app", PORT_ANCHOR, workers, anchor_env, ANCHORS / "web")
+    results: dict[str, list[float]] = {}
+    notes: dict[str, str] = {}
+    try:
+        wait_for(f"http://127.0.0.1:{PORT_LINLI}/api/v1/openapi.json")
+        wait_for(f"http://127.0.0.1:{PORT_ANCHOR}/hello")
+        naive_path = "/xfer/sqlite" if args.sqlite else "/xfer/pg"
+        for round_no in range(1, args.rounds + 1):
+            print(f"round {round_no}, load {os.getloadavg()[0]:.1f}", flush=True)
+            runs = [
+                (
+                    "hello world (anchor app)",
+                    lambda: wrk_rate(f"http://127.0.0.1:{PORT_ANCHOR}/hello", args.seconds),
+                ),
+                (
+                    "naive Flask + Core transfer",
+                    lambda: wrk_rate(f"http://127.0.0.1:{PORT_ANCHOR}{naive_path}", args.seconds),
+                ),
+                (
+                    "Linli full redemption, 20 shops",
+                    lambda: wrk_redemptions("spread", args.seconds),
+                ),
+                ("Linli full redemption, one shop", lambda: wrk_redemptions("hot", args.seconds)),
+                (
+                    "raw sqlite3 transfer loop" if args.sqlite else "pgbench transfer, 8 clients",
+                    lambda: (
+                        sqlite_loop_tps(args.seconds) if args.sqlite else pgbench_tps(args.seconds)
+                    ),
+                ),
+            ]
+            for name, run in runs:
+                if not args.sqlite:
+                    # What the last writer left in the WAL is flushed now, not in the middle
+                    # of the next measure (pgbench's 30,000 transfers slowed whatever came next).
+                    psql("postgres", "CHECKPOINT")
+                value = run()
+                if isinstance(value, tuple):
+                    value, notes[name] = value
+                results.setdefault(name, []).append(value)
+                print(f"  {name}: {value:.0f}/s", flush=True)
+        rss = linli.worker_rss_mb()
+    finally:
+        linli.stop()
+        anchor.stop()
+    print()
+    print(
+        f"{'SQLite' if args.sqlite else 'PostgreSQL'}, {workers} workers, {args.rounds} rounds × "
+        f"{args.seconds} s, load average now {os.getloadavg()[0]:.1f}"
+    )
+    print("| measure | median /s | spread | note |")
+    print("| --- | --- | --- | --- |")
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    for name, values in results.items():
+        spread_text = f"{min(values):,.0f}–{max(values):,.0f}"
+        print(f"| {name} | {medians[name]:,.0f} | {spread_text} | {notes.get(name, '')} |")
+    spread, hot = (
+        medians["Linli full redemption, 20 shops"],
+        medians["Linli full redemption, one shop"],
+    )
+    naive = medians["naive Flask + Core transfer"]
+    floor_name = "raw sqlite3 transfer loop" if args.sqlite else "pgbench transfer, 8 clients"
+    print()
+    print(f"full redemption ÷ naive app: {spread / naive:.1%} (target ≥ 50% on PostgreSQL)")
+    print(
+        f"full redemption ÷ {floor_name}: {spread / medians[floor_name]:.1%}"
+        + (" (target ≥ 5%)" if args.sqlite else " (long-term aim: a third)")
+    )
+    print(f"one shop ÷ 20 shops: {hot / spread:.0%} (target ≥ 90%)")
+    print(f"Linli worker RSS: {', '.join(f'{m:.0f}' for m in rss)} MB (target ≤ 150)")
+
+
+if __name__ == "__main__":
+    main()
