@@ -462,3 +462,30 @@ def test_code_ids_are_never_reused_after_old_codes_are_purged(db, now, shop):
         now=later,
     )
     assert second.code_id > first.code_id
+
+
+def test_a_receipt_number_drawn_twice_refuses_the_second_sale_whole(
+    db, now, shop, make_volunteer, monkeypatch
+):
+    merchant, offer, volunteer, operator = shop
+    other = make_volunteer(community=volunteer.community, points=100)
+    monkeypatch.setattr(redemptions, "_receipt_no", lambda _now: "R261115-0000000001")
+
+    def buy(person, key):
+        return redemptions.redeem(
+            ticket=sale(merchant, person, now),
+            merchant=merchant,
+            offer=offer,
+            quantity=1,
+            operator=operator,
+            idempotency_key=key,
+            now=now,
+        )
+
+    assert buy(volunteer, "first").receipt_no == "R261115-0000000001"
+    # The ledger's memo already names the receipt (ledger rows are append-only): the
+    # second sale is refused whole, and the volunteer keeps their points.
+    with refused(BusinessRuleError, match="confirm the sale once more"):
+        buy(other, "second")
+    assert ledger.balance(ledger.wallet_for(other)) == 100
+    assert ledger.check() == []
