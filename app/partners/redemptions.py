@@ -303,7 +303,7 @@ def redeem(
             ],
             idempotency_key=f"redemption:{idempotency_key}",
             now=now,
-            memo=_memo(merchant, offer, quantity, receipt_no),
+            memo=f"{merchant.name}：{offer.title} ×{quantity}（{receipt_no}）",
             actor=operator,
             savepoint=False,
         )
@@ -319,6 +319,7 @@ def redeem(
         return _replay(found, ticket, offer, quantity)
     _take(offer, person, quantity, now)
     fields = dict(
+        receipt_no=receipt_no,
         merchant_id=merchant.id,
         offer_id=offer.id,
         person_id=person.id,
@@ -335,7 +336,7 @@ def redeem(
         transaction_id=txn.id,
         created_at=now,
     )
-    redemption = insert_unless_taken(Redemption, {**fields, "receipt_no": receipt_no})
+    redemption = insert_unless_taken(Redemption, fields)
     if redemption is None:  # a unique key is taken: the code's, or (rarely) the receipt's
         if db.session.scalar(sa.select(Redemption.id).filter_by(code_id=ticket.code_id)):
             raise CodeExpired(
@@ -380,10 +381,6 @@ def _receipt_no(now: datetime) -> str:
     """R<local yymmdd>-<10 random hex digits>: unique in practice (a day's receipts share
     the prefix, so only they can clash), short enough to read out."""
     return f"R{clock.local(now, None):%y%m%d}-{secrets.token_hex(5).upper()}"
-
-
-def _memo(merchant: Merchant, offer: Offer, quantity: int, receipt_no: str) -> str:
-    return f"{merchant.name}：{offer.title} ×{quantity}（{receipt_no}）"
 
 
 def void_window() -> timedelta:

@@ -18,6 +18,7 @@ Locking, so that concurrent postings neither overdraw nor deadlock:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -83,8 +84,10 @@ def _open_account(kind: str, owner_type: str, owner_id: int, community_id: int |
     sales) both get the one account: the second insert finds the key taken."""
     account = find_account(kind, owner_type, owner_id)
     if account is None:
-        values = dict(kind=kind, owner_type=owner_type, owner_id=owner_id)
-        account = insert_unless_taken(Account, {**values, "community_id": community_id})
+        values = dict(
+            kind=kind, owner_type=owner_type, owner_id=owner_id, community_id=community_id
+        )
+        account = insert_unless_taken(Account, values)
         if account is None:
             account = find_account(kind, owner_type, owner_id)
     assert account is not None
@@ -96,11 +99,7 @@ def wallet_for(person: Person) -> Account:
     path asked for `joinedload(Person.wallet)`)."""
     if person.id is None:
         db.session.flush()
-    account = person.wallet
-    if account is None:
-        account = _open_account("wallet", "person", person.id, person.community_id)
-        set_committed_value(person, "wallet", account)
-    return account
+    return _kept(person, "wallet", ("wallet", "person", person.id, person.community_id))
 
 
 def issuance_account(community: OrgUnit) -> Account:
@@ -109,10 +108,16 @@ def issuance_account(community: OrgUnit) -> Account:
 
 
 def merchant_account(merchant) -> Account:
-    account = merchant.account
+    return _kept(merchant, "account", ("merchant", "merchant", merchant.id, None))
+
+
+def _kept(owner, relationship: str, opening: tuple) -> Account:
+    """The account on the owner's view-only relationship (no read when it was loaded with
+    the owner), opened when missing and kept there for the rest of the unit of work."""
+    account = getattr(owner, relationship)
     if account is None:
-        account = _open_account("merchant", "merchant", merchant.id, None)
-        set_committed_value(merchant, "account", account)
+        account = _open_account(*opening)
+        set_committed_value(owner, relationship, account)
     return account
 
 
@@ -244,11 +249,7 @@ def post(
             "this unit of work was marked read-only"
         )
     fingerprint = _fingerprint(kind, legs, reverses.id if reverses else None)
-    if not savepoint:
-        return _write(
-            kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
-        )
-    with db.session.begin_nested():
+    with db.session.begin_nested() if savepoint else contextlib.nullcontext():
         return _write(
             kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
         )
