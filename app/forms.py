@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
+    Field,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -108,12 +109,18 @@ def fill_offer_form(form: OfferForm, offer) -> None:
     )
 
 
-def offer_error_field(form: OfferForm, field: str | None):
-    """The form field a service error about `field` belongs to (the title when none)."""
+def field_for_error(form, field: str | None, default: Field) -> Field:
+    """The form field a service error about `field` belongs to (`default` when the form has
+    no field of that name), to show the message beside it."""
+    target = getattr(form, field or "", None)
+    return target if isinstance(target, Field) else default
+
+
+def offer_error_field(form: OfferForm, field: str | None) -> Field:
+    """The field an offer error belongs to: the money as typed, else by name, or the title."""
     if field == "money_value_fen":
         return form.money_value
-    target = getattr(form, field or "", None)
-    return target if target is not None and hasattr(target, "errors") else form.title
+    return field_for_error(form, field, form.title)
 
 
 def save_offer_form(

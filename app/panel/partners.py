@@ -10,7 +10,13 @@ from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
 from app.core.text import mask_name, yuan
-from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
+from app.forms import (
+    OfferForm,
+    field_for_error,
+    fill_offer_form,
+    offer_error_field,
+    save_offer_form,
+)
 from app.panel import bp
 from app.panel.changes import after_change
 from app.panel.forms import ButtonForm, PartnerForm, PersonForm, ReasonForm
@@ -68,22 +74,6 @@ def _partner_fields(form: PartnerForm) -> partners.PartnerFields:
     )
 
 
-def _partner_error_field(form: PartnerForm, name: str | None):
-    fields = {
-        "name",
-        "tier",
-        "category",
-        "address",
-        "opening_hours",
-        "contact_name",
-        "contact_phone",
-        "description",
-        "communities",
-        "photo",
-    }
-    return getattr(form, name) if name in fields else form.name
-
-
 def _partner_page(merchant=None):
     form = PartnerForm(obj=merchant if request.method == "GET" else None)
     _fill_partner_choices(form)
@@ -105,7 +95,7 @@ def _partner_page(merchant=None):
                 partners.save_photo(merchant, jpeg, current_app.config["UPLOAD_FOLDER"])
         except LinliError as exc:
             rollback_unit_of_work()
-            _partner_error_field(form, exc.field).errors.append(str(exc))
+            field_for_error(form, exc.field, form.name).errors.append(str(exc))
         else:
             if merchant.status == "proposed":
                 flash(_("Saved. The street administrator will look at it."), "info")

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.forms import field_for_error
 from app.models.base import db_id
 from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
@@ -204,10 +205,7 @@ def _resident_page(person=None):
                 )
         except LinliError as exc:
             rollback_unit_of_work()
-            target = getattr(form, exc.field or "", None)
-            (
-                target if target is not None and hasattr(target, "errors") else form.name
-            ).errors.append(str(exc))
+            field_for_error(form, exc.field, form.name).errors.append(str(exc))
         else:
             flash(_("Saved."), "info")
             return redirect(url_for(".resident_detail", person_id=person.id))
