@@ -64,11 +64,13 @@ def _clean(fields: ActivityFields, community: OrgUnit) -> dict:
         required=_l("A title is required."),
         too_long=_l("The title is longer than %(max)s characters."),
     )
-    place = " ".join((fields.place or "").split())
-    if len(place) > MAX_PLACE:
-        raise InvalidInput(
-            _l("The place is longer than %(max)s characters."), field="place", max=MAX_PLACE
-        )
+    place = one_line(
+        fields.place,
+        field="place",
+        max_length=MAX_PLACE,
+        required=None,
+        too_long=_l("The place is longer than %(max)s characters."),
+    )
     description = (fields.description or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(

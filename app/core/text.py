@@ -10,10 +10,10 @@ from app.core.errors import InvalidInput
 def one_line(value: str | None, *, field: str, max_length: int, required, too_long) -> str:
     """Collapse whitespace; refuse an empty or over-long value with the given messages.
 
-    `too_long` is a lazy message that may use %(max)s.
+    `too_long` is a lazy message that may use %(max)s. `required=None`: empty is allowed.
     """
     text = " ".join((value or "").split())
-    if not text:
+    if not text and required is not None:
         raise InvalidInput(required, field=field)
     if len(text) > max_length:
         raise InvalidInput(too_long, field=field, max=max_length)

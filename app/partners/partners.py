@@ -49,12 +49,13 @@ class PartnerFields:
 
 
 def _text(value: str | None, name: str, max_length: int) -> str:
-    text = " ".join((value or "").split())
-    if len(text) > max_length:
-        raise InvalidInput(
-            _l("This is longer than %(max)s characters."), field=name, max=max_length
-        )
-    return text
+    return one_line(
+        value,
+        field=name,
+        max_length=max_length,
+        required=None,
+        too_long=_l("This is longer than %(max)s characters."),
+    )
 
 
 def _clean(fields: PartnerFields, scope: set[int] | None) -> dict:

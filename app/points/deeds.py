@@ -327,11 +327,13 @@ def award_many(
     """Award the rule to each chosen person who is not blocked; report on everyone."""
     if not rule.active:
         raise BusinessRuleError(_l("This rule is switched off."), field="rule")
-    note = " ".join((note or "").split())
-    if len(note) > MAX_NOTE:
-        raise InvalidInput(
-            _l("The note is longer than %(max)s characters."), field="note", max=MAX_NOTE
-        )
+    note = one_line(
+        note,
+        field="note",
+        max_length=MAX_NOTE,
+        required=None,
+        too_long=_l("The note is longer than %(max)s characters."),
+    )
     if rule.evidence_required and not note:
         raise InvalidInput(
             _l("This deed needs evidence: describe what was done, or where the photo is."),
