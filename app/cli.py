@@ -10,21 +10,23 @@ import uuid
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Blueprint, current_app
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
-from app import demo
+from app import bench_seed, demo
 from app.activities import activities, attendance
 from app.channels import delivery
 from app.core import clock
 from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_work
 from app.core.errors import LinliError
+from app.core.extensions import db
 from app.core.phones import display_phone
 from app.partners import partners
 from app.people import api_tokens, org, people, residents_import
-from app.points import awards, ledger
+from app.points import awards, board_counts, ledger
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
@@ -79,6 +81,46 @@ def seed_demo(if_empty: bool):
             "%(merchants)s merchants, %(awards)s awards, %(activities)s activities, "
             "%(redemptions)s redemptions.",
             **counts,
+        )
+    )
+
+
+@bp.cli.command("bench-seed")
+@click.option("--residents", type=click.IntRange(1, 10_000_000), default=1_000_000)
+@click.option("--entries", type=click.IntRange(2, 100_000_000), default=2_000_000)
+@click.option("--communities", type=click.IntRange(1, 10_000), default=None)
+def seed_bench(residents: int, entries: int, communities: int | None):
+    """Fill an empty database with a made-up city for bench/ (default: a million residents,
+    two million ledger entries, a community per 10,000 residents), in set-based SQL."""
+    if demo.is_seeded():
+        raise click.ClickException(
+            _("The database already has people in it; bench-seed only fills an empty one.")
+        )
+    communities = communities or max(1, residents // 10_000)
+
+    def progress(step, seconds: float) -> None:
+        click.echo(_("%(step)s done after %(seconds)s s", step=step, seconds=f"{seconds:.0f}"))
+
+    try:
+        made = bench_seed.seed(
+            residents=residents,
+            entries=entries,
+            communities=communities,
+            now=clock.now(),
+            progress=progress,
+        )
+        commit_unit_of_work()
+    except BaseException:
+        rollback_unit_of_work()
+        raise
+    # Fresh statistics for the planner, outside any transaction.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))
+    click.echo(
+        _(
+            "Made %(communities)s communities, %(residents)s residents, %(entries)s ledger "
+            "entries and %(board_rows)s board count rows.",
+            **made,
         )
     )
 
@@ -315,6 +357,16 @@ def ledger_check():
             click.echo(f"  - {line}", err=True)
         sys.exit(1)
     click.echo(_("Ledger OK: every transaction balances and every cached total is right."))
+
+
+@bp.cli.command("rebuild-boards")
+@unit_of_work
+def rebuild_boards():
+    """Recompute the boards' counts from the period totals (when ledger-check finds them
+    off, or after loading totals by hand). One transaction: ranks read the old counts until
+    it commits."""
+    rows = board_counts.rebuild()
+    click.echo(_("The boards' counts were rebuilt: %(rows)s rows.", rows=rows))
 
 
 @bp.cli.command("close-attendances")

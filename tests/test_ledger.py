@@ -290,7 +290,9 @@ def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, sho
     empty = forged("transfer", None, [], "f4")
     lonely = forged("transfer", None, [(wallet, 2)], "f5")
     # A kept total for a month nothing was earned in.
-    db.session.add(PeriodTotal(account_id=wallet.id, period="M2020-01", amount=5))
+    db.session.add(
+        PeriodTotal(account_id=wallet.id, period="M2020-01", account_kind="wallet", amount=5)
+    )
     db.session.flush()
     problems = "\n".join(ledger.check())
     assert f"reversal #{wrong.id}: entries are not the negation of #{award.id}" in problems

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.models import LedgerEntry, LedgerTransaction, Team, TeamMember
+from app.models import BoardCount, LedgerEntry, LedgerTransaction, Team, TeamMember
 from app.people import org, people
-from app.points import awards, ledger, rankings
+from app.points import awards, board_counts, ledger, rankings
 from app.points.rankings import Scope
 
 operations = st.lists(
@@ -29,6 +29,21 @@ def competition_ranks(earned: dict[int, int]) -> dict[int, int]:
         for pid, amount in earned.items()
         if amount > 0
     }
+
+
+def six_volunteers(here, there, now):
+    """Four in `here`, two in `there`."""
+    return [
+        people.create_person(
+            name=f"志愿者{i}",
+            phone=f"+86137{i:08d}",
+            community=here if i < 4 else there,
+            now=now,
+            actor=None,
+            source="test",
+        )
+        for i in range(6)
+    ]
 
 
 def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
@@ -63,17 +78,7 @@ def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
 def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops):
     try:
         here, there = make_community(), make_community()
-        crowd = [
-            people.create_person(
-                name=f"志愿者{i}",
-                phone=f"+86137{i:08d}",
-                community=here if i < 4 else there,
-                now=now,
-                actor=None,
-                source="test",
-            )
-            for i in range(6)
-        ]
+        crowd = six_volunteers(here, there, now)
         posted = []
         for step, (op, who, points) in enumerate(ops):
             # Seconds before `now`: inside this month even at 00:05 on the 1st.
@@ -121,6 +126,96 @@ def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops
         db.session.expunge_all()
 
 
+counted_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("award"), st.integers(0, 5), st.sampled_from([5, 10, 10, 20, 30])),
+        st.tuples(st.just("reverse"), st.integers(0, 40), st.just(0)),
+        st.tuples(st.sampled_from(["hide", "show", "move"]), st.integers(0, 5), st.just(0)),
+    ),
+    max_size=30,
+)
+
+
+@pytest.mark.any_day
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=counted_operations)
+def test_ranks_from_the_counts_are_the_exact_ranks(db, make_community, now, ops):
+    """The street's and a community's "my rank" come from the boards' histogram; whatever
+    is posted, reversed, hidden, shown or moved to another community, they agree with the
+    rank counted from the period totals, for everyone (in the scope or not, shown or not),
+    and ledger-check finds the counts right. Small amounts, so that ties are common."""
+    try:
+        here, there = make_community(), make_community()
+        crowd = six_volunteers(here, there, now)
+        posted = []
+        for step, (op, who, points) in enumerate(ops):
+            when = now - timedelta(seconds=len(ops) - step)
+            person = crowd[who % len(crowd)]
+            if op == "award":
+                posted.append(
+                    awards.award(
+                        person,
+                        points,
+                        reason="x",
+                        idempotency_key=f"a{step}",
+                        now=when,
+                        actor=None,
+                        source="test",
+                        notify=False,
+                    )
+                )
+            elif op == "reverse" and posted:
+                original = posted[who % len(posted)]
+                ledger.reverse(original, idempotency_key=f"r{original.id}", now=when)
+            elif op in ("hide", "show"):
+                people.set_preferences(person, hide_from_boards=op == "hide", locale="zh", now=when)
+            elif op == "move":
+                elsewhere = there if person.community_id == here.id else here
+                people.update_person(
+                    person, community=elsewhere, now=when, actor=None, source="test"
+                )
+        db.session.flush()
+        assert board_counts.check() == []
+        for scope in (Scope("street"), Scope("community", here.id), Scope("community", there.id)):
+            for period in ("month", "all"):
+                key = rankings.period_key(period, now)
+                for person in crowd:
+                    wallet = ledger.find_wallet(person)
+                    earned = ledger.period_total(wallet, key) if wallet else 0
+                    exact = rankings.exact_rank(person, scope, key, earned)
+                    assert rankings.rank_of(person, scope, period, now) == exact, (scope, person)
+    finally:
+        db.session.rollback()
+        db.session.expunge_all()
+
+
+def test_rebuilt_counts_are_the_kept_ones_and_a_wrong_count_is_reported(
+    db, now, make_community, make_volunteer
+):
+    community = make_community()
+    for points in (30, 30, 10):
+        make_volunteer(community=community, points=points)
+    kept = sorted(db.session.execute(sa.select(BoardCount.__table__)).all())
+    assert kept and board_counts.check() == []
+    board_counts.rebuild()
+    assert sorted(db.session.execute(sa.select(BoardCount.__table__)).all()) == kept
+    db.session.execute(
+        sa.update(BoardCount)
+        .where(BoardCount.scope == f"community:{community.id}", BoardCount.amount == 10)
+        .values(wallets=BoardCount.wallets + 1)
+    )
+    month = rankings.period_key("month", now)
+    assert (
+        f"board community:{community.id} period {month}: 2 wallets counted at 10 points, "
+        "period totals give 1" in board_counts.check()
+    )
+    assert any("board community:" in line for line in ledger.check())
+
+
 @pytest.mark.any_day
 def test_ties_share_a_place_and_the_next_skips(db, now, make_community, make_volunteer):
     community = make_community()
@@ -134,7 +229,7 @@ def test_opting_out_keeps_the_count_but_hides_the_name(db, now, make_community, 
     community = make_community()
     shy = make_volunteer(community=community, name="王小芳", points=50)
     make_volunteer(community=community, name="李四", points=20)
-    shy.hide_from_boards = True
+    people.set_preferences(shy, hide_from_boards=True, locale="zh", now=now)
     lines = rankings.board(Scope("community", community.id), "month", now)
     assert [line.name for line in lines] == ["李*"]  # off the public board, not "anonymous"
     assert rankings.rank_of(shy, Scope("community", community.id), "month", now).position == 1

@@ -9,6 +9,7 @@ from collections import Counter
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.people import org
 from tests.test_api_shops import shop  # noqa: F401 (the fixture)
 
 
@@ -67,8 +68,19 @@ def test_my_rank_is_one_pass_over_the_board(db, now, make_community, make_volunt
 
     community = make_community()
     people = [make_volunteer(community=community, points=p) for p in (10, 30, 20, 40)]
+    grid = org.place(community, "第1网格")
+    for person in people:
+        person.org_unit_id = grid.id
+    db.session.flush()
     with counting() as seen:
         rank = rankings.rank_of(people[2], rankings.Scope("community", community.id), "month", now)
     assert (rank.position, rank.of, rank.to_next) == (3, 4, 10)
-    # The wallet, its total, and one aggregate over the board (it was three).
-    assert seen["SELECT"] == 3, dict(seen)
+    # The wallet with its total and one aggregate over the board's counts (it was three
+    # aggregates over the whole board).
+    assert seen["SELECT"] == 2, dict(seen)
+    with counting() as seen:
+        rank = rankings.rank_of(people[2], rankings.Scope("grid", grid.id), "month", now)
+    assert (rank.position, rank.of, rank.to_next) == (3, 4, 10)
+    # The wallet with its total and one pass over the grid's board (the grid itself is
+    # known to this session already).
+    assert seen["SELECT"] == 2, dict(seen)

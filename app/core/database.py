@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -118,8 +118,11 @@ def rows_changed(statement) -> int:
     return getattr(result, "rowcount", 0) or 0
 
 
-def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | None = None) -> bool:
-    """Add `delta` to `column` of the row `keys` names (created at `delta` when missing).
+def add_to_counter(
+    table, keys: dict, column: str, delta: int, ceiling: int | None = None, *, new_row=None
+) -> bool:
+    """Add `delta` to `column` of the row `keys` names (created at `delta`, and with the
+    values `new_row` gives, when missing).
 
     With a ceiling, only if the result stays within it. One atomic upsert, so concurrent
     writers cannot pass the ceiling together; returns whether the amount was added.
@@ -132,7 +135,7 @@ def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | No
     current = table.c[column]
     stmt = (
         insert(table)
-        .values(**keys, **{column: delta})
+        .values(**keys, **(new_row or {}), **{column: delta})
         .on_conflict_do_update(
             index_elements=list(keys),
             set_={column: current + delta},
@@ -140,6 +143,21 @@ def add_to_counter(table, keys: dict, column: str, delta: int, ceiling: int | No
         )
     )
     return db.session.execute(stmt.returning(current)).first() is not None
+
+
+def add_to_counters(table, keys: Sequence[str], column: str, rows: Sequence[dict], *returning):
+    """Add each row's `column` to the row its `keys` name (created at that value when
+    missing): many counters in one multi-row upsert. The rows' keys must be distinct, and
+    should come in one order everywhere (sorted), so that two writers lock them in the same
+    order. Returns the result (rows of `returning`, when given)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(list(rows))
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={column: table.c[column] + statement.excluded[column]},
+    )
+    return db.session.execute(statement.returning(*returning) if returning else statement)
 
 
 def insert_unless_taken(model, values: dict):

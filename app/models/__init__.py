@@ -6,7 +6,7 @@ from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PasswordLink, PersonalCode, SignInCode, Strike
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
-from app.models.ledger import Account, LedgerEntry, LedgerTransaction, PeriodTotal
+from app.models.ledger import Account, BoardCount, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
     Merchant,
     MerchantCommunity,
@@ -51,6 +51,7 @@ __all__ = [
     "OrgUnit",
     "OutboxMessage",
     "PeriodTotal",
+    "BoardCount",
     "PasswordLink",
     "PersonalCode",
     "Person",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
@@ -98,12 +98,40 @@ class PeriodTotal(Model):
     """Points an account earned (wallet) or issued (issuance) in a period, kept on posting.
 
     Periods: 'M2026-11' (month), 'Y2026' (year), 'ALL'. Boards and budgets read these rows
-    instead of scanning the ledger; (period, amount) is indexed for top-N reads.
+    instead of scanning the ledger. A board's top is read straight off the index (period,
+    kind, amount, account): wallets only (the communities' far larger issued totals are not
+    in the way), in the board's own order, so even a tie of thousands at the top is not
+    sorted.
     """
 
     __tablename__ = "period_totals"
-    __table_args__ = (Index("ix_period_totals_period_amount", "period", "amount"),)
+    __table_args__ = (
+        Index("ix_period_totals_board", "period", "account_kind", "amount", "account_id"),
+        CheckConstraint("account_kind IN ('wallet', 'issuance')", name="account_kind"),
+    )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # The account's kind, kept beside its totals for the index.
+    account_kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(Points, default=0)
+
+
+class BoardCount(Model):
+    """A board's histogram: how many wallets of a scope ('street', 'community:3') earned each
+    amount in a period, kept in the posting transaction beside the period totals.
+
+    "My rank" sums the counts above my amount (one row per distinct amount, a few thousand
+    at most) instead of counting a million people ahead. Each amount is spread over a few
+    rows by wallet id (`shard`), so two postings at once rarely wait on one row. Rows that
+    fall to zero stay (they are reused); `flask rebuild-boards` recomputes the whole table
+    from the period totals, and `flask ledger-check` compares the two.
+    """
+
+    __tablename__ = "board_counts"
+
+    scope: Mapped[str] = mapped_column(String(24), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    amount: Mapped[int] = mapped_column(Points, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    wallets: Mapped[int] = mapped_column(default=0)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
@@ -34,6 +34,14 @@ class Person(UserMixin, Model):
     __table_args__ = (
         CheckConstraint("verified_minutes >= 0", name="minutes"),
         CheckConstraint("locale IN ('zh', 'en')", name="locale"),
+        # The few who opted out of the boards: a rank from the board's histogram takes
+        # them back out by reading just these rows.
+        Index(
+            "ix_people_hidden_from_boards",
+            "id",
+            postgresql_where=sa.text("hide_from_boards"),
+            sqlite_where=sa.text("hide_from_boards"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -218,7 +218,7 @@ def update_person(
     if community is not None and person.community_id != community.id:
         person.community_id = community.id
         person.org_unit_id = community.id
-        ledger.wallet_for(person).community_id = community.id
+        ledger.move_wallet(person, community)
     if org_unit is not None:
         person.org_unit_id = org_unit.id
     if tags is not None:
@@ -475,6 +475,7 @@ def set_preferences(person: Person, *, hide_from_boards: bool, locale: str, now:
     if locale not in ("zh", "en"):
         raise InvalidInput(_l("Choose 中文 or English."), field="locale")
     before = {"hide_from_boards": person.hide_from_boards, "locale": person.locale}
+    ledger.show_on_boards(person, not hide_from_boards)
     person.hide_from_boards = hide_from_boards
     person.locale = locale
     after = {"hide_from_boards": hide_from_boards, "locale": locale}

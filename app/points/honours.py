@@ -85,7 +85,7 @@ def of(person: Person) -> list[Honour]:
 def for_people(person_ids: list[int], periods: list[str]) -> dict[int, list[str]]:
     """Honour titles of these people in these periods (for boards and statements)."""
     found: dict[int, list[str]] = {}
-    if not person_ids:
+    if not person_ids or not periods:  # no honour is for all time
         return found
     for person_id, title in db.session.execute(
         sa.select(Honour.person_id, Honour.title).where(

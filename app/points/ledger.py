@@ -31,7 +31,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.clock import ALL_TIME, month_key, year_key
-from app.core.database import add_to_counter, holds_write_lock, insert_unless_taken
+from app.core.database import (
+    add_to_counter,
+    add_to_counters,
+    holds_write_lock,
+    insert_unless_taken,
+)
 from app.core.errors import (
     AlreadyReversed,
     BudgetExceeded,
@@ -46,6 +51,7 @@ from app.core.errors import (
 from app.core.extensions import db
 from app.models import Account, LedgerEntry, LedgerTransaction, OrgUnit, PeriodTotal, Person
 from app.models.base import table_of
+from app.points import board_counts
 
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
@@ -147,6 +153,22 @@ def find_wallet(person: Person) -> Account | None:
     return find_account("wallet", "person", person.id)
 
 
+def wallet_and_total(person: Person, period: str) -> tuple[Account | None, int]:
+    """The person's wallet (None before their first points) and what it earned in the
+    period, in one query."""
+    row = db.session.execute(
+        sa.select(Account, sa.func.coalesce(PeriodTotal.amount, 0))
+        .outerjoin(
+            PeriodTotal,
+            sa.and_(PeriodTotal.account_id == Account.id, PeriodTotal.period == period),
+        )
+        .where(
+            Account.kind == "wallet", Account.owner_type == "person", Account.owner_id == person.id
+        )
+    ).first()
+    return (row[0], int(row[1])) if row else (None, 0)
+
+
 def balance(account: Account) -> int:
     db.session.refresh(account, ["balance"])
     return account.balance
@@ -205,14 +227,58 @@ def _existing(idempotency_key: str, fingerprint: str) -> LedgerTransaction | Non
     return found
 
 
-def _add_period_total(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
-    """Add `delta` to one period row; with a ceiling, only if the total stays within it."""
+def _earn(leg: Leg, periods: Sequence[str]) -> list[tuple[str, int]]:
+    """Add a wallet's earned points to its month, year and all-time totals in one upsert;
+    returns (period, new total) for each."""
+    table = table_of(PeriodTotal)
+    rows = [
+        dict(account_id=leg.account.id, period=p, account_kind="wallet", amount=leg.amount)
+        for p in periods
+    ]
+    result = add_to_counters(
+        table, ("account_id", "period"), "amount", rows, table.c.period, table.c.amount
+    )
+    return [(period, amount) for period, amount in result]
+
+
+def move_wallet(person: Person, community: OrgUnit) -> None:
+    """The person's wallet moves with them to another community (their points stay theirs;
+    their totals go to the new community's boards)."""
+    wallet = _locked_wallet(person)
+    if wallet.community_id != community.id:
+        board_counts.move(wallet, community_id=community.id, shown=not person.hide_from_boards)
+        wallet.community_id = community.id
+
+
+def show_on_boards(person: Person, shown: bool) -> None:
+    """The person opts into the public boards or out of them: their totals join or leave
+    the boards' counts. Call before changing `person.hide_from_boards`."""
+    if shown == (not person.hide_from_boards):
+        return
+    wallet = _locked_wallet(person)
+    board_counts.move(wallet, community_id=wallet.community_id, shown=shown)
+
+
+def _locked_wallet(person: Person) -> Account:
+    """The wallet (opened if need be: a posting that opens it at the same moment then waits
+    for this unit of work), locked until commit, so no posting counts its totals meanwhile."""
+    wallet = wallet_for(person)
+    db.session.execute(
+        sa.select(Account.id).where(Account.id == wallet.id).with_for_update()
+    ).first()
+    return wallet
+
+
+def _add_issued(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
+    """Add `delta` to one period row of an issuance account; with a ceiling, only if the
+    total stays within it."""
     return add_to_counter(
         table_of(PeriodTotal),
         {"account_id": account_id, "period": period},
         "amount",
         delta,
         ceiling,
+        new_row={"account_kind": "issuance"},
     )
 
 
@@ -297,9 +363,11 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
     earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
     periods = period_keys(now)
     if earning:
+        moves = []
         for leg in personal:
-            for period in periods:
-                _add_period_total(leg.account.id, period, leg.amount, None)
+            for period, after in _earn(leg, periods):
+                moves.append((leg.account, period, after - leg.amount, after))
+        board_counts.record(moves)
     # Shared accounts last, just before the caller commits.
     for leg in shared:
         _add_to_balance(leg)
@@ -337,10 +405,10 @@ def _count_issued(leg: Leg, periods: Sequence[str], actor, may_exceed_budget: bo
     community = db.session.get(OrgUnit, leg.account.owner_id)
     budget = community.monthly_budget if community is not None else None
     ceiling = None if (budget is None or may_exceed_budget or issued < 0) else budget
-    if not _add_period_total(leg.account.id, month, issued, ceiling):
+    if not _add_issued(leg.account.id, month, issued, ceiling):
         raise BudgetExceeded(budget=budget, issued=period_total(leg.account, month))
     for period in periods[1:]:
-        _add_period_total(leg.account.id, period, issued, None)
+        _add_issued(leg.account.id, period, issued, None)
 
 
 def reverse(
@@ -445,6 +513,7 @@ def check() -> list[str]:
 
     problems += _check_reversals()
     problems += _check_period_totals()
+    problems += board_counts.check()
     return problems
 
 

@@ -2,8 +2,9 @@
 
 A board ranks people by points *earned* in a period (this month, last month, this year,
 all time) within a scope (the street, a community, a grid, a team). Ties share a place
-and the next place skips (1, 1, 3). Top-N reads the (period, amount) index; "my rank" is
-one count of those ahead.
+and the next place skips (1, 1, 3). Top-N reads the (period, amount) index; "my rank" on
+the street's and a community's board reads their histogram (app.points.board_counts), on a
+grid's or a team's it counts those ahead.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from app.core import clock
 from app.core.extensions import db
 from app.core.text import mask_name
-from app.models import Account, OrgUnit, PeriodTotal, Person, TeamMember
+from app.models import Account, BoardCount, OrgUnit, PeriodTotal, Person, TeamMember
 from app.models.base import MAX_ID
 from app.people import org
 from app.points import honours, ledger
@@ -58,7 +59,8 @@ class Scope:
 
 
 def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
-    """The rows of a board: (person, amount) for everyone shown who earned in the period.
+    """The rows of a board: (person id, name, amount) for everyone shown who earned in the
+    period.
 
     People who opted out are not on any public board, not even as "anonymous": a score
     beside a place would still single them out. `besides` adds one of them back, for their
@@ -68,12 +70,12 @@ def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
     if besides is not None:
         shown = sa.or_(shown, Person.id == besides)
     query = (
-        sa.select(Person, PeriodTotal.amount)
+        sa.select(Person.id, Person.name, PeriodTotal.amount)
         .select_from(PeriodTotal)
         .join(Account, PeriodTotal.account_id == Account.id)
         .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
         .where(
-            Account.kind == "wallet",
+            PeriodTotal.account_kind == "wallet",
             PeriodTotal.period == period_key_,
             PeriodTotal.amount > 0,
             shown,
@@ -102,26 +104,23 @@ class BoardLine:
     honours: tuple[str, ...] = ()
 
 
-def shown_name(person: Person) -> str:
-    return mask_name(person.name)
-
-
 def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[BoardLine]:
     """The top of a board, masked names only; people who opted out are not on it."""
     rows = db.session.execute(
         _ranked(period_key(period, now), scope)
-        .order_by(PeriodTotal.amount.desc(), Person.id)
+        # Ties in the index's order (newest wallet first): read straight off it, no sort.
+        .order_by(PeriodTotal.amount.desc(), PeriodTotal.account_id.desc())
         .limit(limit)
     ).all()
     key = period_key(period, now)
     periods = [key[1:]] if key != "ALL" else []
-    titles = honours.for_people([person.id for person, _amount in rows], periods)
+    titles = honours.for_people([person_id for person_id, _name, _amount in rows], periods)
     lines, position, previous = [], 0, None
-    for index, (person, amount) in enumerate(rows, 1):
+    for index, (person_id, name, amount) in enumerate(rows, 1):
         if amount != previous:
             position, previous = index, amount
-        shown = tuple(titles.get(person.id, ()))
-        lines.append(BoardLine(position, person.id, shown_name(person), amount, shown))
+        shown = tuple(titles.get(person_id, ()))
+        lines.append(BoardLine(position, person_id, mask_name(name), amount, shown))
     return lines
 
 
@@ -135,10 +134,17 @@ class Rank:
 
 def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
     key = period_key(period, now)
-    wallet = ledger.find_wallet(person)
-    earned = ledger.period_total(wallet, key) if wallet else 0
+    wallet, earned = ledger.wallet_and_total(person, key)
+    if scope.kind in ("street", "community"):
+        return _counted_rank(person, wallet, scope, key, earned)
+    return exact_rank(person, scope, key, earned)
+
+
+def exact_rank(person: Person, scope: Scope, key: str, earned: int) -> Rank:
+    """The rank straight from the period totals, in one pass over the board: how many are on
+    it, how many are ahead, the next place's score. Grids and teams (hundreds of people) are
+    ranked this way; for the street and communities it is what the counts must agree with."""
     ranked = _ranked(key, scope, besides=person.id).subquery()
-    # One pass over the board: how many are on it, how many are ahead, the next place's score.
     ahead_of_me = ranked.c.amount > earned
     total, ahead, above = db.session.execute(
         sa.select(
@@ -151,6 +157,29 @@ def rank_of(person: Person, scope: Scope, period: str, now: datetime) -> Rank:
     if earned <= 0:
         return Rank(None, earned, total)
     return Rank(ahead + 1, earned, total, (above - earned) if above is not None else None)
+
+
+def _counted_rank(person: Person, wallet, scope: Scope, key: str, earned: int) -> Rank:
+    """The rank from the board's histogram (app.points.board_counts): how many shown people
+    are on the board, how many are ahead, the lowest amount above mine, in one aggregate
+    over a few thousand rows at most. The histogram holds only people shown on the boards;
+    someone who opted out gets their place among them (and is counted in the "of")."""
+    b = BoardCount
+    above_me = b.amount > earned
+    total, ahead, next_up = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(b.wallets), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((above_me, b.wallets), else_=0)), 0),
+            sa.func.min(sa.case((sa.and_(above_me, b.wallets > 0), b.amount))),
+        ).where(b.scope == str(scope), b.period == key)
+    ).one()
+    total, ahead = int(total), int(ahead)
+    in_scope = wallet is not None and (scope.kind == "street" or wallet.community_id == scope.id)
+    if person.hide_from_boards and earned > 0 and in_scope:
+        total += 1
+    if earned <= 0:
+        return Rank(None, earned, total)
+    return Rank(ahead + 1, earned, total, (next_up - earned) if next_up is not None else None)
 
 
 # --- the shapes the home page and the chat use ---------------------------------------------
