@@ -84,3 +84,30 @@ def test_my_rank_is_one_pass_over_the_board(db, now, make_community, make_volunt
     # The wallet with its total and one pass over the grid's board (the grid itself is
     # known to this session already).
     assert seen["SELECT"] == 2, dict(seen)
+
+
+def test_a_check_in_by_text_runs_a_bounded_number_of_statements(
+    app, client, db, app_clock, gateway_token, make_activity, make_volunteer, monkeypatch
+):
+    """签到 NNNN by SMS at an event of thousands: 6 statements and the command's savepoint (it
+    was 8 and 3 savepoints): the sender; the message claimed once (INSERT … ON CONFLICT DO
+    NOTHING); the sender's pauses; the open activities with their community; the attendance
+    (INSERT … ON CONFLICT DO NOTHING RETURNING); the reply kept for a redelivery. The
+    command's savepoint stays: a refusal undoes its work and keeps its strikes."""
+    from app.activities import scan_codes
+    from tests.test_chat_sms import messages, text
+
+    activity = make_activity(points=10, hours=2)
+    make_volunteer(community=activity.community, phone="+8613800138000")
+    code = scan_codes.short_code(activity, "in", app_clock())
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)  # no demo outbox after the answer
+    db.session.flush()
+    db.session.expire_all()
+    with counting() as seen:
+        (reply,) = messages(text(client, "+8613800138000", f"签到 {code}"))
+    assert "签到成功" in reply
+    # Besides the harness's one savepoint (the request's unit of work: BEGIN … COMMIT in
+    # production), one savepoint: the command's.
+    assert seen["SAVEPOINT"] == 2, dict(seen)
+    work = sum(seen.values()) - seen["SAVEPOINT"] - seen["RELEASE"]
+    assert work <= 6, dict(seen)

@@ -16,11 +16,11 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
 
 from app.activities.activities import signup_of
 from app.channels import outbox
 from app.core import audit, clock
+from app.core.database import insert_unless_taken
 from app.core.errors import (
     BudgetExceeded,
     BusinessRuleError,
@@ -95,21 +95,8 @@ class ScanResult:
     repeated: bool
 
 
-def check_in(
-    activity: Activity,
-    person: Person,
-    *,
-    now: datetime,
-    method: str = "qr",
-    recorded_by: Person | None = None,
-) -> ScanResult:
-    """Record that `person` arrived. A second check-in returns the first one unchanged.
-
-    Staff checking someone in at the desk (method "staff") skip the sign-up rule.
-    """
-    existing = attendance_of(activity, person)
-    if existing is not None:
-        return ScanResult(existing, True)
+def _may_check_in(activity: Activity, person: Person, *, now: datetime, method: str) -> None:
+    """Refuses a check-in the activity's rules do not allow now."""
     if activity.is_cancelled:
         raise BusinessRuleError(_l("This activity was cancelled."), field="activity")
     if now < checkin_opens_at(activity):
@@ -136,21 +123,44 @@ def check_in(
                 _l("You are on the waiting list; check-in needs a confirmed place."),
                 field="activity",
             )
-    attendance = Attendance(
-        activity_id=activity.id,
-        person_id=person.id,
-        status="checked_in",
-        checked_in_at=now,
-        method=method,
-        recorded_by_id=recorded_by.id if recorded_by else None,
-        created_at=now,
-        updated_at=now,
-    )
+
+
+def check_in(
+    activity: Activity,
+    person: Person,
+    *,
+    now: datetime,
+    method: str = "qr",
+    recorded_by: Person | None = None,
+) -> ScanResult:
+    """Record that `person` arrived. A second check-in returns the first one unchanged
+    (even once check-in has closed).
+
+    Staff checking someone in at the desk (method "staff") skip the sign-up rule. The happy
+    path is one `INSERT … ON CONFLICT DO NOTHING RETURNING`: a taken (activity, person) is
+    the earlier check-in, however close the two came (a double tap, a retried text).
+    """
     try:
-        with db.session.begin_nested():
-            db.session.add(attendance)
-            db.session.flush()
-    except IntegrityError:  # the same person's parallel scan got there first
+        _may_check_in(activity, person, now=now, method=method)
+    except BusinessRuleError:
+        existing = attendance_of(activity, person)
+        if existing is not None:
+            return ScanResult(existing, True)
+        raise
+    attendance = insert_unless_taken(
+        Attendance,
+        dict(
+            activity_id=activity.id,
+            person_id=person.id,
+            status="checked_in",
+            checked_in_at=now,
+            method=method,
+            recorded_by_id=recorded_by.id if recorded_by else None,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    if attendance is None:
         found = attendance_of(activity, person)
         assert found is not None  # what the unique constraint just met
         return ScanResult(found, True)

@@ -19,6 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.orm import joinedload
 
 from app.activities import attendance
 from app.activities.activities import get_activity
@@ -145,7 +146,9 @@ def find_by_short_code(person: Person, code: str, kind: str, now: datetime) -> A
     if person.community_id is not None:
         where.append(Activity.community_id == person.community_id)
     candidates = db.session.scalars(
-        sa.select(Activity).where(
+        sa.select(Activity)
+        .options(joinedload(Activity.community))  # for the reply's local time
+        .where(
             sa.or_(*where),
             Activity.is_cancelled.is_(False),
             Activity.starts_at <= open_from,

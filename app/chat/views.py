@@ -9,15 +9,16 @@ import hmac
 import logging
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
 from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
-from sqlalchemy.exc import IntegrityError
 
 from app.chat import bp, commands, linking, sms_text
 from app.chat.parser import digits, parse
 from app.core import clock
+from app.core.database import insert_unless_taken
 from app.core.errors import LinliError
 from app.core.extensions import csrf, db
 from app.models import InboundMessage
@@ -79,20 +80,21 @@ def sms_inbound():
         person = people.find_by_phone(sender)
     except LinliError:
         person = None
-    seen = InboundMessage(
-        channel="sms",
-        external_id=sid,
-        sender=sender,
-        person_id=person.id if person else None,
-        text=text,
-        received_at=now,
+    seen = insert_unless_taken(
+        InboundMessage,
+        dict(
+            channel="sms",
+            external_id=sid,
+            sender=sender,
+            person_id=person.id if person else None,
+            text=text,
+            received_at=now,
+        ),
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(seen)
-            db.session.flush()
-    except IntegrityError:  # the gateway delivered this message again: same answer
-        first = db.session.query(InboundMessage).filter_by(channel="sms", external_id=sid).one()
+    if seen is None:  # the gateway delivered this message again: the same answer
+        first = db.session.scalars(
+            sa.select(InboundMessage).filter_by(channel="sms", external_id=sid)
+        ).one()
         return _twiml(first.reply.split("\x1e") if first.reply else [])
     reply = commands.respond(person, text, now=now).text
     more = " " + _("More: %(url)s", url=public_url(url_for("volunteers.index")))
@@ -180,18 +182,17 @@ def telegram_webhook():
     now = clock.now()
     sender = str(message["from_"]["id"])
     chat_id = message["chat"]["id"]
-    seen = InboundMessage(
-        channel="telegram",
-        external_id=str(update["update_id"]),
-        sender=sender,
-        text=message["text"][:500],
-        received_at=now,
+    seen = insert_unless_taken(
+        InboundMessage,
+        dict(
+            channel="telegram",
+            external_id=str(update["update_id"]),
+            sender=sender,
+            text=message["text"][:500],
+            received_at=now,
+        ),
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(seen)
-            db.session.flush()
-    except IntegrityError:  # Telegram retried an update we answered: once only
+    if seen is None:  # Telegram retried an update we answered: once only
         return jsonify({})
     locale = "en" if message["from_"]["language_code"].startswith("en") else "zh"
     link = linking.link_for("telegram", sender, str(chat_id), now)

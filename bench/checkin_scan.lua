@@ -1,0 +1,92 @@
+-- wrk script: a check-in burst by the phone's scan page. Each of 5,000 signed-in volunteers
+-- opens the URL inside the projector's QR code once and goes through what the browser
+-- does: GET /scan/in/<token> (302, the scan held in the session cookie), GET /scan/confirm
+-- (the page with its CSRF token; with JavaScript it sends itself), POST /scan/confirm (the
+-- check-in). One connection per thread (wrk -t N -c N): thread t takes volunteers t, t + N
+-- … and stops after its last check-in. bench/checkin.py writes bench/work/checkin_scan.tsv:
+-- "T rotation token" for each rotation of the run and "C volunteer cookie" for each
+-- volunteer's signed-in session.
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local volunteers = tonumber(args[1])
+  local nthreads = tonumber(args[2])
+  tokens, cookies, mine = {}, {}, {}
+  for index = tid, volunteers, nthreads do table.insert(mine, index) end
+  for line in io.lines(os.getenv("LINLI_BENCH_WORK") .. "/checkin_scan.tsv") do
+    local kind, key, value = line:match("^(%u)\t(%d+)\t(.*)$")
+    if kind == "T" then tokens[tonumber(key)] = value
+    elseif (tonumber(key) - tid) % nthreads == 0 then cookies[tonumber(key)] = value end
+  end
+  done_count, failed, step, csrf = 0, 0, 0, nil
+  cookie = cookies[mine[1]]
+end
+
+local function headers()
+  return {["Cookie"] = "session=" .. cookie}
+end
+
+function request()
+  if step == 0 then
+    local rotation = math.floor(os.time() / 30)
+    return wrk.format("GET", "/scan/in/" .. (tokens[rotation] or tokens[rotation - 1]), headers())
+  elseif step == 1 then
+    return wrk.format("GET", "/scan/confirm", headers())
+  end
+  local h = headers()
+  h["Content-Type"] = "application/x-www-form-urlencoded"
+  return wrk.format("POST", "/scan/confirm", h, "csrf_token=" .. csrf)
+end
+
+local function keep_cookie(response_headers)
+  for name, value in pairs(response_headers) do
+    if name:lower() == "set-cookie" then
+      local session = value:match("session=([^;]+)")
+      if session then cookie = session end
+    end
+  end
+end
+
+local function next_volunteer(ok)
+  if not ok then failed = failed + 1 end
+  done_count = done_count + 1
+  step, csrf = 0, nil
+  if done_count >= #mine then wrk.thread:stop() return end
+  cookie = cookies[mine[done_count + 1]]
+end
+
+function response(status, response_headers, body)
+  keep_cookie(response_headers)
+  if step == 0 then
+    if status == 302 then step = 1 else
+      if failed < 3 then io.stderr:write("scan HTTP " .. status .. " " .. body:sub(1, 200) .. "\n") end
+      next_volunteer(false)
+    end
+  elseif step == 1 then
+    csrf = body:match('name="csrf_token" type="hidden" value="([^"]+)"')
+    if status == 200 and csrf then step = 2 else
+      if failed < 3 then io.stderr:write("confirm HTTP " .. status .. " " .. body:sub(1, 200) .. "\n") end
+      next_volunteer(false)
+    end
+  else
+    next_volunteer(status == 200)
+  end
+end
+
+function done(summary, latency, requests)
+  local total, bad = 0, 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("done_count")
+    bad = bad + thread:get("failed")
+  end
+  io.write(string.format("LINLI answered=%d failed=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+    total, bad, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
+end
