@@ -498,6 +498,16 @@ class Clock:
 
 
 @pytest.fixture(autouse=True)
+def _street_figures_counted_afresh(app):
+    """The front page's figures are kept a minute per worker; each test counts its own."""
+    from app.points import reports
+
+    with app.app_context():
+        reports.forget_street_figures()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def app_clock(app, now):
     """The app's clock, set to `now` for every test and moved with clock.advance(minutes=...).
 

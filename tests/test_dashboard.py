@@ -36,3 +36,18 @@ def test_figures_for_a_community_and_the_street(
     assert dashboard.hours_by_category({here.id}, now) == {"elderly_care": 1.5}
     budgets = {b.community: (b.issued, b.budget) for b in dashboard.budget_use(None, now)}
     assert budgets[here.name] == (50, 1000) and budgets[there.name] == (7, None)
+
+
+def test_the_front_pages_figures_are_kept_a_minute(app, db, now, make_community, make_volunteer):
+    """Counting a million residents on every view of the public front page was most of a
+    second under load: the figures are kept for a minute per worker, by the app's clock."""
+    from datetime import timedelta
+
+    from app.points import reports
+
+    community = make_community()
+    make_volunteer(community=community)
+    first = reports.street_figures(now).residents
+    make_volunteer(community=community)
+    assert reports.street_figures(now + timedelta(seconds=59)).residents == first
+    assert reports.street_figures(now + timedelta(seconds=60)).residents == first + 1

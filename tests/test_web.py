@@ -154,6 +154,9 @@ def test_dev_outbox_shows_messages_in_demo_mode_only(
         assert client.get("/panel/outbox").status_code == 200
     finally:
         app.config["SMS_GATEWAY_URL"] = None
+        # The sender is made once per app: the one made for the gateway must not outlive it
+        # (later tests' codes would go to 127.0.0.1:9 and stay pending).
+        app.extensions.pop("linli_sms_sender", None)
     app.config["DEMO_MODE"] = False
     try:
         assert client.get("/panel/outbox").status_code == 404
