@@ -47,6 +47,8 @@ def record(moves: Iterable[tuple[Account, str, int, int]]) -> None:
     opted out of the boards. The caller has already locked the wallets (their balances
     were just updated), so a change of `hide_from_boards` cannot slip in between."""
     moves = list(moves)
+    if not moves:
+        return
     owners = {account.owner_id for account, *_rest in moves}
     hidden = set(
         db.session.scalars(
