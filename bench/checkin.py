@@ -24,11 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from common import ROOT, WORK
 from redemption import VENV, Gunicorn, fresh_pg_database, sh, wait_for, wrk_rate
 
@@ -208,20 +211,35 @@ def burst(url: str, round_no: int, limit: int, via: str) -> tuple[int, float, di
     )
     activity_id = made.stdout.strip().splitlines()[-1]
     script = ROOT / "bench" / ("checkin.lua" if via == "sms" else "checkin_scan.lua")
-    out = subprocess.run(
+    wrk = subprocess.Popen(
         ["wrk", f"-t{CONNECTIONS}", f"-c{CONNECTIONS}", f"-d{limit + 30}s", "--timeout", "30s"]
         + ["-s", str(script), public, "--"]
         + [str(VOLUNTEERS), str(CONNECTIONS)],
         text=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**os.environ, "LINLI_BENCH_WORK": str(WORK)},
     )
-    line = re.search(r"LINLI (.*)", out.stdout)
+    # wrk waits out its whole duration even once every thread has stopped: stop it (SIGINT:
+    # it prints its summary) as soon as everyone is checked in.
+    engine = sa.create_engine(url)
+    count = sa.text("SELECT count(*) FROM attendances WHERE activity_id = :a")
+    deadline = time.monotonic() + limit + 30
+    while wrk.poll() is None and time.monotonic() < deadline:
+        time.sleep(1)
+        with engine.connect() as conn:
+            if conn.scalar(count, {"a": int(activity_id)}) >= VOLUNTEERS:
+                break
+    engine.dispose()
+    time.sleep(1)  # the last answers on their way
+    wrk.send_signal(signal.SIGINT)
+    stdout, stderr = wrk.communicate(timeout=60)
+    line = re.search(r"LINLI (.*)", stdout)
     if not line:
-        sys.exit(out.stdout + out.stderr)
+        sys.exit(stdout + stderr)
     fields = dict(part.split("=") for part in line.group(1).split())
-    if out.stderr.strip():
-        print("  " + out.stderr.strip().replace("\n", "\n  ")[:600])
+    if stderr.strip():
+        print("  " + stderr.strip().replace("\n", "\n  ")[:600])
     counted = sh([str(VENV / "python"), "-c", RESULT, activity_id], cwd=ROOT, env=env)
     checked_in, seconds = counted.stdout.split()
     return int(checked_in), float(seconds), fields
