@@ -2,9 +2,9 @@
 
 A board ranks people by points *earned* in a period (this month, last month, this year,
 all time) within a scope (the street, a community, a grid, a team). Ties share a place
-and the next place skips (1, 1, 3). Top-N reads the (period, amount) index; "my rank" on
-the street's and a community's board reads their histogram (app.points.board_counts), on a
-grid's or a team's it counts those ahead.
+and the next place skips (1, 1, 3). Top-N reads straight off the wallets' (period, kind,
+amount, account) index; "my rank" on the street's and a community's board reads their
+histogram (app.points.board_counts), on a grid's or a team's it counts those ahead.
 """
 
 from __future__ import annotations
