@@ -68,12 +68,15 @@ def record(moves: Iterable[tuple[Account, str, int, int]]) -> None:
     _apply(deltas)
 
 
-def move(account: Account, *, community_id: int | None, shown: bool) -> None:
+def move(account: Account, *, community_id: int | None, shown: bool | None = None) -> None:
     """The wallet's totals follow its owner: to another community's boards (the street's
-    stay), or off every board (`shown` False) and back. Call with the wallet locked and
-    before changing its community or its owner's `hide_from_boards`."""
-    before = set(_scopes(account.community_id)) if _shown(account) else set()
-    after = set(_scopes(community_id)) if shown else set()
+    stay), or off every board (`shown` False) and back (None: as shown as they are now).
+    Call with the wallet locked and before changing its community or its owner's
+    `hide_from_boards`: whether they are shown now is read from the database under that
+    lock, not from a person object another unit of work may have changed meanwhile."""
+    was_shown = _shown(account)
+    before = set(_scopes(account.community_id)) if was_shown else set()
+    after = set(_scopes(community_id)) if (was_shown if shown is None else shown) else set()
     deltas: Counter[tuple[str, str, int, int]] = Counter()
     shard = account.id % SHARDS
     for period, amount in db.session.execute(

@@ -246,7 +246,7 @@ def move_wallet(person: Person, community: OrgUnit) -> None:
     their totals go to the new community's boards)."""
     wallet = _locked_wallet(person)
     if wallet.community_id != community.id:
-        board_counts.move(wallet, community_id=community.id, shown=not person.hide_from_boards)
+        board_counts.move(wallet, community_id=community.id)
         wallet.community_id = community.id
 
 
@@ -261,12 +261,15 @@ def show_on_boards(person: Person, shown: bool) -> None:
 
 def _locked_wallet(person: Person) -> Account:
     """The wallet (opened if need be: a posting that opens it at the same moment then waits
-    for this unit of work), locked until commit, so no posting counts its totals meanwhile."""
+    for this unit of work), locked until commit, so no posting counts its totals meanwhile,
+    and read again under the lock (its community as whoever held it last left it)."""
     wallet = wallet_for(person)
-    db.session.execute(
-        sa.select(Account.id).where(Account.id == wallet.id).with_for_update()
-    ).first()
-    return wallet
+    return db.session.scalars(
+        sa.select(Account)
+        .where(Account.id == wallet.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def _add_issued(account_id: int, period: str, delta: int, ceiling: int | None) -> bool:
