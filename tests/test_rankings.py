@@ -46,6 +46,37 @@ def six_volunteers(here, there, now):
     ]
 
 
+def play(ops, crowd, here, there, now) -> None:
+    """Carry out the generated operations in order, each a second apart and all before
+    `now` (inside this month even at 00:05 on the 1st): award, reverse (an earlier award;
+    reversing one twice under its key replays the first reversal), hide, show, move."""
+    posted = []
+    for step, (op, who, points) in enumerate(ops):
+        when = now - timedelta(seconds=len(ops) - step)
+        person = crowd[who % len(crowd)]
+        if op == "award":
+            posted.append(
+                awards.award(
+                    person,
+                    points,
+                    reason="x",
+                    idempotency_key=f"a{step}",
+                    now=when,
+                    actor=None,
+                    source="test",
+                    notify=False,
+                )
+            )
+        elif op == "reverse" and posted:
+            original = posted[who % len(posted)]
+            ledger.reverse(original, idempotency_key=f"r{original.id}", now=when)
+        elif op in ("hide", "show"):
+            people.set_preferences(person, hide_from_boards=op == "hide", locale="zh", now=when)
+        elif op == "move":
+            elsewhere = there if person.community_id == here.id else here
+            people.update_person(person, community=elsewhere, now=when, actor=None, source="test")
+
+
 def earned_from_ledger(wallet_to_person: dict[int, int]) -> dict[int, int]:
     from app.core.extensions import db
 
@@ -79,27 +110,7 @@ def test_boards_match_a_brute_force_over_the_ledger(db, make_community, now, ops
     try:
         here, there = make_community(), make_community()
         crowd = six_volunteers(here, there, now)
-        posted = []
-        for step, (op, who, points) in enumerate(ops):
-            # Seconds before `now`: inside this month even at 00:05 on the 1st.
-            when = now - timedelta(seconds=len(ops) - step)
-            if op == "award":
-                posted.append(
-                    awards.award(
-                        crowd[who],
-                        points,
-                        reason="x",
-                        idempotency_key=f"a{step}",
-                        now=when,
-                        actor=None,
-                        source="test",
-                        notify=False,
-                    )
-                )
-            elif posted:
-                original = posted[who % len(posted)]
-                # Reversing the same award twice under its key replays the first reversal.
-                ledger.reverse(original, idempotency_key=f"r{original.id}", now=when)
+        play(ops, crowd, here, there, now)
         wallets = {ledger.wallet_for(p).id: p.id for p in crowd}
         earned = earned_from_ledger(wallets)
         for scope, members in (
@@ -151,33 +162,7 @@ def test_ranks_from_the_counts_are_the_exact_ranks(db, make_community, now, ops)
     try:
         here, there = make_community(), make_community()
         crowd = six_volunteers(here, there, now)
-        posted = []
-        for step, (op, who, points) in enumerate(ops):
-            when = now - timedelta(seconds=len(ops) - step)
-            person = crowd[who % len(crowd)]
-            if op == "award":
-                posted.append(
-                    awards.award(
-                        person,
-                        points,
-                        reason="x",
-                        idempotency_key=f"a{step}",
-                        now=when,
-                        actor=None,
-                        source="test",
-                        notify=False,
-                    )
-                )
-            elif op == "reverse" and posted:
-                original = posted[who % len(posted)]
-                ledger.reverse(original, idempotency_key=f"r{original.id}", now=when)
-            elif op in ("hide", "show"):
-                people.set_preferences(person, hide_from_boards=op == "hide", locale="zh", now=when)
-            elif op == "move":
-                elsewhere = there if person.community_id == here.id else here
-                people.update_person(
-                    person, community=elsewhere, now=when, actor=None, source="test"
-                )
+        play(ops, crowd, here, there, now)
         db.session.flush()
         assert board_counts.check() == []
         for scope in (Scope("street"), Scope("community", here.id), Scope("community", there.id)):
