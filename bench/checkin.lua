@@ -5,21 +5,15 @@
 -- rotates every 30 s, so bench/checkin.py writes every volunteer's signed message for each
 -- rotation of the run to bench/work/checkin_data.tsv (rotation, volunteer, signature,
 -- body); a message is picked for the rotation of the moment it is sent.
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-  table.insert(threads, thread)
-end
+package.path = package.path .. ";" .. os.getenv("LINLI_BENCH_DIR") .. "/?.lua"
+local shared = require("wrk_threads")
+setup = shared.setup
 
 function init(args)
   volunteers = tonumber(args[1])
   local nthreads = tonumber(args[2])
   messages = {}
-  mine = {}
-  for index = tid, volunteers, nthreads do table.insert(mine, index) end
+  mine = shared.share(tid, volunteers, nthreads)
   local wanted = {}
   for _, index in ipairs(mine) do wanted[index] = true end
   for line in io.lines(os.getenv("LINLI_BENCH_WORK") .. "/checkin_data.tsv") do
@@ -56,12 +50,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total, bad = 0, 0
-  for _, thread in ipairs(threads) do
-    total = total + thread:get("answered")
-    bad = bad + thread:get("failed")
-  end
-  io.write(string.format("LINLI answered=%d failed=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-    total, bad, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
+  shared.report_burst(latency)
 end

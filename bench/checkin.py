@@ -29,17 +29,25 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-from common import ROOT, WORK
-from redemption import VENV, Gunicorn, fresh_pg_database, sh, wait_for, wrk_rate
+from common import (
+    ANCHORS,
+    ROOT,
+    VENV,
+    WORK,
+    Gunicorn,
+    fresh_database,
+    production_env,
+    sh,
+    wait_for,
+    wrk_rate,
+)
 
 PORT_LINLI, PORT_ANCHOR = 8720, 8721  # gunicorn; nginx in front of each on the next two
 PROXY_LINLI, PROXY_ANCHOR = 8722, 8723
 VOLUNTEERS, CONNECTIONS = 5000, 32
 SMS_TOKEN = "bench-sms-auth-token"  # noqa: S105 (this machine's bench only)
-ANCHORS = Path(os.environ.get("ANCHORS_DIR") or ROOT.parent / "shared" / "anchors")
 
 
 NGINX = """
@@ -95,29 +103,13 @@ class Nginx:
 
 
 def linli_env(url: str) -> dict:
-    return {
-        **os.environ,
-        "LINLI_ENV": "production",
-        "SECRET_KEY": "bench-secret-only-for-this-machine-0123456789",
-        "LINLI_PUBLIC_URL": f"http://127.0.0.1:{PROXY_LINLI}",
-        "SMS_AUTH_TOKEN": SMS_TOKEN,
-        "DATABASE_URL": url,
-        "LINLI_ALLOW_SQLITE": "1",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "LINLI_INSTANCE_PATH": str(WORK / "instance"),
-    }
+    return production_env(url, PROXY_LINLI, SMS_AUTH_TOKEN=SMS_TOKEN)
 
 
 def build(use_sqlite: bool) -> str:
-    WORK.mkdir(parents=True, exist_ok=True)
-    if use_sqlite:
-        path = WORK / "checkin.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-ratelimits"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        fresh_pg_database("linli_checkin")
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_checkin"
+    url = fresh_database(
+        sqlite_file="checkin.sqlite3" if use_sqlite else None, pg_name="linli_checkin"
+    )
     flask = [str(VENV / "flask"), "--app", "wsgi"]
     env = linli_env(url)
     sh([*flask, "db", "upgrade"], cwd=ROOT, env=env)
@@ -218,7 +210,7 @@ def burst(url: str, round_no: int, limit: int, via: str) -> tuple[int, float, di
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "LINLI_BENCH_WORK": str(WORK)},
+        env={**os.environ, "LINLI_BENCH_WORK": str(WORK), "LINLI_BENCH_DIR": str(ROOT / "bench")},
     )
     # wrk waits out its whole duration even once every thread has stopped: stop it (SIGINT:
     # it prints its summary) as soon as everyone is checked in.

@@ -6,26 +6,21 @@
 -- … and stops after its last check-in. bench/checkin.py writes bench/work/checkin_scan.tsv:
 -- "T rotation token" for each rotation of the run and "C volunteer cookie" for each
 -- volunteer's signed-in session.
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-  table.insert(threads, thread)
-end
+package.path = package.path .. ";" .. os.getenv("LINLI_BENCH_DIR") .. "/?.lua"
+local shared = require("wrk_threads")
+setup = shared.setup
 
 function init(args)
   local volunteers = tonumber(args[1])
   local nthreads = tonumber(args[2])
-  tokens, cookies, mine = {}, {}, {}
-  for index = tid, volunteers, nthreads do table.insert(mine, index) end
+  tokens, cookies = {}, {}
+  mine = shared.share(tid, volunteers, nthreads)
   for line in io.lines(os.getenv("LINLI_BENCH_WORK") .. "/checkin_scan.tsv") do
     local kind, key, value = line:match("^(%u)\t(%d+)\t(.*)$")
     if kind == "T" then tokens[tonumber(key)] = value
     elseif (tonumber(key) - tid) % nthreads == 0 then cookies[tonumber(key)] = value end
   end
-  done_count, failed, step, csrf = 0, 0, 0, nil
+  answered, failed, step, csrf = 0, 0, 0, nil
   cookie = cookies[mine[1]]
 end
 
@@ -56,10 +51,10 @@ end
 
 local function next_volunteer(ok)
   if not ok then failed = failed + 1 end
-  done_count = done_count + 1
+  answered = answered + 1
   step, csrf = 0, nil
-  if done_count >= #mine then wrk.thread:stop() return end
-  cookie = cookies[mine[done_count + 1]]
+  if answered >= #mine then wrk.thread:stop() return end
+  cookie = cookies[mine[answered + 1]]
 end
 
 function response(status, response_headers, body)
@@ -81,12 +76,5 @@ function response(status, response_headers, body)
 end
 
 function done(summary, latency, requests)
-  local total, bad = 0, 0
-  for _, thread in ipairs(threads) do
-    total = total + thread:get("done_count")
-    bad = bad + thread:get("failed")
-  end
-  io.write(string.format("LINLI answered=%d failed=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-    total, bad, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
+  shared.report_burst(latency)
 end

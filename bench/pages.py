@@ -22,8 +22,17 @@ import subprocess
 import sys
 
 from boards import build
-from common import ROOT, database_url
-from redemption import ANCHORS, VENV, Gunicorn, sh, wait_for, wrk_rate
+from common import (
+    ANCHORS,
+    ROOT,
+    VENV,
+    Gunicorn,
+    database_url,
+    production_env,
+    sh,
+    wait_for,
+    wrk_rate,
+)
 
 PORT_LINLI, PORT_ANCHOR = 8730, 8731
 
@@ -53,18 +62,6 @@ with app.app_context():
 """
 
 
-def linli_env(url: str) -> dict:
-    return {
-        **os.environ,
-        "LINLI_ENV": "production",
-        "SECRET_KEY": "bench-secret-only-for-this-machine-0123456789",
-        "LINLI_PUBLIC_URL": f"http://127.0.0.1:{PORT_LINLI}",
-        "DATABASE_URL": url,
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "LINLI_INSTANCE_PATH": str(ROOT / "bench" / "work" / "instance"),
-    }
-
-
 def wrk_page(url: str, seconds: int, cookie: str | None) -> float:
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
     if cookie:
@@ -82,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     url = database_url(sqlite_file=None, pg_name="linli_city")
     build(url, 1_000_000)
-    env = linli_env(url)
+    env = production_env(url, PORT_LINLI)
     sh(["redis-cli", "-n", "14", "FLUSHDB"])
     cookie = sh([str(VENV / "python"), "-c", COOKIE], cwd=ROOT, env=env).stdout.split()[-1]
     linli = Gunicorn("wsgi:app", PORT_LINLI, 4, env, ROOT)

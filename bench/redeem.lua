@@ -5,14 +5,9 @@
 -- each sale to the next of the shops, "hot" every sale to the first.
 package.path = package.path .. ";" .. os.getenv("LINLI_BENCH_WORK") .. "/?.lua"
 local data = require("redeem_data")
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-  table.insert(threads, thread)
-end
+package.path = package.path .. ";" .. os.getenv("LINLI_BENCH_DIR") .. "/?.lua"
+local shared = require("wrk_threads")
+setup = shared.setup
 
 function init(args)
   mode = args[1] or "spread"
@@ -60,7 +55,7 @@ end
 
 function done(summary, latency, requests)
   local ok, bad, codes = 0, 0, 0
-  for _, thread in ipairs(threads) do
+  for _, thread in ipairs(shared.threads) do
     ok = ok + thread:get("done_ok")
     bad = bad + thread:get("refused")
     codes = codes + thread:get("code_fail")

@@ -26,63 +26,44 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / "work"
-ANCHORS = Path(os.environ.get("ANCHORS_DIR") or ROOT.parent / "shared" / "anchors")
-VENV = ROOT / ".venv" / "bin"
+from common import (
+    ANCHORS,
+    ROOT,
+    VENV,
+    WORK,
+    Gunicorn,
+    fresh_database,
+    fresh_pg_database,
+    production_env,
+    psql,
+    sh,
+    wait_for,
+    wrk_rate,
+)
+
 PORT_LINLI, PORT_ANCHOR = 8710, 8711
 SHOPS, VOLUNTEERS, THREADS = 20, 400, 8
 
 
-def sh(command: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kw)
-
-
-def psql(database: str, sql: str | None = None, file: Path | None = None) -> str:
-    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qAt", "-v"]
-    command += ["ON_ERROR_STOP=1"] + (["-f", str(file)] if file else ["-c", sql or ""])
-    return sh(command).stdout
-
-
-def fresh_pg_database(name: str) -> None:
-    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    psql("postgres", f"CREATE DATABASE {name}")
-
-
 def linli_env(url: str) -> dict:
-    return {
-        **os.environ,
-        "LINLI_ENV": "production",
-        "SECRET_KEY": "bench-secret-only-for-this-machine-0123456789",
-        "LINLI_PUBLIC_URL": f"http://127.0.0.1:{PORT_LINLI}",
-        "DATABASE_URL": url,
-        "LINLI_ALLOW_SQLITE": "1",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "LINLI_INSTANCE_PATH": str(WORK / "instance"),
-        "LINLI_API_RATE_LIMIT": "1000000 per minute",
-        "LINLI_API_REDEEM_RATE_LIMIT": "1000000 per minute",
-    }
+    return production_env(
+        url,
+        PORT_LINLI,
+        LINLI_API_RATE_LIMIT="1000000 per minute",
+        LINLI_API_REDEEM_RATE_LIMIT="1000000 per minute",
+    )
 
 
 def build_linli(use_sqlite: bool) -> str:
     """A migrated, seeded database; writes the tokens wrk needs to bench/work/redeem_data.lua."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    if use_sqlite:
-        path = WORK / "redeem.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-ratelimits"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        fresh_pg_database("linli_redeem")
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_redeem"
+    url = fresh_database(
+        sqlite_file="redeem.sqlite3" if use_sqlite else None, pg_name="linli_redeem"
+    )
     env = linli_env(url)
     sh([str(VENV / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env)
     sh(["redis-cli", "-n", "14", "FLUSHDB"])
@@ -145,47 +126,6 @@ with app.app_context():
 """
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception as exc:  # not up yet (or an HTTP error: it is up)
-            if getattr(exc, "code", None):
-                return
-            time.sleep(0.2)
-    sys.exit(f"nothing answered at {url}")
-
-
-class Gunicorn:
-    def __init__(self, app: str, port: int, workers: int, env: dict, cwd: Path):
-        command = [str(VENV / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}"]
-        command += ["--preload", "--access-logfile", "/dev/null", app]
-        with open(WORK / f"gunicorn-{port}.log", "w") as log:  # the child keeps its own handle
-            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
-        self.port = port
-
-    def worker_rss_mb(self) -> list[float]:
-        children = sh(["pgrep", "-P", str(self.process.pid)]).stdout.split()
-        sizes = []
-        for pid in children:
-            status = Path(f"/proc/{pid}/status").read_text()
-            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
-        return sizes
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
-
-
-def wrk_rate(url: str, seconds: int, threads: int = 2, connections: int = 16) -> float:
-    out = sh(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url]).stdout
-    if "Non-2xx" in out or "Socket errors" in out:
-        sys.exit(f"the anchor failed at {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-
 def wrk_redemptions(mode: str, seconds: int) -> tuple[float, str]:
     out = subprocess.run(
         [
@@ -202,7 +142,7 @@ def wrk_redemptions(mode: str, seconds: int) -> tuple[float, str]:
         ],
         text=True,
         capture_output=True,
-        env={**os.environ, "LINLI_BENCH_WORK": str(WORK)},
+        env={**os.environ, "LINLI_BENCH_WORK": str(WORK), "LINLI_BENCH_DIR": str(ROOT / "bench")},
     )
     line = re.search(r"LINLI (.*)", out.stdout)
     if not line:
