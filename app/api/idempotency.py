@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g, jsonify, make_response, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import IntegrityError
 
 from app.core import clock, strikes
 from app.core.database import (
@@ -101,22 +100,21 @@ def _replay(record: IdempotencyRecord, print_: str):
     return response
 
 
-def _store(
-    person_id: int, key: str, print_: str, status: int, body: str, now: datetime
-) -> IdempotencyRecord:
-    record = IdempotencyRecord(
-        person_id=person_id, key=key, fingerprint=print_, status=status, body=body, created_at=now
-    )
-    db.session.add(record)
-    db.session.flush()
-    return record
-
-
-def _claim(person_id: int, key: str, print_: str, now: datetime) -> IdempotencyRecord | None:
-    """The key's record, status 0 (in flight); None when the key is taken."""
+def _claim(
+    person_id: int, key: str, print_: str, now: datetime, status: int = 0, body: str = ""
+) -> IdempotencyRecord | None:
+    """The key's record (status 0: in flight, the work not done yet; or a stored answer);
+    None when the key is taken."""
     return insert_unless_taken(
         IdempotencyRecord,
-        dict(person_id=person_id, key=key, fingerprint=print_, status=0, body="", created_at=now),
+        dict(
+            person_id=person_id,
+            key=key,
+            fingerprint=print_,
+            status=status,
+            body=body,
+            created_at=now,
+        ),
     )
 
 
@@ -165,10 +163,12 @@ def _store_refusal(exc: LinliError, person_id: int, key: str, print_: str, now: 
     exc = strikes.record_refusal(exc, now)
     response = jsonify({"error": exc.to_dict()})
     response.status_code = exc.http_status
-    try:
-        _store(person_id, key, print_, response.status_code, response.get_data(as_text=True), now)
+    stored = _claim(
+        person_id, key, print_, now, response.status_code, response.get_data(as_text=True)
+    )
+    if stored is not None:
         commit_unit_of_work()
-    except IntegrityError:  # a parallel request with the key got in after the rollback
+    else:  # a parallel request with the key got in after the rollback
         rollback_unit_of_work()
     return response
 
