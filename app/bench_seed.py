@@ -111,12 +111,20 @@ def seed(
     first_wallet = conn.scalar(sa.text("SELECT min(id) FROM accounts WHERE kind = 'wallet'"))
     run(
         _l("award transactions"),
-        "INSERT INTO ledger_transactions (kind, memo, idempotency_key, fingerprint, created_at) "
-        f"SELECT 'award', '压测', 'bench-' || g.i, 'bench', {when} FROM {series(':n')}",
+        "INSERT INTO ledger_transactions "
+        "(kind, memo, idempotency_key, fingerprint, created_at, entry_count) "
+        f"SELECT 'award', '压测', 'bench-' || g.i, 'bench', {when}, 2 FROM {series(':n')}",
         n=awards,
     )
     first_txn = conn.scalar(
         sa.text("SELECT min(id) FROM ledger_transactions WHERE idempotency_key LIKE 'bench-%'")
+    )
+    # Every entry here counts in its transaction's month (ledger_entries.earned_in).
+    zone = current_app.config["LINLI_TIMEZONE"]
+    month = (
+        "'M' || to_char(t.created_at AT TIME ZONE CAST(:zone AS TEXT), 'YYYY-MM')"
+        if postgres
+        else "linli_month_key(t.created_at, :zone)"
     )
     # Award k goes to wallet (k * 7919 mod W), so neighbours in time are strangers; 5–100
     # points in steps of 5. Its community's issuance account pays.
@@ -125,18 +133,20 @@ def seed(
     wallet = f"(:w0 + ({k} * 7919) % :w)"
     run(
         None,
-        "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
-        f"SELECT t.id, {wallet}, {amount} FROM ledger_transactions t WHERE t.id >= :t0",
+        "INSERT INTO ledger_entries (transaction_id, account_id, amount, earned_in) "
+        f"SELECT t.id, {wallet}, {amount}, {month} FROM ledger_transactions t WHERE t.id >= :t0",
         t0=first_txn,
+        zone=zone,
         w0=first_wallet,
         w=residents,
     )
     run(
         _l("award entries"),
-        "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
-        f"SELECT t.id, :i0 + w.community_id - :first, -{amount} FROM ledger_transactions t "
-        f"JOIN accounts w ON w.id = {wallet} WHERE t.id >= :t0",
+        "INSERT INTO ledger_entries (transaction_id, account_id, amount, earned_in) "
+        f"SELECT t.id, :i0 + w.community_id - :first, -{amount}, {month} "
+        f"FROM ledger_transactions t JOIN accounts w ON w.id = {wallet} WHERE t.id >= :t0",
         t0=first_txn,
+        zone=zone,
         w0=first_wallet,
         w=residents,
         i0=first_issuance,
@@ -146,15 +156,15 @@ def seed(
     run(
         None,
         "INSERT INTO ledger_transactions "
-        "(kind, memo, idempotency_key, fingerprint, reverses_id, created_at) "
-        "SELECT 'reversal', '压测', 'bench-undo-' || t.id, 'bench', t.id, t.created_at "
+        "(kind, memo, idempotency_key, fingerprint, reverses_id, created_at, entry_count) "
+        "SELECT 'reversal', '压测', 'bench-undo-' || t.id, 'bench', t.id, t.created_at, 2 "
         f"FROM ledger_transactions t WHERE t.id >= :t0 AND (t.id - :t0) % {REVERSED_EVERY} = 0",
         t0=first_txn,
     )
     run(
         _l("reversals of every 20th award"),
-        "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
-        "SELECT r.id, e.account_id, -e.amount FROM ledger_transactions r "
+        "INSERT INTO ledger_entries (transaction_id, account_id, amount, earned_in) "
+        "SELECT r.id, e.account_id, -e.amount, e.earned_in FROM ledger_transactions r "
         "JOIN ledger_entries e ON e.transaction_id = r.reverses_id "
         "WHERE r.idempotency_key LIKE 'bench-undo-%'",
     )
@@ -170,22 +180,14 @@ def seed(
             "UPDATE accounts SET balance = coalesce((SELECT sum(amount) FROM ledger_entries e "
             "WHERE e.account_id = accounts.id), 0)",
         )
-    zone = current_app.config["LINLI_TIMEZONE"]
-    month = (
-        "'M' || to_char(t.created_at AT TIME ZONE CAST(:zone AS TEXT), 'YYYY-MM')"
-        if postgres
-        else "linli_month_key(t.created_at, :zone)"
-    )
     signed = "CASE WHEN a.kind = 'wallet' THEN e.amount ELSE -e.amount END"
     run(
         None,
         "CREATE TEMPORARY TABLE bench_months AS "
-        f"SELECT e.account_id AS account_id, a.kind AS kind, {month} AS period, "
+        "SELECT e.account_id AS account_id, a.kind AS kind, e.earned_in AS period, "
         f"sum({signed}) AS amount "
-        "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id "
-        "JOIN accounts a ON a.id = e.account_id WHERE t.idempotency_key LIKE 'bench-%' "
-        f"GROUP BY e.account_id, a.kind, {month}",
-        zone=zone,
+        "FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
+        "WHERE e.earned_in IS NOT NULL GROUP BY e.account_id, a.kind, e.earned_in",
     )
     for select in (
         "SELECT account_id, kind, period, amount FROM bench_months",

@@ -36,7 +36,8 @@ def build(url: str, entries: int, wallets: int) -> None:
     with engine.connect() as conn:
         have = conn.scalar(sa.text("SELECT count(*) FROM ledger_entries"))
     engine.dispose()
-    if have >= entries:
+    # The seeder makes whole awards and reversals: a few entries short of the number asked.
+    if have >= entries * 0.99:
         print(f"ledger of {have:,} entries already built")
         return
     if have:

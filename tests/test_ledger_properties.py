@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from app.core.errors import AlreadyReversed, BusinessRuleError, InsufficientPoints
 from app.models import Merchant
-from app.points import ledger
+from app.points import ledger, ledger_fingerprint
+from tests.conftest import DB_KIND
 
 operations = st.lists(
     st.one_of(
@@ -93,7 +94,9 @@ def test_random_operations_keep_the_ledger_sound(db, make_community, make_volunt
                 assert ledger.balance(wallet) >= 0
         for wallet in wallets:
             assert ledger.period_total(wallet, "ALL") == earned[wallet.id]
-        assert ledger.check() == []
+        assert ledger.check(exact=True) == []
+        if DB_KIND == "postgresql":  # the quick proof agrees: nothing to look into
+            assert ledger_fingerprint.failing() == set()
     finally:
         # Each example starts from an empty database: undo it all (the test's savepoint).
         db.session.rollback()

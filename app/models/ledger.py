@@ -61,6 +61,9 @@ class LedgerTransaction(Model):
         ForeignKey("ledger_transactions.id"), unique=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default, index=True)
+    # How many entries were posted with it (a control count, like a batch header's): the
+    # check proves every transaction whole without grouping the entries by transaction.
+    entry_count: Mapped[int] = mapped_column(server_default="0")
 
     actor: Mapped[Person | None] = relationship()
     entries: Mapped[list[LedgerEntry]] = relationship(
@@ -89,6 +92,11 @@ class LedgerEntry(Model):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     amount: Mapped[int] = mapped_column(Points)
+    # The month ('M2026-11') whose earned or issued totals this entry counts in: set on the
+    # wallet and issuance legs of an earning and of a reversal of one, None on every other
+    # entry. Recorded when posted, like the amount, so `ledger-check` recounts the period
+    # totals from the entries alone.
+    earned_in: Mapped[str | None] = mapped_column(String(8))
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
     account: Mapped[Account] = relationship()

@@ -51,11 +51,14 @@ from app.core.errors import (
 from app.core.extensions import db
 from app.models import Account, LedgerEntry, LedgerTransaction, OrgUnit, PeriodTotal, Person
 from app.models.base import table_of
-from app.points import board_counts
+from app.points import board_counts, ledger_fingerprint
 
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
 EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment"})
+# The accounts whose part in an earning is kept in period totals: what a wallet earned,
+# what an issuance account issued.
+COUNTED = frozenset({"wallet", "issuance"})
 # settlement: a red partner's month, cleared from its merchant account back to the communities
 # that issued the points (app.partners.settlements).
 TRANSACTION_KINDS = EARNING_KINDS | {"redemption", "transfer", "reversal", "settlement"}
@@ -338,6 +341,7 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
             fingerprint=fingerprint,
             reverses_id=reverses.id if reverses else None,
             created_at=now,
+            entry_count=len(legs),
         ),
     )
     if txn is None:
@@ -358,13 +362,20 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
         if not _add_to_balance(leg, keep_positive=True):
             raise InsufficientPoints(balance=balance(leg.account), needed=-leg.amount)
 
-    db.session.execute(
-        sa.insert(LedgerEntry),
-        [dict(transaction_id=txn.id, account_id=leg.account.id, amount=leg.amount) for leg in legs],
-    )
-
     earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
     periods = period_keys(now)
+    db.session.execute(
+        sa.insert(LedgerEntry),
+        [
+            dict(
+                transaction_id=txn.id,
+                account_id=leg.account.id,
+                amount=leg.amount,
+                earned_in=periods[0] if earning and leg.account.kind in COUNTED else None,
+            )
+            for leg in legs
+        ],
+    )
     if earning:
         moves = []
         for leg in personal:
@@ -466,13 +477,39 @@ def history(account: Account, limit: int = 50) -> list[tuple[LedgerEntry, Ledger
 # --- checking ---------------------------------------------------------------------------
 
 
-def check() -> list[str]:
-    """Every invariant of the ledger; returns one line per problem (empty when all hold)."""
-    problems: list[str] = []
-    s = db.session
-    e, t, a = LedgerEntry, LedgerTransaction, Account
+def check(*, exact: bool = False) -> list[str]:
+    """Every invariant of the ledger; returns one line per problem (empty when all hold).
 
-    # One pass over the entries per transaction: unbalanced, fewer than two, or none at all.
+    Row by row, each invariant is an aggregate computed in the database, and only what is
+    wrong comes back to Python, so memory stays flat however long the ledger grows. On
+    PostgreSQL a weighted-sum proof (app.points.ledger_fingerprint) reads each table once
+    first, and only the invariants it finds broken are then checked row by row, to say what
+    is wrong; `exact` checks every one row by row regardless.
+    """
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # Room for the hash aggregates in memory, for this transaction only.
+        db.session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+    broken = (
+        ledger_fingerprint.failing() if postgres and not exact else set(ledger_fingerprint.FAMILIES)
+    )
+    problems: list[str] = []
+    for family, row_by_row in (
+        ("transactions", _check_transactions),
+        ("balances", _check_balances),
+        ("reversals", _check_reversals),
+        ("periods", _check_period_totals),
+        ("boards", board_counts.check),
+    ):
+        if family in broken:
+            problems += row_by_row()
+    return problems
+
+
+def _check_transactions() -> list[str]:
+    """Each transaction has the entries it was posted with (its control count), at least
+    two, summing to zero (so all the entries together sum to zero as well)."""
+    e, t = LedgerEntry, LedgerTransaction
     per_txn = (
         sa.select(
             e.transaction_id.label("id"),
@@ -480,81 +517,69 @@ def check() -> list[str]:
             sa.func.count().label("n"),
         )
         .group_by(e.transaction_id)
-        .subquery()
+        .subquery("per_txn")
     )
-    for txn_id, total, count in s.execute(
-        sa.select(t.id, sa.func.coalesce(per_txn.c.total, 0), sa.func.coalesce(per_txn.c.n, 0))
+    total = sa.func.coalesce(per_txn.c.total, 0)
+    count = sa.func.coalesce(per_txn.c.n, 0)
+    problems = []
+    for txn_id, posted, n, summed in db.session.execute(
+        sa.select(t.id, t.entry_count, count, total)
         .outerjoin(per_txn, per_txn.c.id == t.id)
-        .where(sa.or_(per_txn.c.id.is_(None), per_txn.c.total != 0, per_txn.c.n < 2))
+        .where(sa.or_(total != 0, count < 2, count != t.entry_count))
         .order_by(t.id)
     ):
-        if count == 0:
+        if n == 0:
             problems.append(f"transaction #{txn_id}: has no entries")
-        else:
-            problems.append(f"transaction #{txn_id}: {count} entries summing to {total}, not zero")
+        elif summed != 0 or n < 2:
+            problems.append(f"transaction #{txn_id}: {n} entries summing to {summed}, not zero")
+        if n != posted:
+            problems.append(f"transaction #{txn_id}: {n} entries, posted with {posted}")
+    return problems
 
+
+def _check_balances() -> list[str]:
+    """Each account's cached balance is the sum of its entries (one pass over the entries
+    by account); no wallet is below zero."""
+    s, e, a = db.session, LedgerEntry, Account
     sums = (
         sa.select(e.account_id, sa.func.sum(e.amount).label("total"))
         .group_by(e.account_id)
         .subquery()
     )
-    for account_id, kind, cached, actual in s.execute(
-        sa.select(a.id, a.kind, a.balance, sa.func.coalesce(sums.c.total, 0))
-        .outerjoin(sums, sums.c.account_id == a.id)
-        .where(a.balance != sa.func.coalesce(sums.c.total, 0))
-    ):
-        problems.append(
-            f"account #{account_id} ({kind}): cached balance {cached}, entries sum to {actual}"
+    problems = [
+        f"account #{account_id} ({kind}): cached balance {cached}, entries sum to {actual}"
+        for account_id, kind, cached, actual in s.execute(
+            sa.select(a.id, a.kind, a.balance, sa.func.coalesce(sums.c.total, 0))
+            .outerjoin(sums, sums.c.account_id == a.id)
+            .where(a.balance != sa.func.coalesce(sums.c.total, 0))
+            .order_by(a.id)
         )
-    for account_id, cached in s.execute(
-        sa.select(a.id, a.balance).where(a.kind == "wallet", a.balance < 0)
-    ):
-        problems.append(f"wallet #{account_id}: negative balance {cached}")
-    grand_total = s.scalar(sa.select(sa.func.coalesce(sa.func.sum(e.amount), 0)))
-    if grand_total != 0:
-        problems.append(f"all accounts together sum to {grand_total}, not zero")
-
-    problems += _check_reversals()
-    problems += _check_period_totals()
-    problems += board_counts.check()
+    ]
+    problems += [
+        f"wallet #{account_id}: negative balance {cached}"
+        for account_id, cached in s.execute(
+            sa.select(a.id, a.balance).where(a.kind == "wallet", a.balance < 0).order_by(a.id)
+        )
+    ]
     return problems
 
 
 def _check_reversals() -> list[str]:
-    """Each reversal links to an original that is not itself a reversal and holds exactly its
-    entries negated: the two sets of entries are matched by account in one FULL JOIN (an
-    entry on either side without its negation on the other marks the pair)."""
+    """Each reversal links to an original that is not itself a reversal and holds its
+    entries negated: account by account, the two transactions' entries sum to zero and
+    are as many (read through the entries' transaction index, reversals only)."""
     t, e = LedgerTransaction, LedgerEntry
     original = sa.orm.aliased(LedgerTransaction)
-    theirs = sa.orm.aliased(LedgerEntry)
-    pairs = (
-        sa.select(t.id.label("rid"), t.reverses_id.label("oid"))
-        .where(t.reverses_id.is_not(None))
-        .cte("pairs")
-    )
-    mine = (
-        sa.select(pairs.c.rid, e.account_id, e.amount)
-        .join(e, e.transaction_id == pairs.c.rid)
-        .subquery("mine")
-    )
-    negated = (
-        sa.select(pairs.c.rid, theirs.account_id, (-theirs.amount).label("amount"))
-        .join(theirs, theirs.transaction_id == pairs.c.oid)
-        .subquery("negated")
-    )
+    pair = sa.orm.aliased(LedgerTransaction)
     differs = (
-        sa.select(sa.func.coalesce(mine.c.rid, negated.c.rid))
-        .select_from(mine)
-        .join(
-            negated,
-            sa.and_(negated.c.rid == mine.c.rid, negated.c.account_id == mine.c.account_id),
-            full=True,
-        )
-        .where(
+        sa.select(pair.id)
+        .join(e, e.transaction_id.in_([pair.id, pair.reverses_id]))
+        .where(pair.reverses_id.is_not(None))
+        .group_by(pair.id, e.account_id)
+        .having(
             sa.or_(
-                mine.c.amount.is_(None),
-                negated.c.amount.is_(None),
-                mine.c.amount != negated.c.amount,
+                sa.func.sum(e.amount) != 0,
+                sa.func.sum(sa.case((e.transaction_id == pair.id, 1), else_=-1)) != 0,
             )
         )
     )
@@ -588,73 +613,71 @@ def _check_reversals() -> list[str]:
     return problems
 
 
-def _month_bucket(column) -> sa.ColumnElement:
-    """What groups a UTC timestamp column by month on the periods' calendar: PostgreSQL's
-    date_trunc of the local time (cheaper to sort and hash than text), SQLite's registered
-    linli_month_key (app.core.database) giving the key itself."""
-    zone = current_app.config["LINLI_TIMEZONE"]
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.date_trunc("month", sa.func.timezone(zone, column))
-    return sa.func.linli_month_key(column, zone)
+def _expected_period_totals() -> sa.CTE:
+    """What the period totals should be, from the entries alone: (account_id, period,
+    amount) for each month an entry counts in (`earned_in`), each year and all time.
+    Earned for a wallet, issued (the negation) for an issuance account."""
+    e, a = LedgerEntry, Account
+    total = sa.cast(sa.func.sum(e.amount), sa.BigInteger)
+    issuers = sa.select(a.id).where(a.kind == "issuance")
+    months = (
+        sa.select(
+            e.account_id.label("account_id"),
+            e.earned_in.label("period"),
+            sa.case((e.account_id.in_(issuers), -total), else_=total).label("amount"),
+        )
+        .where(e.earned_in.is_not(None))
+        .group_by(e.account_id, e.earned_in)
+        .cte("months")
+    )
+    year = sa.func.substr(months.c.period, 2, 4)
+    rolled = sa.cast(sa.func.sum(months.c.amount), sa.BigInteger)
+    return sa.union_all(
+        sa.select(months.c.account_id, months.c.period, months.c.amount),
+        sa.select(months.c.account_id, (sa.literal("Y") + year).label("period"), rolled).group_by(
+            months.c.account_id, year
+        ),
+        sa.select(months.c.account_id, sa.literal(ALL_TIME).label("period"), rolled).group_by(
+            months.c.account_id
+        ),
+    ).cte("expected")
 
 
-def _month_key(bucket) -> sa.ColumnElement[str]:
-    """'M2026-11' from a month bucket."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.literal("M") + sa.func.to_char(bucket, "YYYY-MM")
-    return bucket
+def _same_period_totals(expected: sa.CTE) -> bool:
+    """PostgreSQL: do the kept totals and the expected ones hold the same non-zero rows?
+    Compared by count and an XOR of a 64-bit hash of each (account, period, amount), two
+    scans and no join; a missing, extra or different row changes the hash. SQLite has no
+    such hash functions: there the rows are compared one by one."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+
+    def fingerprint(account_id, period, amount):
+        row_hash = sa.func.hashint8extended(
+            account_id, sa.func.hashint8extended(amount, sa.func.hashtextextended(period, 0))
+        )
+        return sa.func.count(), sa.func.bit_xor(row_hash)
+
+    kept = PeriodTotal
+    want = db.session.execute(
+        sa.select(*fingerprint(expected.c.account_id, expected.c.period, expected.c.amount)).where(
+            expected.c.amount != 0
+        )
+    ).one()
+    have = db.session.execute(
+        sa.select(*fingerprint(kept.account_id, kept.period, kept.amount)).where(kept.amount != 0)
+    ).one()
+    return tuple(want) == tuple(have)
 
 
 def _check_period_totals() -> list[str]:
-    """Recompute earned / issued totals from the entries, in the database, and compare them
-    with the kept rows in one FULL JOIN: set-based (hash joins, no row comes to Python
-    unless it is wrong), so memory stays flat however long the ledger grows."""
-    t, e, a = LedgerTransaction, LedgerEntry, Account
-    original = sa.orm.aliased(LedgerTransaction)
-    bucket = _month_bucket(t.created_at).label("bucket")
-    buckets = (
-        sa.select(
-            e.account_id.label("account_id"),
-            bucket,
-            sa.func.sum(sa.case((a.kind == "wallet", e.amount), else_=-e.amount)).label("amount"),
-        )
-        .join(t, e.transaction_id == t.id)
-        .join(a, e.account_id == a.id)
-        .outerjoin(original, t.reverses_id == original.id)
-        .where(
-            a.kind.in_(["wallet", "issuance"]),
-            sa.or_(t.kind.in_(EARNING_KINDS), original.kind.in_(EARNING_KINDS)),
-        )
-        .group_by(e.account_id, sa.literal_column("bucket"))
-        .subquery("buckets")
-    )
-    months = sa.select(
-        buckets.c.account_id,
-        _month_key(buckets.c.bucket).label("period"),
-        buckets.c.amount,
-    ).cte("months")
-    yearly = sa.select(
-        months.c.account_id,
-        sa.func.substr(months.c.period, 2, 4).label("year"),
-        months.c.amount,
-    ).subquery("yearly")
-    expected = sa.union_all(
-        sa.select(months.c.account_id, months.c.period, months.c.amount),
-        sa.select(
-            yearly.c.account_id,
-            (sa.literal("Y") + yearly.c.year).label("period"),
-            sa.func.sum(yearly.c.amount),
-        ).group_by(yearly.c.account_id, yearly.c.year),
-        sa.select(
-            months.c.account_id, sa.literal(ALL_TIME).label("period"), sa.func.sum(months.c.amount)
-        ).group_by(months.c.account_id),
-    ).cte("expected")
+    """The kept earned / issued totals are what the entries give, month, year and all time
+    (a kept row of zero and no row at all are the same)."""
+    expected = _expected_period_totals()
+    if _same_period_totals(expected):
+        return []
     kept = PeriodTotal
     have = sa.func.coalesce(kept.amount, 0)
     want = sa.func.coalesce(expected.c.amount, 0)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Room for the hash joins in memory, for this transaction only.
-        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     rows = db.session.execute(
         sa.select(
             sa.func.coalesce(expected.c.account_id, kept.account_id).label("account_id"),
