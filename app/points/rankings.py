@@ -9,6 +9,7 @@ histogram (app.points.board_counts), on a grid's or a team's it counts those ahe
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from app.core import clock
 from app.core.extensions import db
 from app.core.text import mask_name
 from app.models import Account, BoardCount, OrgUnit, PeriodTotal, Person, TeamMember
-from app.models.base import MAX_ID
+from app.models.base import MAX_ID, table_of
 from app.people import org
 from app.points import honours, ledger
 
@@ -58,7 +59,7 @@ class Scope:
         return self.kind if self.id is None else f"{self.kind}:{self.id}"
 
 
-def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
+def _ranked(period_key_, scope: Scope, *, besides: int | None = None):
     """The rows of a board: (person id, name, amount) for everyone shown who earned in the
     period.
 
@@ -66,33 +67,54 @@ def _ranked(period_key_: str, scope: Scope, *, besides: int | None = None):
     beside a place would still single them out. `besides` adds one of them back, for their
     own private "my rank" (among the people shown).
     """
-    shown: sa.ColumnElement[bool] = Person.hide_from_boards.is_(False)
+    # Tables, not the mapped classes: a plain Core statement, compiled once and cached,
+    # whose rows are tuples (a board's top is read on every board page and TV refresh).
+    t, a, p = table_of(PeriodTotal), table_of(Account), table_of(Person)
+    shown: sa.ColumnElement[bool] = p.c.hide_from_boards.is_(False)
     if besides is not None:
-        shown = sa.or_(shown, Person.id == besides)
+        shown = sa.or_(shown, p.c.id == besides)
     query = (
-        sa.select(Person.id, Person.name, PeriodTotal.amount)
-        .select_from(PeriodTotal)
-        .join(Account, PeriodTotal.account_id == Account.id)
-        .join(Person, sa.and_(Account.owner_type == "person", Account.owner_id == Person.id))
+        sa.select(p.c.id, p.c.name, t.c.amount)
+        .select_from(t)
+        .join(a, t.c.account_id == a.c.id)
+        .join(p, sa.and_(a.c.owner_type == "person", a.c.owner_id == p.c.id))
         .where(
-            PeriodTotal.account_kind == "wallet",
-            PeriodTotal.period == period_key_,
-            PeriodTotal.amount > 0,
+            t.c.account_kind == "wallet",
+            t.c.period == period_key_,
+            t.c.amount > 0,
             shown,
         )
     )
     if scope.kind == "community":
-        query = query.where(Account.community_id == scope.id)
+        query = query.where(a.c.community_id == scope.id)
     elif scope.kind == "grid":
         grid = db.session.get(OrgUnit, scope.id)
         # An unknown grid (an old link, a typed URL) has nobody on its board.
         query = query.where(
-            org.subtree_filter(Person.org_unit_id, grid) if grid is not None else sa.false()
+            org.subtree_filter(p.c.org_unit_id, grid) if grid is not None else sa.false()
         )
     elif scope.kind == "team":
-        members = sa.select(TeamMember.person_id).where(TeamMember.team_id == scope.id)
-        query = query.where(Person.id.in_(members))
+        members = sa.select(table_of(TeamMember).c.person_id).where(
+            table_of(TeamMember).c.team_id == scope.id
+        )
+        query = query.where(p.c.id.in_(members))
     return query
+
+
+def _in_board_order(query):
+    # Ties in the index's order (newest wallet first): read straight off it, no sort.
+    t = table_of(PeriodTotal)
+    return query.order_by(t.c.amount.desc(), t.c.account_id.desc())
+
+
+@functools.cache
+def _top_of(kind: str) -> sa.Select:
+    """The top of the street's or a community's board, built once (its period, community
+    and length bound on each call): the boards and the hall's TV read it all day."""
+    query = _ranked(sa.bindparam("period", type_=sa.String), Scope("street"))
+    if kind == "community":
+        query = query.where(table_of(Account).c.community_id == sa.bindparam("community"))
+    return _in_board_order(query).limit(sa.bindparam("limit", type_=sa.Integer))
 
 
 @dataclass(frozen=True)
@@ -106,13 +128,14 @@ class BoardLine:
 
 def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[BoardLine]:
     """The top of a board, masked names only; people who opted out are not on it."""
-    rows = db.session.execute(
-        _ranked(period_key(period, now), scope)
-        # Ties in the index's order (newest wallet first): read straight off it, no sort.
-        .order_by(PeriodTotal.amount.desc(), PeriodTotal.account_id.desc())
-        .limit(limit)
-    ).all()
     key = period_key(period, now)
+    if scope.kind in ("street", "community"):
+        params = {"period": key, "limit": limit}
+        if scope.kind == "community":
+            params["community"] = scope.id
+        rows = db.session.execute(_top_of(scope.kind), params).all()
+    else:
+        rows = db.session.execute(_in_board_order(_ranked(key, scope)).limit(limit)).all()
     periods = [key[1:]] if key != "ALL" else []
     titles = honours.for_people([person_id for person_id, _name, _amount in rows], periods)
     lines, position, previous = [], 0, None
