@@ -24,7 +24,7 @@ from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_w
 from app.core.errors import LinliError
 from app.core.extensions import db
 from app.core.phones import display_phone
-from app.partners import partners
+from app.partners import partners, personal_codes
 from app.people import api_tokens, org, people, residents_import
 from app.points import awards, board_counts, ledger
 
@@ -389,18 +389,22 @@ def close_attendances():
 @unit_of_work
 def purge_api_records():
     """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS),
-    rate-limit windows and wrong-guess counts that have run out (run from cron once a day)."""
+    rate-limit windows and wrong-guess counts that have run out, and long-expired redemption
+    codes (run from cron once a day)."""
     from app.api import idempotency
     from app.core import strikes
     from app.core.rate_limits import DatabaseStorage
 
     answers = idempotency.purge(clock.now())
     windows = DatabaseStorage().purge() + strikes.purge(clock.now())
+    codes = personal_codes.purge(clock.now())
     click.echo(
         _(
-            "Forgot %(answers)s kept API answers and %(windows)s rate-limit windows.",
+            "Forgot %(answers)s kept API answers, %(windows)s rate-limit windows and "
+            "%(codes)s expired redemption codes.",
             answers=answers,
             windows=windows,
+            codes=codes,
         )
     )
 

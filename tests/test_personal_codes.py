@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from app.core.errors import CodeExpired, InvalidCode
+from app.models import PersonalCode
 from app.partners import personal_codes
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -50,3 +52,22 @@ def test_every_live_code_has_its_own_digits(db, now, make_volunteer):
     volunteer = make_volunteer()
     digits = {personal_codes.issue(volunteer, now=now).digits for _ in range(200)}
     assert len(digits) == 200
+
+
+def test_a_draw_that_meets_an_expired_code_frees_its_digits(db, make_volunteer, now, monkeypatch):
+    ann, bob = make_volunteer(), make_volunteer(name="李华")
+    old = personal_codes.issue(ann, now=now - timedelta(hours=1))
+    live = personal_codes.issue(ann, now=now)
+    # Every draw gives the expired code's digits, then the live code's, then new ones.
+    draws = iter([int(old.digits), int(old.digits), int(live.digits), 12345678])
+    monkeypatch.setattr(personal_codes.secrets, "randbelow", lambda _n: next(draws))
+    first = personal_codes.issue(bob, now=now)
+    assert first.digits == old.digits  # freed on meeting it, then taken
+    second = personal_codes.issue(bob, now=now)
+    assert second.digits == "12345678"  # a live code's digits are never taken
+    assert personal_codes.use(live.digits, now=now).person_id == ann.id
+    monkeypatch.undo()
+    # The daily purge frees the rest.
+    personal_codes.issue(ann, now=now - timedelta(hours=2), lifetime=timedelta(seconds=60))
+    assert personal_codes.purge(now) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PersonalCode)) == 3

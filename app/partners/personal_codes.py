@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
-from sqlalchemy.exc import IntegrityError
 
+from app.core.database import insert_unless_taken, rows_changed
 from app.core.errors import CodeExpired, InvalidCode
 from app.core.extensions import db
 from app.models import Person, PersonalCode
@@ -61,32 +61,43 @@ def _hash(secret: str) -> str:
 def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> IssuedCode:
     """A fresh code for `person` (60 s on a screen; longer read out from a text message).
 
-    Expired codes are purged so their digits can be reused.
+    The digits are claimed by one INSERT … ON CONFLICT DO NOTHING. Digits still held by an
+    expired code are freed only when a draw meets them (`purge`, run daily, frees the rest),
+    so issuing a code writes one row, not a sweep of the table.
     """
-    db.session.execute(
-        sa.delete(PersonalCode)
-        .where(PersonalCode.expires_at < now - LIFETIME)
-        .execution_options(synchronize_session=False)
-    )
     secret = secrets.token_urlsafe(16)
     for _attempt in range(20):
         digits = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
-        row = PersonalCode(
-            person_id=person.id,
-            digits=digits,
-            secret_hash=_hash(secret),
-            created_at=now,
-            expires_at=now + lifetime,
+        row = insert_unless_taken(
+            PersonalCode,
+            dict(
+                person_id=person.id,
+                digits=digits,
+                secret_hash=_hash(secret),
+                created_at=now,
+                expires_at=now + lifetime,
+            ),
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(row)
-                db.session.flush()
-        except IntegrityError:  # these digits are live for someone else: draw again
+        if row is None:  # live for someone else (draw again), or expired: free them first
+            db.session.execute(
+                sa.delete(PersonalCode)
+                .where(PersonalCode.digits == digits, _purgeable(now))
+                .execution_options(synchronize_session=False)
+            )
             continue
         token = _signer().sign(f"{row.id}.{secret}").decode()
         return IssuedCode(token, digits, row.expires_at)
     raise RuntimeError("no free code after 20 draws")
+
+
+def _purgeable(now: datetime) -> sa.ColumnElement[bool]:
+    # Kept a while past expiry, so a late scan is told "expired", not "unknown".
+    return PersonalCode.expires_at < now - LIFETIME
+
+
+def purge(now: datetime) -> int:
+    """Forget codes long expired, so their digits can be drawn again; returns how many."""
+    return rows_changed(sa.delete(PersonalCode).where(_purgeable(now)))
 
 
 def looks_signed(token: str) -> bool:
