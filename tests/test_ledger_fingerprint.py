@@ -23,9 +23,20 @@ from app.points import ledger, ledger_fingerprint
 from tests.conftest import DB_KIND
 from tests.test_ledger import shop, spend  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.skipif(
-    DB_KIND != "postgresql", reason="the proof is PostgreSQL's (SQLite checks row by row)"
-)
+
+def test_the_moduli_are_primes():
+    def by_division(n):
+        return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+    assert [n for n in range(10_000) if ledger_fingerprint.is_prime(n)] == [
+        n for n in range(10_000) if by_division(n)
+    ]
+    # Strong pseudoprimes to base 2 and Carmichael numbers are found out.
+    for composite in (2047, 561, 1_373_653, 25_326_001, 3_215_031_751, 2**31 + 1):
+        assert not ledger_fingerprint.is_prime(composite)
+    assert ledger_fingerprint.is_prime(2**31 - 1)
+    drawn = {ledger_fingerprint.random_prime() for _ in range(20)}
+    assert all(2**30 <= p < 2**31 and by_division(p) for p in drawn) and len(drawn) > 1
 
 
 @dataclass
@@ -38,6 +49,8 @@ class Busy:
 @pytest.fixture
 def busy(db, make_community, make_volunteer, shop, now):  # noqa: F811
     """A ledger with awards, a spend, a reversal of each kind, an opt-out and a move."""
+    if DB_KIND != "postgresql":
+        pytest.skip("the proof is PostgreSQL's (SQLite checks row by row)")
     here, there = make_community(), make_community()
     ann = make_volunteer(community=here, points=40)
     bob = make_volunteer(community=here, name="李华", points=25)
@@ -192,3 +205,21 @@ def test_a_reversal_of_a_reversal_breaks_the_reversals(busy, db, now):
     db.session.flush()
     assert ledger_fingerprint.failing() == {"reversals"}
     assert f"reversal #{again.id}: reverses #{undo.id}, itself a reversal" in ledger.check()
+
+
+def test_a_difference_that_is_a_multiple_of_the_prime_is_caught_with_another(
+    busy,
+    db,
+    shop,  # noqa: F811
+    monkeypatch,
+):
+    one = 2**31 - 1
+    other = next(n for n in range(one - 2, 2**30, -2) if ledger_fingerprint.is_prime(n))
+    db.session.execute(
+        sa.update(Account).where(Account.id == shop.id).values(balance=Account.balance + one)
+    )
+    db.session.flush()
+    monkeypatch.setattr(ledger_fingerprint, "random_prime", lambda: one)
+    assert ledger_fingerprint.failing() == set()  # one modulus alone cannot see it
+    monkeypatch.setattr(ledger_fingerprint, "random_prime", lambda: other)
+    assert ledger_fingerprint.failing() == {"balances"}
