@@ -83,16 +83,22 @@ def test_only_the_ledger_writes_ledger_rows():
     tables = "LedgerEntry|LedgerTransaction|Account|PeriodTotal|BoardCount"
     writes = re.compile(
         r"LedgerEntry\(|LedgerTransaction\(|PeriodTotal\(|BoardCount\("
-        rf"|\b(insert|update|delete|table_of)\(({tables})\b"
+        rf"|\b(insert|update|delete)\(({tables})\b"
         r"|\.balance\s*[+-]?=[^=]|\.community_id\s*=[^=].*wallet|wallet.*\.community_id\s*=[^=]"
     )
+    # A Core table of theirs is for reading (the boards' top) in a file that builds no
+    # INSERT, UPDATE or DELETE at all; beside one it could be written through.
+    core_table = re.compile(rf"\btable_of\(({tables})\b")
+    builds_writes = re.compile(r"\b(insert|update|delete)\(")
     keepers = {ROOT / "app/points/ledger.py", ROOT / "app/points/board_counts.py"}
     offenders = []
     for folder in ("app", "volunteers", "merchants"):
         for path in (ROOT / folder).rglob("*.py"):
             if path in keepers or "models" in path.parts:
                 continue
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                if writes.search(line):
+            text = path.read_text()
+            writer = builds_writes.search(text) is not None
+            for number, line in enumerate(text.splitlines(), 1):
+                if writes.search(line) or (writer and core_table.search(line)):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
