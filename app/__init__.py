@@ -166,7 +166,9 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info(
+        # A probe every few seconds would drown the log: health checks only at debug.
+        log.log(
+            logging.DEBUG if request.blueprint == "ops" else logging.INFO,
             "%s %s %s %.1fms",
             request.method,
             _loggable_path(request.full_path.rstrip("?")),
@@ -249,6 +251,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.docs import pages as api_pages
     from app.auth import bp as auth_bp
     from app.chat import bp as chat_bp
+    from app.ops import bp as ops_bp
     from app.panel import bp as panel_bp
     from merchants import bp as merchants_bp
     from volunteers import bp as volunteers_bp
@@ -260,6 +263,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_bp, url_prefix="/chat")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_pages, url_prefix="/api")
+    app.register_blueprint(ops_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
