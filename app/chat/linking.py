@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.core import strikes
+from app.core.database import insert_unless_taken
 from app.core.errors import CodeExpired
 from app.core.extensions import db
 from app.core.phones import normalize_phone
@@ -16,14 +17,17 @@ from app.people import people, signin
 
 
 def link_for(channel: str, external_id: str, chat_id: str, now: datetime) -> ChatLink:
-    """The chat account's row, made on first contact."""
-    link = db.session.scalar(
-        sa.select(ChatLink).filter_by(channel=channel, external_id=external_id)
-    )
+    """The chat account's row, made on first contact.
+
+    Made by INSERT … ON CONFLICT DO NOTHING: a new user's first messages often come several
+    at once (typed fast, or retried), and the one that loses the race reads the winner's row
+    instead of failing on its unique key."""
+    found = sa.select(ChatLink).filter_by(channel=channel, external_id=external_id)
+    link = db.session.scalar(found)
     if link is None:
-        link = ChatLink(channel=channel, external_id=external_id, chat_id=chat_id, created_at=now)
-        db.session.add(link)
-        db.session.flush()
+        made = dict(channel=channel, external_id=external_id, chat_id=chat_id, created_at=now)
+        link = insert_unless_taken(ChatLink, made) or db.session.scalar(found)
+        assert link is not None  # ours, or the one that was inserted first (and committed)
     link.chat_id = chat_id
     return link
 
