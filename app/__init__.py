@@ -232,8 +232,11 @@ def _security_headers(app: Flask, response) -> None:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     # Pages for one person (signed in) and the staff and shop pages are never kept in a
     # shared or browser cache; public pages and static files keep their own rules.
-    personal = request.blueprint in ("panel", "merchants") or (
-        request.endpoint != "static" and current_user.is_authenticated
+    # With the database down, who is signed in cannot be known (and is not asked).
+    personal = (
+        request.blueprint in ("panel", "merchants")
+        or g.get("database_down")
+        or (request.endpoint != "static" and current_user.is_authenticated)
     )
     if personal:
         response.headers["Cache-Control"] = "no-store"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -14,13 +15,17 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     make_response,
     render_template,
     request,
+    session,
     url_for,
 )
+from flask_babel import force_locale
 from flask_login import current_user, login_required
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
@@ -147,6 +152,19 @@ def _render(status: int, code: str, message: str, fields: dict | None = None):
     return render_template("errors/page.html", status=status, message=message), status
 
 
+RETRY_AFTER_SECONDS = 10
+
+
+def _locale_without_database() -> str:
+    """The reader's language from the request alone (the session's choice, the browser's):
+    the person's own setting is in the database."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or "zh"
+
+
 def register_error_handlers(app: Flask) -> None:
     from flask_babel import gettext as _
 
@@ -190,6 +208,30 @@ def register_error_handlers(app: Flask) -> None:
         response = make_response(_render(status, code, str(message)))
         if status == 401:  # RFC 6750: say which scheme is expected
             response.headers["WWW-Authenticate"] = 'Bearer realm="linli"'
+        return response
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def handle_database_unavailable(error: sa_exc.DBAPIError):
+        # The database is down, restarting, or (SQLite) busy past its timeout: nothing was
+        # done, and the same request later will work. 503 with Retry-After tells clients,
+        # proxies and the SMS and Telegram gateways to try again; an API client may repeat
+        # a POST with the same Idempotency-Key. Nothing here may touch the database again
+        # (not even who is signed in), so the page is one of its own.
+        g.database_down = True
+        with contextlib.suppress(sa_exc.SQLAlchemyError):  # the connection is gone: the
+            rollback_unit_of_work()  # pool replaces it
+        log.warning("database unavailable: %s", type(error.orig or error).__name__)
+        with force_locale(_locale_without_database()):
+            message = _("The service is briefly unavailable. Please try again in a minute.")
+            if _wants_json():
+                response = jsonify({"error": {"code": "unavailable", "message": message}})
+            else:
+                page = render_template("errors/unavailable.html", message=message)
+                response = make_response(page)
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(Exception)

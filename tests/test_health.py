@@ -32,33 +32,61 @@ def test_readyz_is_not_ready_on_a_schema_behind_the_code(client, db):
     db.session.execute(sa.text("UPDATE alembic_version SET version_num = '0017'"))
     resp = client.get("/readyz")
     assert resp.status_code == 503
-    assert resp.headers["Retry-After"] == "5"
+    assert resp.headers["Retry-After"] == "10"
     assert resp.get_json() == {
         "status": "unavailable",
         "checks": {"database": f"schema at 0017, the code needs {head}"},
     }
 
 
-def test_readyz_is_not_ready_when_the_database_does_not_answer(tmp_path):
-    # A real outage, in a process of its own: nothing listens on port 1 (refused at once).
-    probe = (
-        "import json\n"
-        "from app import create_app\n"
-        "client = create_app({'TESTING': True}).test_client()\n"
-        "ready, alive = client.get('/readyz'), client.get('/healthz')\n"
-        "print(json.dumps([ready.status_code, ready.get_json(), alive.status_code]))\n"
-    )
+# What a server answers while its database is down, probed in a process of its own whose
+# database is a real address where nothing listens (port 1: the connection is refused).
+OUTAGE_PROBE = """
+import json
+from app import create_app
+app = create_app({"TESTING": True, "TELEGRAM_WEBHOOK_SECRET": "s"})
+client = app.test_client()
+token = {"Authorization": "Bearer linli_abcdefghijklmnopqrstuvwxyz"}
+asks = [
+    ("get", "/", {}),
+    ("get", "/boards", {"headers": {"Accept-Language": "en"}}),
+    ("post", "/api/v1/me/redemption-code", {"headers": {**token, "Idempotency-Key": "k-1"}}),
+    ("post", "/chat/telegram/webhook", {"json": {"update_id": 1, "message": {
+        "message_id": 1, "date": 0, "text": "help", "chat": {"id": 5, "type": "private"},
+        "from": {"id": 5, "is_bot": False, "first_name": "A", "language_code": "en"}}},
+        "headers": {"X-Telegram-Bot-Api-Secret-Token": "s"}}),
+    ("get", "/healthz", {}),
+    ("get", "/readyz", {}),
+]
+answers = []
+for method, path, options in asks:
+    resp = getattr(client, method)(path, **options)
+    answers.append([path, resp.status_code, resp.headers.get("Retry-After"),
+                    resp.headers.get("Cache-Control"), resp.get_data(as_text=True)])
+print(json.dumps(answers))
+"""
+
+
+def test_a_database_outage_answers_503_with_retry_after(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/linli",
         "LINLI_INSTANCE_PATH": str(tmp_path),
     }
     out = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", OUTAGE_PROBE], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    status, body, alive = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (status, body["checks"]["database"], alive) == (503, "unreachable", 200)
+    answers = {path: rest for path, *rest in json.loads(out.stdout.strip().splitlines()[-1])}
+    for path in ("/", "/boards", "/api/v1/me/redemption-code", "/chat/telegram/webhook"):
+        status, retry_after, cache, _body = answers[path]
+        assert (status, retry_after, cache) == (503, "10", "no-store"), (path, answers[path])
+    assert "服务暂时不可用" in answers["/"][3]  # a page of its own, in the reader's language
+    assert "briefly unavailable" in answers["/boards"][3]
+    body = json.loads(answers["/api/v1/me/redemption-code"][3])
+    assert body["error"]["code"] == "unavailable"
+    assert answers["/healthz"][0] == 200  # alive all the same
+    assert json.loads(answers["/readyz"][3])["checks"]["database"] == "unreachable"
 
 
 def test_readyz_checks_redis_when_it_is_configured(client, app, monkeypatch):

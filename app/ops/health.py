@@ -10,9 +10,9 @@ from flask import current_app, jsonify
 
 from app.core.extensions import db, limiter
 from app.ops import bp
+from app.web import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 5
 
 
 @bp.get("/healthz")
