@@ -160,7 +160,7 @@ def _locale_without_database() -> str:
     the person's own setting is in the database."""
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
-    if chosen in languages:
+    if isinstance(chosen, str) and chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or "zh"
 
