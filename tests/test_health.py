@@ -109,3 +109,19 @@ def test_probes_are_logged_at_debug_only(client, caplog):
         "/readyz": logging.DEBUG,
         "/api/v1/openapi.json": logging.INFO,
     }
+
+
+def test_the_gunicorn_settings_load_and_preload_the_app(tmp_path):
+    env = {**os.environ, "LINLI_INSTANCE_PATH": str(tmp_path), "LINLI_WORKERS": "3"}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    command = [gunicorn, "--print-config", "-c", "gunicorn.conf.py", "wsgi:app"]
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: S603
+    assert out.returncode == 0, out.stderr
+    settings = dict(
+        (name.strip(), value.strip())
+        for name, _eq, value in (line.partition("=") for line in out.stdout.splitlines())
+    )
+    assert settings["preload_app"] == "True"
+    assert settings["workers"] == "3"
+    assert settings["timeout"] == "60" and settings["graceful_timeout"] == "30"
+    assert "x-request-id" in settings["access_log_format"]

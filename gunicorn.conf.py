@@ -1,0 +1,35 @@
+"""Gunicorn's settings for Linli: `gunicorn -c gunicorn.conf.py wsgi:app` (README, Deploying).
+
+Each may be set from the environment without editing this file: LINLI_BIND, LINLI_WORKERS,
+LINLI_WORKER_TIMEOUT.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("LINLI_BIND", "127.0.0.1:8000")
+# Sync workers, each busy with one request at a time: two per core kept this 2-core
+# machine's cores full in bench/ (the database and Redis take the rest).
+workers = int(os.environ.get("LINLI_WORKERS", 2 * multiprocessing.cpu_count()))
+# The app is imported once, in the master, before the workers fork: a worker that dies is
+# replaced in milliseconds instead of re-importing everything (seconds under load).
+preload_app = True
+# A request that has not answered in this long is stuck: the worker is replaced. Well above
+# the database's own wait for a lock (SQLite's busy timeout), so that error is answered.
+timeout = int(os.environ.get("LINLI_WORKER_TIMEOUT", 60))
+# On SIGTERM (a deploy, systemd stop) a worker finishes the request in hand first.
+graceful_timeout = 30
+# Behind nginx, which keeps connections open to us.
+keepalive = 5
+# Workers start afresh now and then (memory that Python never gives back), not all at once.
+max_requests = 10_000
+max_requests_jitter = 1_000
+# The heartbeat file on tmpfs: a slow disk never looks like a stuck worker.
+SHARED_MEMORY = "/dev/shm"  # noqa: S108 (gunicorn's documented choice; a file per worker)
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+# One line a request on stdout, with the request id Linli answers with (X-Request-ID) to
+# find the same request in the app's own log; the client address as the proxy gave it.
+accesslog = "-"
+access_log_format = (
+    '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
+)
