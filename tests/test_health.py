@@ -125,3 +125,23 @@ def test_the_gunicorn_settings_load_and_preload_the_app(tmp_path):
     assert settings["workers"] == "3"
     assert settings["timeout"] == "60" and settings["graceful_timeout"] == "30"
     assert "x-request-id" in settings["access_log_format"]
+
+
+def test_settings_come_from_a_dotenv_file_and_the_environment_wins(tmp_path):
+    dotenv = tmp_path / "linli.env"
+    dotenv.write_text(
+        "# a deployment's settings\nLINLI_TIMEZONE=Asia/Urumqi\nLINLI_IDEMPOTENCY_HOURS=72\n"
+    )
+    env = {
+        **os.environ,
+        "LINLI_ENV_FILE": str(dotenv),
+        "LINLI_INSTANCE_PATH": str(tmp_path),
+        "LINLI_IDEMPOTENCY_HOURS": "30",  # set for real: the file does not override it
+    }
+    env.pop("LINLI_TIMEZONE", None)
+    probe = "import wsgi; c = wsgi.app.config; print(c['LINLI_TIMEZONE'], c['IDEMPOTENCY_HOURS'])"
+    out = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Asia/Urumqi", "30"]
