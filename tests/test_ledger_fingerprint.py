@@ -119,6 +119,7 @@ def test_a_wrong_period_total_breaks_the_periods(busy, db):
     db.session.flush()
     assert ledger_fingerprint.failing() == {"periods"}
     assert any(f"account #{wallet.id} period Y" in line for line in ledger.check())
+    assert any(f"account #{wallet.id} period Y" in line for line in ledger.check(exact=True))
 
 
 def test_a_stray_period_total_breaks_the_periods(busy, db):
