@@ -142,14 +142,20 @@ def _wants_json() -> bool:
     )
 
 
-def _render(status: int, code: str, message: str, fields: dict | None = None):
+def _render(
+    status: int,
+    code: str,
+    message: str,
+    fields: dict | None = None,
+    template: str = "errors/page.html",
+):
     if _wants_json():
         error: dict = {"code": code, "message": message}
         if fields:
             error["fields"] = fields
         body = {"error": error}
         return jsonify(body), status
-    return render_template("errors/page.html", status=status, message=message), status
+    return render_template(template, status=status, message=message), status
 
 
 RETRY_AFTER_SECONDS = 10
@@ -224,12 +230,9 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("database unavailable: %s", type(error.orig or error).__name__)
         with force_locale(_locale_without_database()):
             message = _("The service is briefly unavailable. Please try again in a minute.")
-            if _wants_json():
-                response = jsonify({"error": {"code": "unavailable", "message": message}})
-            else:
-                page = render_template("errors/unavailable.html", message=message)
-                response = make_response(page)
-        response.status_code = 503
+            response = make_response(
+                _render(503, "unavailable", message, template="errors/unavailable.html")
+            )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response.headers["Cache-Control"] = "no-store"
         return response
