@@ -59,7 +59,7 @@ class Scope:
         return self.kind if self.id is None else f"{self.kind}:{self.id}"
 
 
-def _ranked(period_key_, scope: Scope, *, besides: int | None = None):
+def _ranked(period_key_: str | sa.BindParameter[str], scope: Scope, *, besides: int | None = None):
     """The rows of a board: (person id, name, amount) for everyone shown who earned in the
     period.
 
