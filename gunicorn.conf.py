@@ -6,6 +6,8 @@ LINLI_WORKER_TIMEOUT.
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("LINLI_BIND", "127.0.0.1:8000")
 # Sync workers, each busy with one request at a time: two per core kept this 2-core
@@ -33,3 +35,31 @@ accesslog = "-"
 access_log_format = (
     '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
 )
+
+# Prometheus counters from every worker, added up at each scrape of /metrics: each worker
+# writes its own files in one folder (on tmpfs), which must exist before the app (and with it
+# prometheus_client) is imported, and start empty. An operator's PROMETHEUS_MULTIPROC_DIR is
+# used as given (emptied at start); otherwise a folder of our own, removed at exit.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="linli-metrics-", dir=worker_tmp_dir
+    )
+METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for name in os.listdir(METRICS_DIR):
+        os.remove(os.path.join(METRICS_DIR, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

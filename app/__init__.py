@@ -8,6 +8,8 @@ import re
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flask import Flask, g, request, session
 from flask.json.provider import DefaultJSONProvider
@@ -15,6 +17,9 @@ from flask_babel import lazy_gettext as _l
 
 from app.core import config
 from app.core.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -35,6 +40,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if isinstance(app.json, DefaultJSONProvider):
         app.json.ensure_ascii = False
     register_logging(app)
+    register_error_reporting(app)
     register_extensions(app)
     register_request_hooks(app)
     from app.web import IdConverter
@@ -58,15 +64,65 @@ def register_logging(app: Flask) -> None:
     root = logging.getLogger("linli")
     if not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-        )
+        if app.config["LOG_FORMAT"] == "json":
+            # One JSON object a line; a request's line carries its fields (finish_request).
+            from pythonjsonlogger.json import JsonFormatter
+
+            handler.setFormatter(
+                JsonFormatter(
+                    "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+                    rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                )
+            )
+        else:
+            handler.setFormatter(
+                logging.Formatter(
+                    "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+                )
+            )
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         root.propagate = False
     for name in ("app", "volunteers", "merchants"):
         logging.getLogger(name).parent = root
+
+
+def register_error_reporting(app: Flask) -> None:
+    """Unexpected errors to Sentry (or a service speaking its protocol) when SENTRY_DSN is
+    set: the exception and where it happened, never who asked or what they sent."""
+    dsn = app.config.get("SENTRY_DSN")
+    if not dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        integrations=[FlaskIntegration()],
+        environment=app.config["LINLI_ENV"],
+        send_default_pii=False,  # no addresses, cookies or user
+        max_request_body_size="never",  # no form fields (a phone, a code, a password)
+        include_local_variables=False,  # a frame's variables hold the same
+        before_send=_without_personal_data,
+    )
+
+
+def _without_personal_data(event: Event, _hint: dict[str, Any]) -> Event:
+    """What Sentry keeps of a request: the method and the URL without its query."""
+    asked = event.get("request")
+    if asked:
+        headers: dict[str, str] = dict(asked.get("headers") or {})  # type: ignore[call-overload]
+        event["request"] = {
+            "method": asked.get("method"),
+            "url": asked.get("url"),
+            "headers": {
+                name: value
+                for name, value in headers.items()
+                if name.lower() in ("user-agent", "accept-language", "x-request-id")
+            },
+        }
+    return event
 
 
 def register_extensions(app: Flask) -> None:
@@ -127,7 +183,7 @@ def select_locale() -> str:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app.core import audit
+    from app.core import audit, metrics
     from app.core.database import after_commit, commit_unit_of_work, mark_read_only, reset_read_only
 
     proxies = app.config["TRUSTED_PROXIES"]
@@ -166,14 +222,24 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        endpoint = request.endpoint or "none"  # "none": no route (a 404), never the raw path
+        metrics.HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.HTTP_DURATION.labels(endpoint).observe(elapsed / 1000)
         # A probe every few seconds would drown the log: health checks only at debug.
+        fields = {
+            "method": request.method,
+            "path": _loggable_path(request.path, request.args),
+            "status": response.status_code,
+            "duration_ms": round(elapsed, 1),
+            "endpoint": endpoint,
+            "client": request.remote_addr,
+            "user_id": _user_id(),
+        }
         log.log(
             logging.DEBUG if request.blueprint == "ops" else logging.INFO,
-            "%s %s %s %.1fms",
-            request.method,
-            _loggable_path(request.full_path.rstrip("?")),
-            response.status_code,
-            elapsed,
+            "%(method)s %(path)s %(status)s %(duration_ms).1fms client=%(client)s user=%(user_id)s",
+            fields,
+            extra=fields,
         )
         return response
 
@@ -242,11 +308,29 @@ def _security_headers(app: Flask, response) -> None:
         response.headers["Cache-Control"] = "no-store"
 
 
-def _loggable_path(path: str) -> str:
-    """The request's path for the log, without a one-time set-password link's token."""
+# Query parameters whose values may be logged; any other value (a phone searched for, a
+# code) is logged as "…", so that no personal data reaches the log.
+LOGGED_PARAMETERS = frozenset({"lang", "page", "month", "period", "scope", "kind", "status", "day"})
+
+
+def _loggable_path(path: str, args) -> str:
+    """The request's path for the log: without a one-time set-password link's token, and
+    with the values of query parameters outside LOGGED_PARAMETERS left out."""
     if path.startswith("/set-password/"):
-        return "/set-password/…"
+        path = "/set-password/…"
+    if args:
+        path += "?" + "&".join(
+            # Quoted: a value with a line break cannot forge a line of the log.
+            f"{quote(name)}={quote(value) if name in LOGGED_PARAMETERS else '…'}"
+            for name, value in args.items(multi=True)
+        )
     return path
+
+
+def _user_id() -> int | None:
+    """Who made the request, if the request already asked (never a query for the log)."""
+    user = g.get("_login_user")
+    return getattr(user, "id", None) if user is not None else None
 
 
 def register_blueprints(app: Flask) -> None:

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     g,
+    got_request_exception,
     jsonify,
     make_response,
     render_template,
@@ -240,5 +241,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         rollback_unit_of_work()
+        # Flask sends this signal only for errors no handler takes; error reporters (Sentry's
+        # Flask integration) listen for it, so this handler, which takes them all, sends it.
+        got_request_exception.send(app, exception=error)
         log.exception("unhandled error")
         return _render(500, "internal_error", _("Something went wrong on our side."))

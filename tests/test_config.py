@@ -68,6 +68,8 @@ def test_production_with_real_settings_turns_demo_mode_off(tmp_path):
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
     assert settings["TRUSTED_HOSTS"] == ["linli.example.org"] and settings["HSTS"] is True
+    # A database error's text names no phone or code from its statement.
+    assert settings["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True
     allowed = config.load(
         tmp_path,
         {
@@ -129,6 +131,7 @@ def test_unknown_time_zone_is_refused(tmp_path):
         ("LINLI_CHECKIN_EARLY_MINUTES", "half an hour"),
         ("LINLI_VOID_MINUTES", "-5"),
         ("LINLI_TRUSTED_PROXIES", "9"),
+        ("LINLI_LOG_FORMAT", "xml"),
     ],
 )
 def test_bad_numbers_stop_the_start_with_the_variable_named(tmp_path, name, value):

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.activities.activities import signup_of
 from app.channels import outbox
-from app.core import audit, clock
+from app.core import audit, clock, metrics
 from app.core.database import insert_unless_taken
 from app.core.errors import (
     BudgetExceeded,
@@ -173,6 +173,7 @@ def check_in(
             now=now,
             after={"person_id": person.id, "activity_id": activity.id},
         )
+    metrics.count_after_commit(metrics.CHECKINS, "in")
     return ScanResult(attendance, False)
 
 
@@ -204,6 +205,7 @@ def check_out(activity: Activity, person: Person, *, now: datetime) -> ScanResul
     if claimed is None:  # a parallel check-out closed it a moment ago
         return ScanResult(attendance, True)
     _settle(attendance, now)
+    metrics.count_after_commit(metrics.CHECKINS, "out")
     return ScanResult(attendance, False)
 
 

@@ -100,6 +100,9 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
             )
     elif not secret:
         secret = _secret_from_instance(instance_path)
+    log_format = (env.get("LINLI_LOG_FORMAT") or "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"LINLI_LOG_FORMAT={log_format!r}: use text or json")
     if env.get("SMS_GATEWAY_URL"):
         missing = [n for n in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM") if not env.get(n)]
         if missing:
@@ -110,7 +113,7 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "DEMO_MODE": not production,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, production),
         "REDIS_URL": env.get("REDIS_URL") or None,
         # The address phones reach this server at, for URLs inside QR codes (a projector
         # page opened on http://127.0.0.1 must still show a code a phone can open).
@@ -127,6 +130,13 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "HSTS": production and (public_url or "").startswith("https://"),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _number(env, "LINLI_TRUSTED_PROXIES", 0, high=5),
+        # /metrics answers a scraper that sends "Authorization: Bearer <this>"; without it,
+        # only the demo answers there, and only to this machine.
+        "METRICS_TOKEN": env.get("LINLI_METRICS_TOKEN") or None,
+        # One line per record: text for a terminal, json for a log collector.
+        "LOG_FORMAT": log_format,
+        # Errors are reported to Sentry (or a compatible service) when a DSN is given.
+        "SENTRY_DSN": env.get("SENTRY_DSN") or None,
         "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
         "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
         "SMS_ACCOUNT_SID": env.get("SMS_ACCOUNT_SID") or None,
@@ -210,8 +220,11 @@ def _number(env, name: str, default: int, high: int = 24 * 60, low: int = 0) -> 
     return value
 
 
-def _engine_options(database_url: str) -> dict:
+def _engine_options(database_url: str, production: bool) -> dict:
+    # In production a database error's text (in the log, in an error report) leaves out the
+    # statement's values: they are phones, names and codes.
+    hidden = {"hide_parameters": True} if production else {}
     if database_url.startswith("sqlite"):
         # Writers wait for each other (busy timeout) instead of failing at once.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}, **hidden}
+    return {"pool_pre_ping": True, **hidden}

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.core import metrics
 from app.core.database import rows_changed
 from app.core.errors import LinliError, TooManyAttempts
 from app.core.extensions import db
@@ -128,6 +129,7 @@ def _count(limit: Limit, subject: int | str, now: datetime) -> datetime | None:
     db.session.execute(
         sa.update(_table).where(_table.c.key == limit.key(subject)).values(locked_until=until)
     )
+    metrics.LOCKOUTS.labels(limit.name).inc()
     return until
 
 

@@ -11,4 +11,4 @@ from flask import Blueprint
 
 bp = Blueprint("ops", __name__)
 
-from app.ops import health  # noqa: E402,F401  (the routes)
+from app.ops import health, metrics  # noqa: E402,F401  (the routes)

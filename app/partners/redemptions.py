@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload
 
 from app.channels import outbox
-from app.core import audit, clock, strikes
+from app.core import audit, clock, metrics, strikes
 from app.core.database import add_to_counter, insert_unless_taken, rows_changed
 from app.core.errors import (
     BusinessRuleError,
@@ -84,6 +84,7 @@ SHOP_WRONG_CODES_DAY = strikes.Limit("redeem-day:shop", 20, timedelta(hours=24))
 _CANNOT_USE = _l("This code cannot be used at this shop. Ask the volunteer to refresh it.")
 
 
+@metrics.counts_refusals(metrics.REDEMPTION_REFUSALS)
 def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: datetime) -> Ticket:
     """Use up a volunteer's code at `merchant`; the ticket carries the sale to `redeem`.
 
@@ -251,6 +252,7 @@ def _replay(found: Redemption, ticket: Ticket, offer: Offer, quantity: int) -> R
     return found
 
 
+@metrics.counts_refusals(metrics.REDEMPTION_REFUSALS)
 def redeem(
     *,
     ticket: Ticket,
@@ -374,6 +376,7 @@ def redeem(
             balance=wallet.balance,  # as the posting left it
         )
     outbox.queue(person=person, kind="redemption", body=body, now=now)
+    metrics.count_after_commit(metrics.REDEMPTIONS)
     return redemption
 
 

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.core import audit, strikes
+from app.core import audit, metrics, strikes
 from app.core.errors import BusinessRuleError, DuplicatePhone, InvalidInput, NotFound
 from app.core.extensions import db
 from app.core.phones import normalize_phone
@@ -134,6 +134,7 @@ def authenticate(login_or_phone: str, password: str, *, now: datetime) -> Person
         message=_l("Too many wrong passwords for this account. Try again in %(minutes)s minutes."),
     )
     if not check_password_hash(person.password_hash, password or ""):
+        metrics.SIGNIN_FAILURES.labels("password").inc()
         strikes.record(guard, now)
         return None
     return person if person.is_active else None

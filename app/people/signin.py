@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.channels import outbox
+from app.core import metrics
 from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -145,11 +146,14 @@ def check_code(raw_phone: str, code: str, *, now: datetime) -> str:
             db.session.execute(
                 sa.update(table).where(table.c.id == current.id).values(locked_at=now, used_at=now)
             )
+            metrics.SIGNIN_FAILURES.labels("sms_code").inc()
+            metrics.LOCKOUTS.labels("signin-code:phone").inc()
             raise TooManyAttempts(
                 _l("Too many wrong codes. Try again in %(minutes)s minutes."),
                 field="code",
                 minutes=_minutes_until(now + COOL_DOWN, now),
             )
+        metrics.SIGNIN_FAILURES.labels("sms_code").inc()
         raise InvalidCode(
             _l("The code is wrong. %(left)s tries left."),
             field="code",

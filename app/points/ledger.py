@@ -30,6 +30,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.core import metrics
 from app.core.clock import ALL_TIME, month_key, year_key
 from app.core.database import (
     add_to_counter,
@@ -389,6 +390,7 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
             _count_issued(leg, periods, actor, may_exceed_budget)
 
     txn.replayed = False
+    metrics.count_after_commit(metrics.LEDGER_POSTINGS, kind)
     return txn
 
 
