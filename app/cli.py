@@ -4,8 +4,9 @@ it commits once when it succeeds and writes nothing when it fails."""
 from __future__ import annotations
 
 import functools
+import signal
 import sys
-import time
+import threading
 import uuid
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from flask_migrate import upgrade
 
 from app import bench_seed, demo
 from app.activities import activities, attendance
-from app.channels import delivery
+from app.channels import delivery, outbox
 from app.core import clock
-from app.core.database import commit_unit_of_work, read_only, rollback_unit_of_work
+from app.core.database import commit_chunk, commit_unit_of_work, read_only, rollback_unit_of_work
 from app.core.errors import LinliError
 from app.core.extensions import db
 from app.core.phones import display_phone
@@ -235,7 +236,9 @@ def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
     """Import residents from a CSV file (phone, name[, grid, building, unit, room, tags])."""
     target = org.get_community(community)
     # The CLI is the operator's: it may move people between communities.
-    plan = residents_import.plan(file.read_bytes(), target, may_move=True)
+    record, plan = residents_import.check(
+        file.read_bytes(), target, may_move=True, actor=None, file_name=file.name, now=clock.now()
+    )
     click.echo(
         _(
             "%(file)s (%(encoding)s): %(new)s new, %(updated)s to update, %(moved)s moving "
@@ -265,19 +268,22 @@ def import_residents(file: Path, community: str, write: bool, skip_bad: bool):
             _("Nothing imported: fix the bad rows, or use --skip-bad to import the others.")
         )
     if not write:
+        rollback_unit_of_work()  # the check is not kept either
         click.echo(_("Dry run: nothing was written. Run again with --commit to import."))
         return
+    # Each chunk is committed as it is written (no write lock held for long); after an
+    # interruption the same command goes on: rows already written are found unchanged.
     with click.progressbar(length=len(plan.rows), label=_("Importing")) as bar:
-        changed = residents_import.apply(
-            plan,
-            target,
-            may_move=True,
+        record = residents_import.run(
+            record,
+            skip_bad=skip_bad,
             now=clock.now(),
             actor=None,
             source="cli",
+            checkpoint=commit_chunk,
             progress=bar.update,
         )
-    click.echo(_("Imported: %(count)s people created or changed.", count=changed))
+    click.echo(_("Imported: %(count)s people created or changed.", count=record.changed))
 
 
 # A negative number ("-5") is read as the POINTS argument and refused with a clear
@@ -385,28 +391,49 @@ def close_attendances():
     click.echo(_("%(count)s attendances without a check-out were closed.", count=closed))
 
 
-@bp.cli.command("purge-api-records")
+@bp.cli.command("purge")
 @unit_of_work
-def purge_api_records():
-    """Forget API answers kept for Idempotency-Keys past their time (LINLI_IDEMPOTENCY_HOURS),
-    rate-limit windows and wrong-guess counts that have run out, and long-expired redemption
-    codes (run from cron once a day)."""
+def purge():
+    """Delete what has outlived its retention (run from cron once a day): API answers kept
+    for Idempotency-Keys (LINLI_IDEMPOTENCY_HOURS), run-out rate-limit windows and
+    wrong-guess counts, long-expired redemption codes, resident imports checked and never
+    confirmed (24 h), delivered or given-up messages (LINLI_KEEP_OUTBOX_DAYS) and received
+    ones (LINLI_KEEP_INBOUND_DAYS). Each table goes a chunk at a time: safe to interrupt."""
     from app.api import idempotency
-    from app.core import strikes
+    from app.channels import inbound
+    from app.core import files, strikes
     from app.core.rate_limits import DatabaseStorage
 
-    answers = idempotency.purge(clock.now())
-    windows = DatabaseStorage().purge() + strikes.purge(clock.now())
-    codes = personal_codes.purge(clock.now())
-    click.echo(
-        _(
-            "Forgot %(answers)s kept API answers, %(windows)s rate-limit windows and "
-            "%(codes)s expired redemption codes.",
-            answers=answers,
-            windows=windows,
-            codes=codes,
-        )
-    )
+    now = clock.now()
+    config = current_app.config
+    steps = [
+        (_("kept API answers"), lambda: idempotency.purge(now)),
+        (_("rate-limit windows"), lambda: DatabaseStorage().purge() + strikes.purge(now)),
+        (_("expired redemption codes"), lambda: personal_codes.purge(now)),
+        (
+            _("unconfirmed resident imports"),
+            lambda: files.purge(now) + residents_import.purge(now),
+        ),
+        (
+            _("sent messages"),
+            lambda: outbox.purge(now, config["KEEP_OUTBOX_DAYS"], checkpoint=commit_chunk),
+        ),
+        (
+            _("received messages"),
+            lambda: inbound.purge(now, config["KEEP_INBOUND_DAYS"], checkpoint=commit_chunk),
+        ),
+    ]
+    for what, step in steps:
+        gone = step()
+        commit_chunk()
+        click.echo(_("%(what)s: %(count)s deleted", what=what, count=gone))
+
+
+@bp.cli.command("purge-api-records", hidden=True)
+@click.pass_context
+def purge_api_records(ctx):
+    """The old name of `purge`, for crontabs written before it."""
+    ctx.invoke(purge)
 
 
 @bp.cli.command("create-token")
@@ -468,21 +495,58 @@ def outbox_remind():
 
 @outbox_cli.command("run")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks.")
-def outbox_run(interval: float):
-    """Keep delivering messages as they fall due, until interrupted (run it as a service).
+@click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
+def outbox_run(interval: float, batch: int):
+    """Keep delivering messages as they fall due, until stopped (run it as a service).
 
-    Safe to stop at any moment: a message being sent keeps its claim for two minutes and
-    is tried again after that, so nothing is lost.
+    SIGTERM or Ctrl-C stops it after the batch in hand is sent and recorded, so no message
+    goes twice. Several may run at once (on one server or several): each claims its own
+    messages. Killed outright, a message being sent keeps its claim for two minutes and is
+    then tried again: nothing is lost.
     """
-    while True:
+    stop = threading.Event()
+
+    def finish(signum, _frame):
+        click.echo(_("Stopping after the messages in hand..."), err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    while not stop.is_set():
         outbox_reminders()
-        report = delivery.deliver_due(clock.now)
+        report = delivery.deliver_due(clock.now, limit=batch)
         if report.sent or report.retrying or report.failed:
             _report(report)
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            return
+        if report.claimed < batch:  # a full batch means more are due: no pause
+            stop.wait(interval)
+    click.echo(_("Stopped."))
+
+
+@outbox_cli.command("failed")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def outbox_failed(limit: int):
+    """List messages given up on: id, channel, kind, recipient, tries, the last error."""
+    with read_only():
+        found = outbox.failed(limit)
+    if not found:
+        click.echo(_("No message has failed."))
+    for message in found:
+        click.echo(
+            f"#{message.id}  {message.channel}  {message.kind}  …{message.recipient[-4:]}  "
+            f"{clock.local(message.created_at, None).strftime('%Y-%m-%d %H:%M')}  "
+            + _("%(count)s tries", count=message.attempts)
+            + f"  {message.last_error}"
+        )
+
+
+@outbox_cli.command("retry")
+@click.argument("message_ids", nargs=-1, type=int, required=True)
+@unit_of_work
+def outbox_retry(message_ids: tuple[int, ...]):
+    """Queue failed messages (by id, from `outbox failed`) to be sent again."""
+    for message_id in message_ids:
+        outbox.retry(message_id, clock.now())
+        click.echo(_("Message #%(id)s is queued again.", id=message_id))
 
 
 @telegram_cli.command("set-webhook")

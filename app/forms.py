@@ -123,9 +123,7 @@ def offer_error_field(form: OfferForm, field: str | None) -> Field:
     return field_for_error(form, field, form.title)
 
 
-def save_offer_form(
-    merchant, form: OfferForm, offer, *, actor, by_staff: bool, source: str, now, upload_folder
-):
+def save_offer_form(merchant, form: OfferForm, offer, *, actor, by_staff: bool, source: str, now):
     """Create or update the offer from a filled form, and keep a new photo if one came.
 
     A shop's own changes may wait for staff review; staff changes go live (`by_staff`).
@@ -145,5 +143,5 @@ def save_offer_form(
             offer, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source
         )
     if photo is not None:
-        offers.save_photo(offer, photo, upload_folder)
+        offers.save_photo(offer, photo, now=now)
     return offer

@@ -3,7 +3,6 @@ import uuid
 
 from flask import (
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -293,7 +292,6 @@ def _offer_form_page(merchant: Merchant, offer=None):
                 by_staff=False,
                 source="merchant",
                 now=clock.now(),
-                upload_folder=current_app.config["UPLOAD_FOLDER"],
             )
         except LinliError as exc:
             rollback_unit_of_work()

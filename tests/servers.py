@@ -90,6 +90,7 @@ def gunicorn(
             **(env or {}),
         }
     )
+    folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"gunicorn-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 (our own gunicorn and code)

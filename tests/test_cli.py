@@ -272,3 +272,51 @@ def test_close_attendances_and_send_messages(
     assert result.exit_code == 0 and "已发送 1 条" in result.output
     assert message.status == "shown"
     assert cli("outbox", "send").output.startswith("已发送 0 条")
+
+
+def test_purge_deletes_what_outlived_its_retention_and_nothing_to_send(
+    cli, db, make_volunteer, now
+):
+    from datetime import timedelta
+
+    from app.models import InboundMessage, OutboxMessage
+
+    person = make_volunteer()
+    old, recent = now - timedelta(days=91), now - timedelta(days=89)
+
+    def message(status: str, created_at):
+        db.session.add(
+            OutboxMessage(
+                person_id=person.id,
+                channel="sms",
+                recipient=person.phone,
+                kind="notice",
+                body="…",
+                status=status,
+                next_attempt_at=created_at,
+                created_at=created_at,
+            )
+        )
+
+    for status in ("sent", "shown", "failed"):
+        message(status, old)
+    message("pending", old)  # still to send: never deleted, however old
+    message("sent", recent)
+    for external_id, received_at in (("SM-old", old), ("SM-new", recent)):
+        db.session.add(
+            InboundMessage(
+                channel="sms",
+                external_id=external_id,
+                sender=person.phone,
+                received_at=received_at,
+            )
+        )
+    result = cli("purge")
+    assert result.exit_code == 0, result.output
+    assert "已发送的消息：删除 3 条" in result.output
+    assert "收到的消息：删除 1 条" in result.output
+    left = db.session.execute(sa.select(OutboxMessage.status, OutboxMessage.created_at)).all()
+    assert sorted(status for status, _at in left) == ["pending", "sent"]
+    assert db.session.scalars(sa.select(InboundMessage.external_id)).all() == ["SM-new"]
+    # The old name still works for crontabs written before.
+    assert cli("purge-api-records").exit_code == 0

@@ -1,6 +1,6 @@
+import io
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import (
     abort,
@@ -10,7 +10,7 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
+    send_file,
     session,
     url_for,
 )
@@ -21,7 +21,7 @@ from wtforms import SelectChoice
 
 from app.activities import activities, attendance, scan_codes
 from app.channels import delivery
-from app.core import clock, qr
+from app.core import clock, files, qr
 from app.core.database import after_commit, rollback_unit_of_work
 from app.core.errors import CodeRecentlySent, LinliError
 from app.core.extensions import limiter
@@ -342,18 +342,28 @@ def offer_catalogue():
 
 @bp.route("/offers/photo/<name>")
 def offer_photo(name: str):
-    if not _PHOTO_NAME.match(name):
-        abort(404)
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "offers"
-    return send_from_directory(folder, name, max_age=86400)
+    return _photo("offer-photo", name)
 
 
 @bp.route("/merchants/photo/<name>")
 def merchant_photo(name: str):
-    if not _PHOTO_NAME.match(name):
+    return _photo("merchant-photo", name)
+
+
+def _photo(kind: str, name: str):
+    """A catalogue photo from the database. Its name changes with the picture, so it may be
+    cached for a day and revalidated by its hash after."""
+    stored = files.find(kind, name) if _PHOTO_NAME.match(name) else None
+    if stored is None:
         abort(404)
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "merchants"
-    return send_from_directory(folder, name, max_age=86400)
+    return send_file(
+        io.BytesIO(stored.data),
+        mimetype=stored.content_type,
+        max_age=86400,
+        etag=stored.sha256,
+        last_modified=stored.created_at,
+        conditional=True,
+    )
 
 
 # --- ranking boards (public) ---------------------------------------------------------------

@@ -7,10 +7,14 @@ transaction open, and records the result; a failed send is retried with backoff.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
+from app.core.database import delete_in_chunks
+from app.core.errors import BusinessRuleError, NotFound
 from app.core.extensions import db
 from app.models import ChatLink, OutboxMessage, Person
 from app.models.base import table_of
@@ -100,25 +104,41 @@ def due_ids(now: datetime, limit: int) -> list[int]:
     )
 
 
-def claim(message_id: int, now: datetime) -> OutboxMessage | None:
-    """Take a due message for sending; None when another sender has it or it is not due.
+def claim(message_ids: Sequence[int], now: datetime) -> list[OutboxMessage]:
+    """Take the due ones of these messages for sending (in id order), leaving any another
+    sender has or that is not due.
 
-    The claim is an atomic conditional update, so two workers never send one message.
+    One atomic conditional update, so two workers never send one message; a claim not
+    reported back within LEASE (the worker died) makes the message due again.
     """
+    if not message_ids:
+        return []
     table = table_of(OutboxMessage)
-    claimed = db.session.execute(
+    claimed = db.session.scalars(
         sa.update(table)
         .where(
-            table.c.id == message_id,
+            table.c.id.in_(list(message_ids)),
             table.c.status == "pending",
             table.c.next_attempt_at <= now,
         )
         .values(attempts=table.c.attempts + 1, next_attempt_at=now + LEASE)
         .returning(table.c.id)
-    ).first()
-    if claimed is None:
-        return None
-    return db.session.get(OutboxMessage, message_id, populate_existing=True)
+    ).all()
+    return reload(claimed)
+
+
+def reload(message_ids: Sequence[int]) -> list[OutboxMessage]:
+    """These messages as the database has them now, in id order (one statement)."""
+    if not message_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(message_ids)))
+            .order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 # Messages that carry a secret (a sign-in code): once delivered or given up, the body is
@@ -133,27 +153,88 @@ def _forget_secret(message: OutboxMessage) -> None:
         message.body = REDACTED
 
 
-def record_sent(message: OutboxMessage, now: datetime, *, shown_only: bool) -> None:
+def record_sent(
+    message: OutboxMessage, now: datetime, *, shown_only: bool, provider_id: str = ""
+) -> None:
     message.status = "shown" if shown_only else "sent"
     message.sent_at = now
     message.last_error = ""
+    message.provider_id = provider_id[:100] or None
     if not shown_only:
         _forget_secret(message)
     db.session.flush()
 
 
-def record_failure(message: OutboxMessage, now: datetime, error: str, *, permanent: bool) -> None:
-    """A failed send: tried again later with exponential backoff, or given up."""
+def record_failure(
+    message: OutboxMessage,
+    now: datetime,
+    error: str,
+    *,
+    permanent: bool,
+    retry_after: int | None = None,
+) -> None:
+    """A failed send: tried again later with exponential backoff — or after the wait the
+    gateway asked for (`retry_after` seconds), when that is longer — or given up."""
     message.last_error = error[:500]
     if permanent or message.attempts >= MAX_ATTEMPTS:
         message.status = "failed"
         _forget_secret(message)
     else:
-        message.next_attempt_at = now + timedelta(seconds=30 * 2 ** (message.attempts - 1))
+        backoff = 30 * 2 ** (message.attempts - 1)
+        message.next_attempt_at = now + timedelta(seconds=max(backoff, retry_after or 0))
     db.session.flush()
+
+
+def failed(limit: int = 50) -> list[OutboxMessage]:
+    """Messages given up on, newest first (for `flask outbox failed`)."""
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry(message_id: int, now: datetime) -> OutboxMessage:
+    """Queue a message given up on once more, with a fresh set of attempts (the gateway is
+    fixed, a number corrected). A sign-in code whose text was removed is not sent again:
+    the person asks for a new code."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(_l("There is no message #%(id)s."), field="message", id=message_id)
+    if message.status != "failed":
+        raise BusinessRuleError(
+            _l("Message #%(id)s has not failed; only a failed message is sent again."),
+            field="message",
+            id=message_id,
+        )
+    if message.body == REDACTED:
+        raise BusinessRuleError(
+            _l("Message #%(id)s held a code that was removed; ask for a new code instead."),
+            field="message",
+            id=message_id,
+        )
+    message.status, message.attempts, message.next_attempt_at = "pending", 0, now
+    db.session.flush()
+    return message
 
 
 def recent(limit: int = 100) -> list[OutboxMessage]:
     return list(
         db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit))
+    )
+
+
+def purge(now: datetime, days: int, *, checkpoint) -> int:
+    """Delete messages delivered, shown or given up more than `days` ago, a chunk at a time
+    (LINLI_KEEP_OUTBOX_DAYS); a message still to send is never deleted."""
+    return delete_in_chunks(
+        OutboxMessage,
+        sa.and_(
+            OutboxMessage.status.in_(("sent", "shown", "failed")),
+            OutboxMessage.created_at < now - timedelta(days=days),
+        ),
+        checkpoint=checkpoint,
     )

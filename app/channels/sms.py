@@ -7,7 +7,12 @@
   fields To, From, Body and HTTP basic auth (account SID : auth token); 201 with a JSON
   body holding the message `sid`, or a 4xx/5xx JSON error `{"code", "message"}`.
 
-Senders raise `SendFailed`; `permanent` says whether trying again could help.
+Senders raise `SendFailed`; `permanent` says whether trying again could help, and
+`retry_after` how many seconds the gateway asked us to wait (429 with Retry-After).
+
+Every sender of a process shares one pool of keep-alive connections (`http_pool`), safe to
+use from the outbox worker's sending threads: a message costs one request on a connection
+already open, not a new TCP and TLS handshake.
 """
 
 from __future__ import annotations
@@ -15,18 +20,63 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from typing import Protocol
 
+import urllib3
+
 log = logging.getLogger(__name__)
+# Connections kept open per gateway host: one per sending thread (LINLI_OUTBOX_THREADS).
+POOL_SIZE = 16
+_pool: urllib3.PoolManager | None = None
+_pool_lock = threading.Lock()
+
+
+def http_pool() -> urllib3.PoolManager:
+    """The process's keep-alive connection pool (made at first use: after gunicorn forks)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = urllib3.PoolManager(num_pools=8, maxsize=POOL_SIZE, retries=False)
+        return _pool
 
 
 class SendFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool):
+    def __init__(self, reason: str, *, permanent: bool, retry_after: int | None = None):
         super().__init__(reason)
         self.permanent = permanent
+        self.retry_after = retry_after
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, what: str) -> tuple[int, dict]:
+    """POST on the shared pool: (status, JSON answer). Raises SendFailed when nothing usable
+    came back (unreachable, timed out, not JSON)."""
+    try:
+        response = http_pool().request(
+            "POST", url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout)
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise SendFailed(f"{what} unreachable: {exc}", permanent=False) from None
+    try:
+        answer = json.loads(response.data or b"{}")
+    except ValueError:
+        if response.status >= 400:
+            answer = {}
+        else:
+            raise SendFailed(f"{what} answered with invalid JSON", permanent=False) from None
+    if not isinstance(answer, dict):
+        raise SendFailed(f"{what} answered with invalid JSON", permanent=False)
+    if response.status == 429:
+        answer.setdefault("_retry_after", _seconds(response.headers.get("Retry-After")))
+    return response.status, answer
+
+
+def _seconds(value: str | None) -> int | None:
+    """A Retry-After header given in seconds (the HTTP-date form is not used by gateways)."""
+    if value and value.strip().isdigit():
+        return min(int(value), 24 * 3600)
+    return None
 
 
 class SmsSender(Protocol):
@@ -67,40 +117,25 @@ class TwilioSmsSender:
 
     def send(self, phone: str, body: str) -> str:
         data = urllib.parse.urlencode({"To": phone, "From": self.sender, "Body": body}).encode()
-        request = urllib.request.Request(  # noqa: S310  (the URL is configuration, https in production)
-            self.url,
-            data=data,
-            method="POST",
-            headers={
-                "Authorization": self.authorization,
-                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                "Accept": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            detail = _error_detail(exc)
+        headers = {
+            "Authorization": self.authorization,
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "Accept": "application/json",
+        }
+        status, answer = post(self.url, data, headers, self.timeout, "gateway")
+        if status >= 400:
+            detail = f"{answer.get('code', '')} {answer.get('message', '')}".strip()
             # 429 and 5xx are the gateway's trouble, worth another try; other 4xx are ours.
-            retry = exc.code == 429 or exc.code >= 500
-            raise SendFailed(f"HTTP {exc.code}: {detail}", permanent=not retry) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise SendFailed(f"gateway unreachable: {exc}", permanent=False) from None
-        except ValueError:
-            raise SendFailed("gateway answered with invalid JSON", permanent=False) from None
+            retry = status == 429 or status >= 500
+            raise SendFailed(
+                f"HTTP {status}: {detail}",
+                permanent=not retry,
+                retry_after=answer.get("_retry_after"),
+            )
         sid = answer.get("sid")
         if not sid:
             raise SendFailed("gateway answered without a message sid", permanent=False)
         return str(sid)
-
-
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(exc.read() or b"{}")
-    except ValueError:
-        return exc.reason or ""
-    return f"{body.get('code', '')} {body.get('message', '')}".strip() or str(exc.reason)
 
 
 def sender_from_config(config) -> SmsSender | None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 
-from app.channels.sms import SendFailed
+from app.channels.sms import SendFailed, post
 
 log = logging.getLogger(__name__)
 
@@ -23,27 +21,24 @@ class BotApi:
         self.timeout = timeout
 
     def call(self, method: str, payload: dict) -> dict:
-        request = urllib.request.Request(  # noqa: S310  (the URL is configuration)
+        status, answer = post(
             f"{self.base}/{method}",
-            data=json.dumps(payload, ensure_ascii=False).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8"},
+            json.dumps(payload, ensure_ascii=False).encode(),
+            {"Content-Type": "application/json; charset=utf-8"},
+            self.timeout,
+            "Telegram",
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                answer = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                body = json.loads(exc.read() or b"{}")
-            except ValueError:
-                body = {}
-            retry = exc.code == 429 or exc.code >= 500
-            detail = body.get("description") or exc.reason
-            raise SendFailed(f"Telegram {exc.code}: {detail}", permanent=not retry) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise SendFailed(f"Telegram unreachable: {exc}", permanent=False) from None
-        except ValueError:
-            raise SendFailed("Telegram answered with invalid JSON", permanent=False) from None
+        if status >= 400:
+            retry = status == 429 or status >= 500
+            detail = answer.get("description") or f"HTTP {status}"
+            # A flood limit says how long to wait (parameters.retry_after, in seconds).
+            parameters = answer.get("parameters") or {}
+            wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+            raise SendFailed(
+                f"Telegram {status}: {detail}",
+                permanent=not retry,
+                retry_after=int(wait) if isinstance(wait, int) else answer.get("_retry_after"),
+            )
         if not answer.get("ok"):
             raise SendFailed(f"Telegram refused: {answer.get('description', '')}", permanent=True)
         return answer.get("result") or {}

@@ -146,6 +146,8 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "TELEGRAM_API_URL": env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
         # Seconds to wait for a gateway or the Bot API before trying again later.
         "SEND_TIMEOUT": _number(env, "LINLI_SEND_TIMEOUT", 10, high=120),
+        # Messages one outbox worker sends at once (threads sharing keep-alive connections).
+        "OUTBOX_THREADS": _number(env, "LINLI_OUTBOX_THREADS", 8, high=16, low=1),
         "LINLI_TIMEZONE": timezone,
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": timezone,
@@ -201,7 +203,11 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # A fixed-points activity pays by itself only after this share of its scheduled
         # time on site; shorter attendances wait for staff.
         "MIN_ATTENDANCE_PERCENT": _number(env, "LINLI_MIN_ATTENDANCE_PERCENT", 50, high=100),
-        # Offer photos and other uploads.
+        # `flask purge`: days a delivered (or given-up) message and a received one are kept.
+        "KEEP_OUTBOX_DAYS": _number(env, "LINLI_KEEP_OUTBOX_DAYS", 90, high=3650, low=1),
+        "KEEP_INBOUND_DAYS": _number(env, "LINLI_KEEP_INBOUND_DAYS", 90, high=3650, low=1),
+        # Where photos were kept before they moved into the database (migration 0019 reads
+        # them from here once).
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
     }
 
@@ -225,6 +231,6 @@ def _engine_options(database_url: str, production: bool) -> dict:
     # statement's values: they are phones, names and codes.
     hidden = {"hide_parameters": True} if production else {}
     if database_url.startswith("sqlite"):
-        # Writers wait for each other (busy timeout) instead of failing at once.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}, **hidden}
+        # Writers wait for each other (app/core/database.py sets the busy timeout).
+        return {"connect_args": {"check_same_thread": False}, **hidden}
     return {"pool_pre_ping": True, **hidden}

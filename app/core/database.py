@@ -13,10 +13,12 @@ import contextlib
 import contextvars
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -28,6 +30,11 @@ from app.core.extensions import db
 log = logging.getLogger(__name__)
 
 _read_only = contextvars.ContextVar("linli_read_only", default=False)
+# How long a SQLite writer waits for the lock before its request answers 503 (and the
+# gateway or client retries): well under gunicorn's worker timeout (60 s), and long enough
+# for every writer ahead of it, since no request or chunk of long work holds it for more
+# than about a second.
+BUSY_TIMEOUT_SECONDS = 10
 
 
 @event.listens_for(Engine, "connect")
@@ -38,7 +45,7 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -160,6 +167,21 @@ def add_to_counters(table, keys: Sequence[str], column: str, rows: Sequence[dict
     return db.session.execute(statement.returning(*returning) if returning else statement)
 
 
+def delete_in_chunks(model, where, *, checkpoint: Callable[[], None], batch: int = 1000) -> int:
+    """Delete the rows of `model` that `where` selects, `batch` at a time, each batch ended
+    by `checkpoint()` (commit_chunk: no lock held for long on a table of millions); returns
+    how many went. Safe to interrupt: what is gone stays gone, the rest goes next time."""
+    gone = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(model.id).where(where).order_by(model.id).limit(batch)
+        ).all()
+        if not ids:
+            return gone
+        gone += rows_changed(sa.delete(model).where(model.id.in_(ids)))
+        checkpoint()
+
+
 def insert_unless_taken(model, values: dict):
     """INSERT one row of `model` and return it as an ORM object, or None when a unique key
     of the table is already taken (`ON CONFLICT DO NOTHING … RETURNING`).
@@ -211,6 +233,20 @@ def commit_unit_of_work() -> None:
         except Exception:
             log.exception("after-commit work failed")
             db.session.rollback()
+
+
+# SQLite's busy handler sleeps up to 100 ms between its tries at the lock: a long job that
+# took the lock again at once after each commit would keep every other writer out.
+LOCK_HANDOVER_SECONDS = 0.15
+
+
+def commit_chunk() -> None:
+    """Commit one chunk of long work (an import, a purge), so no write lock is held for
+    long. On SQLite, then step aside long enough for a writer waiting for the one lock (a
+    text message, a check-in) to take it before the next chunk does."""
+    commit_unit_of_work()
+    if db.session.get_bind().dialect.name == "sqlite":
+        time.sleep(LOCK_HANDOVER_SECONDS)
 
 
 def rollback_unit_of_work() -> None:

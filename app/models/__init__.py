@@ -6,6 +6,7 @@ from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PasswordLink, PersonalCode, SignInCode, Strike
 from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
+from app.models.files import ResidentImport, StoredFile
 from app.models.ledger import Account, BoardCount, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
     Merchant,
@@ -24,6 +25,8 @@ from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCo
 from app.models.statements import Honour, Objection, Statement
 
 __all__ = [
+    "ResidentImport",
+    "StoredFile",
     "ApiToken",
     "IdempotencyRecord",
     "RateLimitCounter",

@@ -20,6 +20,8 @@ class OutboxMessage(Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed', 'shown')", name="status"),
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        # The purge's question: what is older than the retention.
+        Index("ix_outbox_messages_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,5 +38,8 @@ class OutboxMessage(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The gateway's answer to the last failed attempt, for whoever looks into it.
     last_error: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The gateway's own id of the message once sent (Twilio's sid, Telegram's message_id):
+    # what its support asks for when a resident says a message never came.
+    provider_id: Mapped[str | None] = mapped_column(String(100))
 
     person: Mapped[Person | None] = relationship()

@@ -1,7 +1,7 @@
 """Panel pages for red partners (红色合伙人): the list, a partner's page, create and edit,
 pause / resume / end, operators, offers (approval and staff edits) and voids."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -92,7 +92,7 @@ def _partner_page(merchant=None):
             else:
                 partners.update_partner(merchant, fields, actor=current_user, now=now)
             if jpeg is not None:
-                partners.save_photo(merchant, jpeg, current_app.config["UPLOAD_FOLDER"])
+                partners.save_photo(merchant, jpeg, now=now)
         except LinliError as exc:
             rollback_unit_of_work()
             field_for_error(form, exc.field, form.name).errors.append(str(exc))
@@ -300,7 +300,6 @@ def _staff_offer_page(merchant, offer=None):
                 by_staff=True,
                 source="panel",
                 now=clock.now(),
-                upload_folder=current_app.config["UPLOAD_FOLDER"],
             )
         except LinliError as exc:
             rollback_unit_of_work()

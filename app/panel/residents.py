@@ -1,12 +1,10 @@
 """Panel pages for residents: search, a resident's page, create / edit, CSV import and export."""
 
 import re
-import secrets
-from pathlib import Path
+import time
 
 from flask import (
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,7 +16,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.core import clock
-from app.core.database import rollback_unit_of_work
+from app.core.database import commit_chunk, rollback_unit_of_work
 from app.core.errors import LinliError
 from app.forms import field_for_error
 from app.models.base import db_id
@@ -227,11 +225,9 @@ def resident_edit(person_id: int):
 # --- CSV import: check, then confirm --------------------------------------------------------
 
 
-def _import_path(token: str) -> Path:
-    if not _TOKEN.match(token or ""):
-        abort(404)
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
-    return folder / f"{current_user.id}-{token}.csv"
+# A confirmation writes chunks for this long, then hands over to a page that asks for the
+# next stretch (by itself, or with a tap): no request comes near the worker's timeout.
+IMPORT_SECONDS_PER_REQUEST = 10
 
 
 @bp.route("/residents/import", methods=["GET", "POST"])
@@ -248,24 +244,43 @@ def resident_import():
         else:
             community = org.community_by_id(form.community.data)
             try:
-                plan = residents_import.plan(
-                    data, community, may_move=current_user.has_role("admin")
+                record, plan = residents_import.check(
+                    data,
+                    community,
+                    may_move=current_user.has_role("admin"),
+                    actor=current_user,
+                    file_name=upload.filename or "",
+                    now=clock.now(),
                 )
             except LinliError as exc:
+                rollback_unit_of_work()
                 form.file.errors.append(str(exc))
             else:
-                token = secrets.token_hex(16)
-                path = _import_path(token)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                # Committed with the request: the file and its counts, for whichever
+                # server the confirmation reaches.
                 return render_template(
                     "panel/import_preview.html",
                     plan=plan,
                     community=community,
-                    token=token,
+                    token=record.token,
                     form=ButtonForm(),
                 )
-    return render_template("panel/import.html", form=form)
+    return render_template(
+        "panel/import.html", form=form, under_way=residents_import.under_way(current_user)
+    )
+
+
+def _import(token: str):
+    if not _TOKEN.match(token or ""):
+        abort(404)
+    try:
+        record = residents_import.find(token, current_user)
+    except LinliError:
+        abort(404)
+    scope = _scope()
+    if scope is not None and record.community_id not in scope:
+        abort(404)
+    return record
 
 
 @bp.route("/residents/import/confirm", methods=["POST"])
@@ -273,33 +288,45 @@ def resident_import():
 def resident_import_confirm():
     if not ButtonForm().validate_on_submit():
         abort(400)
-    path = _import_path(request.form.get("token", ""))
-    community = org.community_by_id(request.form.get("community", type=db_id) or 0)
-    scope = _scope()
-    if scope is not None and community.id not in scope:
-        abort(404)
-    if not path.exists():
-        flash(
-            _("This file was already imported, or the check is too old. Upload it again."), "error"
+    record = _import(request.form.get("token", ""))
+    if record.status == "done":
+        flash(_("This file was already imported."), "error")
+        return redirect(url_for(".resident_import"))
+    deadline = time.monotonic() + IMPORT_SECONDS_PER_REQUEST
+    try:
+        record = residents_import.run(
+            record,
+            skip_bad=request.form.get("skip_bad") == "1",
+            now=clock.now(),
+            actor=current_user,
+            source="panel",
+            checkpoint=commit_chunk,
+            keep_going=lambda: time.monotonic() < deadline,
         )
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+        if record.rows_done:  # what was written stays; the rest waits on the progress page
+            return redirect(url_for(".resident_import_progress", token=record.token))
         return redirect(url_for(".resident_import"))
-    may_move = current_user.has_role("admin")
-    plan = residents_import.plan(path.read_bytes(), community, may_move=may_move)
-    if plan.errors and request.form.get("skip_bad") != "1":
-        flash(_("The file has bad rows; fix them or choose to skip them."), "error")
-        return redirect(url_for(".resident_import"))
-    changed = residents_import.apply(
-        plan, community, may_move=may_move, now=clock.now(), actor=current_user, source="panel"
-    )
-    path.unlink(missing_ok=True)
+    if record.status != "done":
+        return redirect(url_for(".resident_import_progress", token=record.token))
     flash(
         _(
             "Imported into %(community)s: %(changed)s people created or changed, "
             "%(skipped)s bad rows skipped.",
-            community=community.name,
-            changed=changed,
-            skipped=len(plan.errors),
+            community=record.community.name,
+            changed=record.changed,
+            skipped=record.bad,
         ),
         "info",
     )
-    return redirect(url_for(".resident_list", community=community.id))
+    return redirect(url_for(".resident_list", community=record.community_id))
+
+
+@bp.route("/residents/import/<token>")
+@role_required("staff", "admin")
+def resident_import_progress(token: str):
+    """An import under way: how far it got; the page sends the next stretch by itself."""
+    record = _import(token)
+    return render_template("panel/import_progress.html", record=record, form=ButtonForm())

@@ -7,13 +7,12 @@ import secrets
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
-from app.core import audit, clock
+from app.core import audit, clock, files
 from app.core.errors import BusinessRuleError, InvalidInput, NotFound
 from app.core.extensions import db
 from app.core.text import one_line
@@ -324,12 +323,11 @@ def prepare_photo(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def save_photo(offer: Offer, jpeg: bytes, upload_folder: str) -> str:
-    """Keep a photo made by `prepare_photo` as the offer's."""
-    folder = Path(upload_folder) / "offers"
-    folder.mkdir(parents=True, exist_ok=True)
+def save_photo(offer: Offer, jpeg: bytes, *, now: datetime) -> str:
+    """Keep a photo made by `prepare_photo` as the offer's (the one it replaces goes)."""
     name = f"{offer.id}-{secrets.token_hex(8)}.jpg"
-    (folder / name).write_bytes(jpeg)
+    files.store("offer-photo", name, jpeg, content_type="image/jpeg", now=now)
+    files.discard("offer-photo", offer.photo)
     offer.photo = name
     db.session.flush()
     return name

@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask_babel import force_locale
@@ -21,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.channels import outbox
-from app.core import audit
+from app.core import audit, files
 from app.core.database import rows_changed
 from app.core.errors import BusinessRuleError, InvalidInput, NotFound, NotPermitted
 from app.core.extensions import db
@@ -343,12 +342,12 @@ def closed_reason(merchant: Merchant) -> str | None:
     return None
 
 
-def save_photo(merchant: Merchant, jpeg: bytes, upload_folder: str) -> str:
-    """Keep a photo made by `offers.prepare_photo` as the partner's catalogue picture."""
-    folder = Path(upload_folder) / "merchants"
-    folder.mkdir(parents=True, exist_ok=True)
+def save_photo(merchant: Merchant, jpeg: bytes, *, now: datetime) -> str:
+    """Keep a photo made by `offers.prepare_photo` as the partner's catalogue picture (the
+    one it replaces goes)."""
     name = f"{merchant.id}-{secrets.token_hex(8)}.jpg"
-    (folder / name).write_bytes(jpeg)
+    files.store("merchant-photo", name, jpeg, content_type="image/jpeg", now=now)
+    files.discard("merchant-photo", merchant.photo)
     merchant.photo = name
     db.session.flush()
     return name

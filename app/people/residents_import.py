@@ -2,8 +2,13 @@
 
 The file comes from Excel as often as not: UTF-8 with or without a BOM, GB18030 (what
 Chinese Excel writes), or UTF-16. Headers may be English or Chinese. A plan lists every
-bad row with its line number and reason; applying it writes all good rows in the caller's
-transaction, so an interrupted or refused import writes nothing.
+bad row with its line number and reason.
+
+`check` keeps the file in the database with the plan's counts (a `ResidentImport`, seen by
+every app server); `run` writes its good rows CHUNK_ROWS at a time, each chunk its own
+transaction ended by the edge's `checkpoint`, so no write lock is held for more than a
+moment (on SQLite one lock serves the whole server: a text message must not wait for an
+import). An interrupted import goes on from the last chunk written.
 """
 
 from __future__ import annotations
@@ -11,19 +16,22 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load
 
-from app.core.errors import ImportFailed, LinliError
+from app.core import files
+from app.core.database import rows_changed
+from app.core.errors import ImportFailed, LinliError, NotFound
 from app.core.extensions import db
 from app.core.phones import normalize_phone
-from app.models import OrgUnit, Person
+from app.models import OrgUnit, Person, ResidentImport
 from app.models.people import USER_ROLES
 from app.people import org, people
 
@@ -39,6 +47,11 @@ COLUMNS = {
 REQUIRED = ("phone", "name")
 TAG_SEPARATORS = re.compile(r"[;；、]")
 MAX_ROWS = 300_000
+# Rows written per transaction: a fraction of a second of the write lock.
+CHUNK_ROWS = 100
+# How long a checked file waits for its confirmation (then `flask purge` deletes it); each
+# chunk written gives an import under way as long again.
+KEEP_HOURS = 24
 
 
 class _Checked(fields.String):
@@ -273,6 +286,143 @@ def _classify(result: ImportPlan, community: OrgUnit, may_move: bool) -> None:
             row.action = "update"
     result.rows = kept
     result.errors.sort(key=lambda error: error.line)
+
+
+def check(
+    data: bytes,
+    community: OrgUnit,
+    *,
+    may_move: bool,
+    actor: Person | None,
+    file_name: str,
+    now: datetime,
+) -> tuple[ResidentImport, ImportPlan]:
+    """Plan the file, and keep it with the plan's counts for a confirmation (flushed)."""
+    result = plan(data, community, may_move=may_move)
+    token = secrets.token_hex(16)
+    stored = files.store(
+        "import",
+        token,
+        data,
+        content_type="text/csv",
+        now=now,
+        expires_at=now + timedelta(hours=KEEP_HOURS),
+    )
+    record = ResidentImport(
+        token=token,
+        file=stored,
+        file_name=file_name[:200],
+        community_id=community.id,
+        actor_id=actor.id if actor else None,
+        may_move=may_move,
+        encoding=result.encoding,
+        new=result.count("create"),
+        updated=result.count("update"),
+        moved=result.count("move"),
+        unchanged=result.count("unchanged"),
+        bad=len(result.errors),
+        rows_total=len(result.rows),
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record, result
+
+
+def find(token: str, actor: Person | None) -> ResidentImport:
+    """The import `actor` checked under this token (anyone else's is not found)."""
+    record = db.session.scalar(sa.select(ResidentImport).filter_by(token=token or ""))
+    if record is None or record.actor_id != (actor.id if actor else None):
+        raise NotFound(_l("There is no such import."), field="token")
+    return record
+
+
+def under_way(actor: Person) -> list[ResidentImport]:
+    """The imports `actor` began and that have rows left to write (newest first)."""
+    return list(
+        db.session.scalars(
+            sa.select(ResidentImport)
+            .where(ResidentImport.actor_id == actor.id, ResidentImport.status == "applying")
+            .order_by(ResidentImport.updated_at.desc())
+            .limit(20)
+        )
+    )
+
+
+def run(
+    record: ResidentImport,
+    *,
+    skip_bad: bool,
+    now: datetime,
+    actor: Person | None,
+    source: str,
+    checkpoint: Callable[[], None],
+    keep_going: Callable[[], bool] = lambda: True,
+    progress: Callable[[int], None] | None = None,
+) -> ResidentImport:
+    """Write the import's good rows from where it got to, a chunk at a time.
+
+    After each chunk (the rows and the record's progress, together) `checkpoint()` ends the
+    transaction; `keep_going()` is asked after each, and False leaves the rest for another
+    call. Each chunk's rows are checked against the database again just before they are
+    written. With bad rows, nothing is written unless `skip_bad`.
+    """
+    if record.status == "done":
+        return record
+    if record.file is None:
+        raise ImportFailed(
+            _l("This check is too old and its file is gone. Upload the file again."),
+            field="file",
+        )
+    community = record.community
+    result = plan(record.file.data, community, may_move=record.may_move)
+    skip_bad = skip_bad or record.skip_bad
+    if result.errors and not skip_bad:
+        raise ImportFailed(
+            _l("The file has bad rows; fix them or choose to skip them."), field="file"
+        )
+    record.status, record.skip_bad = "applying", skip_bad
+    todo = [row for row in result.rows if row.line > record.last_line]
+    for start in range(0, len(todo), CHUNK_ROWS):
+        chunk = ImportPlan(encoding=result.encoding, rows=todo[start : start + CHUNK_ROWS])
+        last_line = chunk.rows[-1].line
+        _classify(chunk, community, record.may_move)  # as the database is now
+        if chunk.errors and not skip_bad:
+            first = chunk.errors[0]
+            raise ImportFailed(
+                _l("Line %(line)s: %(reason)s"), field="file", line=first.line, reason=first.message
+            )
+        record.changed += apply(
+            chunk, community, may_move=record.may_move, now=now, actor=actor, source=source
+        )
+        record.rows_done += len(chunk.rows) + len(chunk.errors)
+        record.bad += len(chunk.errors)
+        record.last_line = last_line
+        record.updated_at = now
+        if record.file is not None:
+            record.file.expires_at = now + timedelta(hours=KEEP_HOURS)
+        db.session.flush()
+        checkpoint()
+        if progress is not None:
+            progress(len(chunk.rows) + len(chunk.errors))
+        if start + CHUNK_ROWS < len(todo) and not keep_going():
+            return record
+    record.status, record.finished_at, record.updated_at = "done", now, now
+    record.file = None
+    db.session.flush()
+    files.discard("import", record.token)
+    checkpoint()
+    return record
+
+
+def purge(now: datetime) -> int:
+    """Forget checks never confirmed whose file has run out; returns how many went."""
+    stale = sa.select(ResidentImport.id).where(
+        ResidentImport.status == "checked",
+        ResidentImport.created_at <= now - timedelta(hours=KEEP_HOURS),
+    )
+    return rows_changed(sa.delete(ResidentImport).where(ResidentImport.id.in_(stale)))
 
 
 def apply(

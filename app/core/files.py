@@ -1,0 +1,77 @@
+"""Uploaded files kept in the database (`stored_files`), the same for every app server.
+
+Sizes are limited by kind; a file with an end of life (an import waiting for its
+confirmation) is deleted by `purge` once that has passed. Photos are kept while something
+names them: replacing one deletes the old file in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.core.database import rows_changed
+from app.core.errors import InvalidInput
+from app.core.extensions import db
+from app.models import StoredFile
+
+# Bytes a file of each kind may have. A CSV of a whole street is a few megabytes; a photo
+# is re-encoded small (app/partners/offers.py) before it is kept.
+MAX_BYTES = {"import": 10 * 1024 * 1024, "offer-photo": 1024 * 1024, "merchant-photo": 1024 * 1024}
+
+
+def store(
+    kind: str,
+    name: str,
+    data: bytes,
+    *,
+    content_type: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> StoredFile:
+    """Keep `data` as the file `name` of `kind` (flushed; the caller commits)."""
+    if len(data) > MAX_BYTES[kind]:
+        raise InvalidInput(
+            _l("The file is too large: at most %(mb)s MB."),
+            field="file",
+            mb=MAX_BYTES[kind] // (1024 * 1024),
+        )
+    stored = StoredFile(
+        kind=kind,
+        name=name,
+        data=data,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type=content_type,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    db.session.add(stored)
+    db.session.flush()
+    return stored
+
+
+def find(kind: str, name: str) -> StoredFile | None:
+    return db.session.scalar(sa.select(StoredFile).filter_by(kind=kind, name=name))
+
+
+def discard(kind: str, name: str | None) -> None:
+    """Delete the file, if there is one by that name."""
+    if name:
+        db.session.execute(sa.delete(StoredFile).filter_by(kind=kind, name=name))
+
+
+def purge(now: datetime, batch: int = 500) -> int:
+    """Delete files whose end of life has passed, `batch` at a time (flushed per batch);
+    returns how many went."""
+    gone = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(StoredFile.id).where(StoredFile.expires_at <= now).limit(batch)
+        ).all()
+        if not ids:
+            return gone
+        gone += rows_changed(sa.delete(StoredFile).where(StoredFile.id.in_(ids)))
