@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,17 +23,33 @@ if TYPE_CHECKING:
     from sentry_sdk.types import Event
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _resources() -> Path:
+    """Where templates, static files, translations and migrations are: the checkout this
+    code runs from, or, installed with pip, <prefix>/share/linli (pyproject's data-files)."""
+    if (ROOT / "templates").is_dir():
+        return ROOT
+    return Path(sys.prefix) / "share" / "linli"
+
+
+RESOURCES = _resources()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = logging.getLogger("linli.request")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    instance_path = Path(os.environ.get("LINLI_INSTANCE_PATH") or ROOT / "instance").resolve()
+    # A checkout keeps its data in instance/; an installed server where LINLI_INSTANCE_PATH
+    # says (the systemd units in deploy/ say /var/lib/linli), else <prefix>/var/linli.
+    default_instance = (
+        ROOT / "instance" if RESOURCES == ROOT else Path(sys.prefix) / "var" / "linli"
+    )
+    instance_path = Path(os.environ.get("LINLI_INSTANCE_PATH") or default_instance).resolve()
     app = Flask(
         __name__,
         instance_path=str(instance_path),
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(RESOURCES / "templates"),
+        static_folder=str(RESOURCES / "static"),
     )
     app.config.update(config.load(instance_path))
     app.config.update(overrides or {})
@@ -130,15 +147,24 @@ def register_extensions(app: Flask) -> None:
     from app.core import (  # noqa: F401
         database,  # SQLite pragmas, BEGIN IMMEDIATE
         rate_limits,  # registers linli-db:// with Flask-Limiter
+        translations,
     )
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(RESOURCES / "migrations"))
     csrf.init_app(app)
     babel.init_app(
         app,
         locale_selector=select_locale,
-        default_translation_directories=str(ROOT / "translations"),
+        default_translation_directories=str(
+            translations.compiled(
+                RESOURCES / "translations",
+                # An install never writes into its prefix: its catalogs go to the instance.
+                ROOT / "translations"
+                if RESOURCES == ROOT
+                else Path(app.instance_path) / "translations",
+            )
+        ),
     )
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -1,14 +1,17 @@
 """Fixtures: one app per test session on a real database, a rolled-back transaction per test.
 
 The suite runs once per database: `LINLI_TEST_DB=sqlite` (the default) or
-`LINLI_TEST_DB=postgresql` with `TEST_DATABASE_URL` (default: the local server at
-127.0.0.1:5432, database `test`). The schema is built by the Alembic migrations, as in
-production. Where PostgreSQL cannot be reached its pass is skipped with the reason shown,
-or fails outright when `LINLI_REQUIRE_POSTGRES=1` (as in CI).
+`LINLI_TEST_DB=postgresql`. PostgreSQL: `TEST_DATABASE_URL` if set (a database the suite
+empties), else a database of the suite's own on the local server at 127.0.0.1:5432, named
+after this checkout (`linli_test_<hash>`, never one a person would use), created when
+missing. The schema is built by the Alembic migrations, as in production. Where
+PostgreSQL cannot be reached its pass is skipped with the reason shown, or fails outright
+when `LINLI_REQUIRE_POSTGRES=1` (as in CI).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -26,7 +29,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 DB_KIND = os.environ.get("LINLI_TEST_DB", "sqlite")
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+# One per checkout: two checkouts' suites (a clean clone in CI beside a working copy) never
+# empty each other's database.
+OWN_PG_DATABASE = (
+    "linli_test_" + hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:10]
+)
+PG_URL = os.environ.get("TEST_DATABASE_URL") or f"{PG_SERVER}/{OWN_PG_DATABASE}"
 REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
 NOW = datetime(2026, 11, 15, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai, mid-month
 if os.environ.get("LINLI_TEST_NOW"):  # the whole suite on another day: 2026-12-31T15:55:00+00:00
@@ -44,14 +53,29 @@ _pg_problem: str | None = None
 
 
 def _postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it can."""
+    """Why PostgreSQL cannot be used, or None when it can (its own database made first)."""
     try:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            server = sa.create_engine(
+                f"{PG_SERVER}/postgres",
+                isolation_level="AUTOCOMMIT",
+                connect_args={"connect_timeout": 5},
+            )
+            with server.connect() as conn:
+                exists = "SELECT 1 FROM pg_database WHERE datname = :name"
+                if not conn.scalar(sa.text(exists), {"name": OWN_PG_DATABASE}):
+                    conn.execute(sa.text(f'CREATE DATABASE "{OWN_PG_DATABASE}"'))
+            server.dispose()
         engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 5})
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # any failure to connect is a reason to skip
-        return f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}: {exc}"
+        return (
+            f"PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}: "
+            f"{str(exc).strip().splitlines()[0]}). Start PostgreSQL on 127.0.0.1:5432 "
+            "(trust auth for postgres), or set TEST_DATABASE_URL."
+        )
     return None
 
 
@@ -63,6 +87,21 @@ def pytest_configure(config):
         _pg_problem = _postgres_problem()
         if _pg_problem and REQUIRE_PG:
             raise pytest.UsageError(_pg_problem + " (LINLI_REQUIRE_POSTGRES=1)")
+
+
+def pytest_unconfigure(config):
+    """The suite's own PostgreSQL database goes when its pass ends (clean clones in CI would
+    otherwise leave one each behind)."""
+    if DB_KIND != "postgresql" or _pg_problem or os.environ.get("TEST_DATABASE_URL"):
+        return
+    server = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{OWN_PG_DATABASE}" WITH (FORCE)'))
+    except sa.exc.SQLAlchemyError:
+        pass  # left for the next run, which uses it again
+    finally:
+        server.dispose()
 
 
 def pytest_report_header(config):
