@@ -15,7 +15,7 @@ bind = os.environ.get("LINLI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("LINLI_WORKERS", 2 * multiprocessing.cpu_count()))
 # The app is imported once, in the master, before the workers fork: a worker that dies is
 # replaced in milliseconds instead of re-importing everything (seconds under load).
-preload_app = True
+preload_app = os.environ.get("LINLI_PRELOAD", "1") != "0"  # 0 only to measure without
 # A request that has not answered in this long is stuck: the worker is replaced. Well above
 # the database's own wait for a lock (SQLite's busy timeout), so that error is answered.
 timeout = int(os.environ.get("LINLI_WORKER_TIMEOUT", 60))

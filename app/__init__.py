@@ -36,6 +36,7 @@ def _resources() -> Path:
 RESOURCES = _resources()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = logging.getLogger("linli.request")
+started_log = logging.getLogger("linli.app")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -66,6 +67,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    # Once per process that builds the app: under gunicorn's preload, once per server (a
+    # worker that crashed is forked again, not rebuilt; tests/test_crash_loop.py counts it).
+    started_log.info(
+        "app built: %s mode, %s database, pid %s",
+        app.config["LINLI_ENV"],
+        app.config["SQLALCHEMY_DATABASE_URI"].partition(":")[0],
+        os.getpid(),
+    )
     return app
 
 
