@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import re
@@ -65,6 +67,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter
     register_blueprints(app)
+    register_static_fingerprints(app)
     register_error_handlers(app)
     register_cli(app)
     # Once per process that builds the app: under gunicorn's preload, once per server (a
@@ -366,6 +369,41 @@ def _user_id() -> int | None:
     """Who made the request, if the request already asked (never a query for the log)."""
     user = g.get("_login_user")
     return getattr(user, "id", None) if user is not None else None
+
+
+# A year: a static file's URL names its content (?v=), so a changed file has a new URL.
+STATIC_MAX_AGE = 365 * 24 * 3600
+
+
+def register_static_fingerprints(app: Flask) -> None:
+    """Every url_for('static', …) carries `v`, a hash of the file's content: a browser (and
+    nginx, deploy/nginx.conf) may keep the file a year, and a release is seen at once."""
+    static = Path(app.static_folder or RESOURCES / "static")
+
+    @functools.cache
+    def fingerprint(filename: str, modified: float) -> str:
+        return hashlib.sha256((static / filename).read_bytes()).hexdigest()[:12]
+
+    def current(filename: str) -> str | None:
+        path = static / filename
+        if not path.resolve().is_relative_to(static.resolve()) or not path.is_file():
+            return None
+        return fingerprint(filename, path.stat().st_mtime)
+
+    @app.url_defaults
+    def add_fingerprint(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            version = current(values["filename"])
+            if version:
+                values["v"] = version
+
+    @app.after_request
+    def cache_fingerprinted(response):
+        if request.endpoint == "static" and response.status_code == 200:
+            filename = (request.view_args or {}).get("filename", "")
+            if request.args.get("v") and request.args.get("v") == current(filename):
+                response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}, immutable"
+        return response
 
 
 def register_blueprints(app: Flask) -> None:
