@@ -4,6 +4,7 @@ that finds its templates, translations and migrations outside the checkout (issu
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -136,3 +137,50 @@ def test_catalogs_are_compiled_when_missing_or_older_than_their_source(tmp_path)
     os.utime(po, ns=(stamp + 10**9, stamp + 10**9))
     translations.compiled(source, source)
     assert mo.stat().st_mtime_ns > stamp
+
+
+def test_the_systemd_units_run_commands_that_exist(app):
+    """Every `linli …` a unit or timer of deploy/ runs is a command of this app, and the web
+    unit starts gunicorn with the repository's settings."""
+    deploy = ROOT / "deploy"
+    commands = set(app.cli.commands) | {"db"}
+    from app.cli import bp as cli_bp
+
+    commands |= set(cli_bp.cli.commands)
+    run = []
+    for timer in deploy.glob("*.timer"):
+        (unit,) = [
+            line.split("=", 1)[1]
+            for line in timer.read_text().splitlines()
+            if line.startswith("Unit=")
+        ]
+        assert unit.startswith("linli@") and unit.endswith(".service"), timer.name
+        run.append(unit.removeprefix("linli@").removesuffix(".service"))
+    for service in deploy.glob("*.service"):
+        for line in service.read_text().splitlines():
+            if line.startswith("ExecStart=/opt/linli/.venv/bin/linli ") and "%i" not in line:
+                run.append(line.split("/bin/linli ", 1)[1].split()[0])
+    assert sorted(run) == ["close-attendances", "ledger-check", "outbox", "purge"]
+    assert all(command in commands for command in run), commands
+    web = (deploy / "linli-web.service").read_text()
+    assert "ExecStart=/opt/linli/.venv/bin/gunicorn -c /opt/linli/gunicorn.conf.py wsgi:app" in web
+
+
+def test_the_systemd_units_are_valid_for_systemd(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    for unit in (ROOT / "deploy").iterdir():
+        if unit.suffix in (".service", ".timer"):
+            shutil.copy(unit, tmp_path / unit.name)
+    units = sorted(str(p) for p in tmp_path.iterdir() if p.name != "linli@.service")
+    out = subprocess.run(  # noqa: S603
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path
+    )
+    # The one complaint allowed: this machine has no /opt/linli.
+    problems = [
+        line
+        for line in (out.stdout + out.stderr).splitlines()
+        if line.strip() and "/opt/linli/.venv/bin/" not in line
+    ]
+    assert not problems, problems
