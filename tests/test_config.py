@@ -142,3 +142,30 @@ def test_bad_numbers_stop_the_start_with_the_variable_named(tmp_path, name, valu
 def test_an_sms_gateway_needs_its_credentials(tmp_path):
     with pytest.raises(ConfigError, match="SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_FROM"):
         config.load(tmp_path, {"SMS_GATEWAY_URL": "https://api.twilio.com"})
+
+
+def test_every_variable_read_is_in_the_readmes_table():
+    """The README's Configuration table names every variable the code reads, and nothing
+    the code no longer reads."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config_source = (root / "app" / "core" / "config.py").read_text(encoding="utf-8")
+    read = set(
+        re.findall(r'(?:env\.\w+|_number)\(\s*(?:env,\s*)?"([A-Z][A-Z0-9_]+)"', config_source)
+    )
+    for other in ("gunicorn.conf.py", "wsgi.py", "app/__init__.py"):
+        text = (root / other).read_text(encoding="utf-8")
+        read |= set(re.findall(r'environ(?:\.get)?[\[(]"([A-Z][A-Z0-9_]+)"', text))
+    assert len(read) > 35  # the patterns still find what they look for
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1])
+    }
+    assert read - documented == set(), "not in the README's table"
+    assert documented - read == set(), "in the README's table but not read"

@@ -1,8 +1,10 @@
 """Settings from the environment, with defaults that run a demo on SQLite with no setup.
 
-Every variable is documented in `.env.example`. Production (`LINLI_ENV=production`) refuses
-to start with a secret it would have had to invent, or a well-known one, and on SQLite
-unless that is asked for explicitly.
+Read and typed by environs (whole numbers within their range, flags, lists); a value that
+is not what its variable takes stops the start with the variable named. Every variable is
+in the README's Configuration table (tests/test_config.py checks) and in `.env.example`.
+Production (`LINLI_ENV=production`) refuses to start with a secret it would have had to
+invent, or a well-known one, and on SQLite unless that is asked for explicitly.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from environs import Env, EnvError
+from marshmallow.validate import Range
 
 # Secrets that appear in documentation or tutorials; a production server must not use one.
 KNOWN_DEFAULT_SECRETS = frozenset(
@@ -35,8 +40,17 @@ class ConfigError(RuntimeError):
     """The environment describes a server that must not start."""
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+class _Source(Env):
+    """environs reading a given mapping: the process's environment, or a test's. A variable
+    set to nothing counts as not set (`FOO=` in a file means "the default")."""
+
+    def __init__(self, source) -> None:
+        super().__init__(eager=True)
+        self._source = source
+
+    def _get_value(self, env_key, default):
+        value = self._source.get(env_key)
+        return default if value is None or value.strip() == "" else value
 
 
 def _secret_from_instance(instance_path: Path) -> str:
@@ -53,23 +67,29 @@ def _secret_from_instance(instance_path: Path) -> str:
 
 def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
-    env = os.environ if environ is None else environ
-    kind = env.get("LINLI_ENV", "development").strip().lower() or "development"
+    try:
+        return _load(instance_path, _Source(os.environ if environ is None else environ))
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _load(instance_path: Path, env: _Source) -> dict:
+    kind = env.str("LINLI_ENV", "development").strip().lower()
     if kind not in ("development", "production"):
         # "prod" must not quietly mean demo mode (a generated secret, codes shown on a page).
         raise ConfigError(f"LINLI_ENV={kind!r}: use production, or development for the demo")
     production = kind == "production"
-    public_url = (env.get("LINLI_PUBLIC_URL") or "").strip().rstrip("/") or None
+    public_url = (env.str("LINLI_PUBLIC_URL", "")).strip().rstrip("/") or None
     instance_path.mkdir(parents=True, exist_ok=True)
 
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'linli.sqlite3'}"
+    database_url = env.str("DATABASE_URL", None) or f"sqlite:///{instance_path / 'linli.sqlite3'}"
     if database_url.startswith("postgres://"):  # the form Heroku-style hosts hand out
         database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
-    secret = env.get("SECRET_KEY")
-    timezone = env.get("LINLI_TIMEZONE", "Asia/Shanghai")
+    secret = env.str("SECRET_KEY", None)
+    timezone = env.str("LINLI_TIMEZONE", "Asia/Shanghai")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -93,18 +113,20 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
                 "LINLI_ENV=production needs LINLI_PUBLIC_URL, the address people reach "
                 "the server at (e.g. https://linli.example.org)."
             )
-        if database_url.startswith("sqlite") and not _flag(env.get("LINLI_ALLOW_SQLITE")):
+        if database_url.startswith("sqlite") and not env.bool("LINLI_ALLOW_SQLITE", False):
             raise ConfigError(
                 "LINLI_ENV=production runs on PostgreSQL: set DATABASE_URL, "
                 "or LINLI_ALLOW_SQLITE=1 for a single small server."
             )
     elif not secret:
         secret = _secret_from_instance(instance_path)
-    log_format = (env.get("LINLI_LOG_FORMAT") or "text").strip().lower()
+    allowed_hosts: list[str] = env.list("LINLI_ALLOWED_HOSTS", [])
+    log_format = env.str("LINLI_LOG_FORMAT", "text").strip().lower()
     if log_format not in ("text", "json"):
         raise ConfigError(f"LINLI_LOG_FORMAT={log_format!r}: use text or json")
-    if env.get("SMS_GATEWAY_URL"):
-        missing = [n for n in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM") if not env.get(n)]
+    sms = {name: env.str(name, None) for name in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM")}
+    if env.str("SMS_GATEWAY_URL", None):
+        missing = [name for name, value in sms.items() if not value]
         if missing:
             raise ConfigError("SMS_GATEWAY_URL is set but not " + ", ".join(missing))
 
@@ -114,7 +136,7 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, production),
-        "REDIS_URL": env.get("REDIS_URL") or None,
+        "REDIS_URL": env.str("REDIS_URL", None),
         # The address phones reach this server at, for URLs inside QR codes (a projector
         # page opened on http://127.0.0.1 must still show a code a phone can open).
         "PUBLIC_URL": public_url,
@@ -122,7 +144,7 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # host and any LINLI_ALLOWED_HOSTS (comma-separated, e.g. an internal health check).
         "TRUSTED_HOSTS": (
             [urlsplit(public_url).hostname]
-            + [h.strip() for h in (env.get("LINLI_ALLOWED_HOSTS") or "").split(",") if h.strip()]
+            + [host.strip() for host in allowed_hosts if host.strip()]
             if production
             else None
         ),
@@ -132,18 +154,18 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "TRUSTED_PROXIES": _number(env, "LINLI_TRUSTED_PROXIES", 0, high=5),
         # /metrics answers a scraper that sends "Authorization: Bearer <this>"; without it,
         # only the demo answers there, and only to this machine.
-        "METRICS_TOKEN": env.get("LINLI_METRICS_TOKEN") or None,
+        "METRICS_TOKEN": env.str("LINLI_METRICS_TOKEN", None),
         # One line per record: text for a terminal, json for a log collector.
         "LOG_FORMAT": log_format,
         # Errors are reported to Sentry (or a compatible service) when a DSN is given.
-        "SENTRY_DSN": env.get("SENTRY_DSN") or None,
-        "SMS_GATEWAY_URL": env.get("SMS_GATEWAY_URL") or None,
-        "SMS_AUTH_TOKEN": env.get("SMS_AUTH_TOKEN") or None,
-        "SMS_ACCOUNT_SID": env.get("SMS_ACCOUNT_SID") or None,
-        "SMS_FROM": env.get("SMS_FROM") or None,
-        "TELEGRAM_BOT_TOKEN": env.get("TELEGRAM_BOT_TOKEN") or None,
-        "TELEGRAM_WEBHOOK_SECRET": env.get("TELEGRAM_WEBHOOK_SECRET") or None,
-        "TELEGRAM_API_URL": env.get("TELEGRAM_API_URL") or "https://api.telegram.org",
+        "SENTRY_DSN": env.str("SENTRY_DSN", None),
+        "SMS_GATEWAY_URL": env.str("SMS_GATEWAY_URL", None),
+        "SMS_AUTH_TOKEN": env.str("SMS_AUTH_TOKEN", None),
+        "SMS_ACCOUNT_SID": env.str("SMS_ACCOUNT_SID", None),
+        "SMS_FROM": env.str("SMS_FROM", None),
+        "TELEGRAM_BOT_TOKEN": env.str("TELEGRAM_BOT_TOKEN", None),
+        "TELEGRAM_WEBHOOK_SECRET": env.str("TELEGRAM_WEBHOOK_SECRET", None),
+        "TELEGRAM_API_URL": env.str("TELEGRAM_API_URL", "https://api.telegram.org"),
         # Seconds to wait for a gateway or the Bot API before trying again later.
         "SEND_TIMEOUT": _number(env, "LINLI_SEND_TIMEOUT", 10, high=120),
         # Messages one outbox worker sends at once (threads sharing keep-alive connections).
@@ -159,13 +181,13 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         # Shared by every worker process: Redis when there is one, else the database
         # (app/rate_limits.py); never one count per process.
-        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "linli-db://",
+        "RATELIMIT_STORAGE_URI": env.str("REDIS_URL", "linli-db://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Password attempts per client address (brute force is slowed, not just logged).
-        "LOGIN_RATE_LIMIT": env.get("LINLI_LOGIN_RATE_LIMIT") or "10 per minute",
+        "LOGIN_RATE_LIMIT": env.str("LINLI_LOGIN_RATE_LIMIT", "10 per minute"),
         # Sign-in codes asked for per client address, across all phone numbers (each phone
         # has its own limits too): one address cannot make the server text half the city.
-        "CODE_RATE_LIMIT": env.get("LINLI_CODE_RATE_LIMIT") or "5 per minute;30 per hour",
+        "CODE_RATE_LIMIT": env.str("LINLI_CODE_RATE_LIMIT", "5 per minute;30 per hour"),
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         # A volunteer stays signed in on their phone for 30 days ("remember me").
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
@@ -180,14 +202,12 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
         # API: how long an Idempotency-Key's first response is kept (at least a day), and
         # requests per token (on top, redemptions have their own: a till guessing codes).
         "IDEMPOTENCY_HOURS": _number(env, "LINLI_IDEMPOTENCY_HOURS", 48, high=24 * 30, low=24),
-        "API_RATE_LIMIT": env.get("LINLI_API_RATE_LIMIT") or "120 per minute;3000 per hour",
-        "API_REDEEM_RATE_LIMIT": env.get("LINLI_API_REDEEM_RATE_LIMIT") or "20 per minute",
+        "API_RATE_LIMIT": env.str("LINLI_API_RATE_LIMIT", "120 per minute;3000 per hour"),
+        "API_REDEEM_RATE_LIMIT": env.str("LINLI_API_REDEEM_RATE_LIMIT", "20 per minute"),
         # The honours staff can give (comma-separated), e.g. 社区好人,最美三长,活力小哥,星级老哥.
         "HONOURS": [
             title.strip()
-            for title in (env.get("LINLI_HONOURS") or "社区好人,最美三长,活力小哥,星级老哥").split(
-                ","
-            )
+            for title in env.list("LINLI_HONOURS", DEFAULT_HONOURS.split(","))
             if title.strip()
         ],
         # A manual adjustment of more points than this (either way) waits for a second
@@ -212,18 +232,11 @@ def load(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
     }
 
 
-def _number(env, name: str, default: int, high: int = 24 * 60, low: int = 0) -> int:
+def _number(env: _Source, name: str, default: int, high: int = 24 * 60, low: int = 0) -> int:
     """A whole number from `low` to `high` (minutes unless said otherwise)."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
-    return value
+    return env.int(
+        name, default, validate=Range(low, high, error=f"must be between {low} and {high}")
+    )
 
 
 def _engine_options(database_url: str, production: bool) -> dict:
