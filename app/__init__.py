@@ -72,7 +72,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_cli(app)
     # Once per process that builds the app: under gunicorn's preload, once per server (a
     # worker that crashed is forked again, not rebuilt; tests/test_crash_loop.py counts it).
-    started_log.info(
+    started_log.log(
+        # Said under gunicorn (where it shows preload at work); a cron command stays quiet.
+        logging.INFO if "gunicorn" in sys.modules else logging.DEBUG,
         "app built: %s mode, %s database, pid %s",
         app.config["LINLI_ENV"],
         app.config["SQLALCHEMY_DATABASE_URI"].partition(":")[0],

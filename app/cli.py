@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Blueprint, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, FlaskGroup
 from flask_babel import gettext as _
 from flask_migrate import upgrade
 
@@ -575,3 +575,38 @@ def telegram_set_webhook(url: str):
 
 bp.cli.add_command(outbox_cli)
 bp.cli.add_command(telegram_cli)
+
+
+class LinliGroup(FlaskGroup):
+    """The `linli` command: Flask's command line with the app, and a database that is not
+    there (not yet migrated, not reachable) said in a sentence instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            raise click.ClickException(database_problem(exc)) from None
+
+
+def database_problem(exc: sa.exc.DBAPIError) -> str:
+    text = str(exc.orig or exc)
+    if "no such table" in text or "does not exist" in text and "relation" in text:
+        return _("The database has no Linli tables yet: run `linli init-db` first.")
+    url = sa.engine.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    return _(
+        "Cannot reach the database %(url)s: %(reason)s. Is it running, and is DATABASE_URL right?",
+        url=url.render_as_string(hide_password=True),
+        reason=text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__,
+    )
+
+
+def main() -> None:
+    """`linli …` (pyproject.toml): settings that stop the start are said, not traced back."""
+    from app.core.config import ConfigError
+
+    try:
+        import wsgi
+    except ConfigError as exc:
+        click.echo(f"linli: {exc}", err=True)
+        sys.exit(2)
+    wsgi.cli.main()

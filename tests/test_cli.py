@@ -320,3 +320,30 @@ def test_purge_deletes_what_outlived_its_retention_and_nothing_to_send(
     assert db.session.scalars(sa.select(InboundMessage.external_id)).all() == ["SM-new"]
     # The old name still works for crontabs written before.
     assert cli("purge-api-records").exit_code == 0
+
+
+@pytest.mark.once
+def test_a_missing_or_unreachable_database_is_said_in_a_sentence(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    linli = Path(sys.executable).parent / "linli"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINLI_", "DATABASE_URL"))}
+    env["LINLI_INSTANCE_PATH"] = str(tmp_path)
+
+    def run(**extra):
+        return subprocess.run(  # noqa: S603 (our own command)
+            [str(linli), "ledger-check"], env={**env, **extra}, capture_output=True, text=True
+        )
+
+    fresh = run()
+    assert fresh.returncode == 1 and "Traceback" not in fresh.stderr
+    assert "数据库里还没有邻里的表：请先运行 `linli init-db`。" in fresh.stderr
+    away = run(DATABASE_URL="postgresql+psycopg://linli:secret-pw@127.0.0.1:1/linli")
+    assert away.returncode == 1 and "Traceback" not in away.stderr
+    assert "无法连接数据库 postgresql+psycopg://linli:***@127.0.0.1:1/linli" in away.stderr
+    assert "secret-pw" not in away.stderr
+    wrong = run(LINLI_ENV="prod")
+    assert wrong.returncode == 2 and wrong.stderr.startswith("linli: LINLI_ENV='prod'")

@@ -53,7 +53,7 @@ def test_every_template_static_file_catalog_and_migration_is_in_the_wheel(wheel)
     assert "wsgi.py" in names and "app/__init__.py" in names and "volunteers/views.py" in names
     assert "gunicorn.conf.py" in shipped
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "linli = wsgi:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "linli = app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 @pytest.mark.once
