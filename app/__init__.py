@@ -177,6 +177,7 @@ def register_extensions(app: Flask) -> None:
                 ROOT / "translations"
                 if RESOURCES == ROOT
                 else Path(app.instance_path) / "translations",
+                fallback=Path(app.instance_path) / "translations",
             )
         ),
     )
