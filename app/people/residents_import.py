@@ -31,7 +31,7 @@ from app.core.database import rows_changed
 from app.core.errors import ImportFailed, LinliError, NotFound
 from app.core.extensions import db
 from app.core.phones import normalize_phone
-from app.models import OrgUnit, Person, ResidentImport
+from app.models import OrgUnit, Person, ResidentImport, StoredFile
 from app.models.people import USER_ROLES
 from app.people import org, people
 
@@ -400,8 +400,13 @@ def run(
         record.bad += len(chunk.errors)
         record.last_line = last_line
         record.updated_at = now
-        if record.file is not None:
-            record.file.expires_at = now + timedelta(hours=KEEP_HOURS)
+        # The file's end of life moves on too, without loading its bytes again (each commit
+        # expires what the session holds).
+        db.session.execute(
+            sa.update(StoredFile)
+            .where(StoredFile.id == record.file_id)
+            .values(expires_at=now + timedelta(hours=KEEP_HOURS))
+        )
         db.session.flush()
         checkpoint()
         if progress is not None:
