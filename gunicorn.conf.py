@@ -48,6 +48,16 @@ if _own_metrics_dir:
 METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
+def when_ready(server):
+    """In the master, before the first worker is forked: the libraries the app imports only
+    where it uses them (charts, QR codes, the gateways' HTTP client), so that every worker
+    shares them instead of importing its own at its first such request."""
+    if preload_app:
+        import pygal  # noqa: F401
+        import qrcode.image.svg  # noqa: F401
+        import urllib3  # noqa: F401
+
+
 def on_starting(server):
     os.makedirs(METRICS_DIR, exist_ok=True)
     for name in os.listdir(METRICS_DIR):

@@ -145,3 +145,18 @@ def test_settings_come_from_a_dotenv_file_and_the_environment_wins(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["Asia/Urumqi", "30"]
+
+
+def test_building_the_app_leaves_the_heavy_libraries_for_where_they_are_used(tmp_path):
+    """A cron command never loads charts, QR drawing or the gateways' HTTP client (under
+    gunicorn the master imports them once, gunicorn.conf.py's when_ready)."""
+    probe = (
+        "import sys, wsgi; "
+        "print(sorted(m for m in ('pygal', 'qrcode', 'PIL', 'urllib3') if m in sys.modules))"
+    )
+    env = {**os.environ, "LINLI_INSTANCE_PATH": str(tmp_path)}
+    out = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "[]"

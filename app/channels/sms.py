@@ -22,9 +22,10 @@ import json
 import logging
 import threading
 import urllib.parse
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import urllib3
+if TYPE_CHECKING:
+    import urllib3
 
 log = logging.getLogger(__name__)
 # Connections kept open per gateway host: one per sending thread (LINLI_OUTBOX_THREADS).
@@ -36,6 +37,8 @@ _pool_lock = threading.Lock()
 def http_pool() -> urllib3.PoolManager:
     """The process's keep-alive connection pool (made at first use: after gunicorn forks)."""
     global _pool
+    import urllib3  # where used: a command that sends nothing never loads it
+
     with _pool_lock:
         if _pool is None:
             _pool = urllib3.PoolManager(num_pools=8, maxsize=POOL_SIZE, retries=False)
@@ -52,6 +55,8 @@ class SendFailed(Exception):
 def post(url: str, body: bytes, headers: dict, timeout: float, what: str) -> tuple[int, dict]:
     """POST on the shared pool: (status, JSON answer). Raises SendFailed when nothing usable
     came back (unreachable, timed out, not JSON)."""
+    import urllib3
+
     try:
         response = http_pool().request(
             "POST", url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout)

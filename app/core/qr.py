@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-import qrcode
-import qrcode.image.svg
 from markupsafe import Markup, escape
+
+# qrcode (with Pillow) is imported where a code is drawn: a command that draws none never
+# loads it; under gunicorn the master imports it once for every worker (gunicorn.conf.py).
 
 _SIZE = re.compile(r'\s(width|height)="[^"]*"')
 
@@ -16,6 +17,9 @@ def svg(text: str, *, label: str) -> Markup:
 
     The library writes fixed millimetre sizes; they are dropped so CSS sizes the code.
     """
+    import qrcode
+    import qrcode.image.svg
+
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M,
         border=2,
@@ -33,6 +37,8 @@ def svg(text: str, *, label: str) -> Markup:
 def png(text: str) -> bytes:
     """The same code as a PNG image (for channels that take a picture, e.g. Telegram)."""
     import io
+
+    import qrcode
 
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, box_size=10)
     code.add_data(text)

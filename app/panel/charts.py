@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
-import pygal
 from markupsafe import Markup
-from pygal.style import Style
 
-STYLE = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#1a1a1a",
-    foreground_strong="#1a1a1a",
-    foreground_subtle="#8d817a",
-    colors=("#b3261e", "#1e6b34", "#1a56db", "#8a5a00", "#6b3fa0", "#00796b", "#c2185b"),
-    font_family='"Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif',
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=14,
-    title_font_size=16,
-    value_font_size=12,
-)
+# pygal is imported where a chart is drawn: only the dashboard draws any (under gunicorn the
+# master imports it once for every worker, gunicorn.conf.py).
+
+
+@functools.cache
+def _style():
+    from pygal.style import Style
+
+    return Style(
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#1a1a1a",
+        foreground_strong="#1a1a1a",
+        foreground_subtle="#8d817a",
+        colors=("#b3261e", "#1e6b34", "#1a56db", "#8a5a00", "#6b3fa0", "#00796b", "#c2185b"),
+        font_family='"Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif',
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        title_font_size=16,
+        value_font_size=12,
+    )
 
 
 def _config(title: str, **options) -> dict:
     return {
         "title": title,
-        "style": STYLE,
+        "style": _style(),
         "js": [],  # pygal's tooltips load a script from the internet: not on our pages
         "disable_xml_declaration": True,
         "width": 760,
@@ -49,6 +56,8 @@ def _svg(chart) -> Markup:
 
 
 def bars(title: str, labels: list[str], series: dict[str, list], **options) -> Markup:
+    import pygal
+
     chart = pygal.Bar(**_config(title, x_label_rotation=0, **options))
     chart.x_labels = labels
     for name, values in series.items():
@@ -57,6 +66,8 @@ def bars(title: str, labels: list[str], series: dict[str, list], **options) -> M
 
 
 def line(title: str, labels: list[str], series: dict[str, list]) -> Markup:
+    import pygal
+
     chart = pygal.Line(**_config(title, dots_size=4, fill=False))
     chart.x_labels = labels
     for name, values in series.items():
@@ -65,6 +76,8 @@ def line(title: str, labels: list[str], series: dict[str, list]) -> Markup:
 
 
 def horizontal(title: str, rows: list[tuple[str, float]]) -> Markup:
+    import pygal
+
     chart = pygal.HorizontalBar(**_config(title, show_legend=False, print_values=True))
     chart.x_labels = [name for name, _value in rows][::-1]
     chart.add(title, [value for _name, value in rows][::-1])
@@ -72,6 +85,8 @@ def horizontal(title: str, rows: list[tuple[str, float]]) -> Markup:
 
 
 def pie(title: str, parts: dict[str, float]) -> Markup:
+    import pygal
+
     chart = pygal.Pie(**_config(title, inner_radius=0.45, print_values=True))
     for name, value in parts.items():
         chart.add(name, value)
