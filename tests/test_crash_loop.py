@@ -20,19 +20,25 @@ def test_workers_killed_again_and_again_are_replaced_without_rebuilding_the_app(
     url = committed_app.config["SQLALCHEMY_DATABASE_URI"]
     killed = set()
     with gunicorn(tmp_path, url, workers=2) as server:
+
+        def live() -> set[int]:
+            """Both workers once they are up (a killed one may linger until it is reaped;
+            the first answer may come before the second worker has booted)."""
+            deadline = time.monotonic() + 30
+            while len(set(server.workers()) - killed) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return set(server.workers()) - killed
+
         for _round in range(8):
-            # The live workers (one killed a moment ago may linger until it is reaped).
-            workers = set(server.workers()) - killed
+            workers = live()
             assert len(workers) == 2, server.output()
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
             # Answered by a replacement (the request waits in the listen queue meanwhile).
-            status, body = get(server.url + "/boards", timeout=30)
+            status, _body = get(server.url + "/boards", timeout=30)
             assert status == 200, server.output()
-            deadline = time.monotonic() + 30
-            while len(set(server.workers()) - killed) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+        live()
         output = server.output()
     assert len(killed) == 16
     # Built once, in the master; never again in the 16 workers forked after the kills.
