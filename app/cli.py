@@ -412,7 +412,7 @@ def purge():
         (_("expired redemption codes"), lambda: personal_codes.purge(now)),
         (
             _("unconfirmed resident imports"),
-            lambda: files.purge(now) + residents_import.purge(now),
+            lambda: files.purge(now, checkpoint=commit_chunk) + residents_import.purge(now),
         ),
         (
             _("sent messages"),

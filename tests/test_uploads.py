@@ -129,8 +129,9 @@ def test_purge_deletes_checks_never_confirmed_and_keeps_photos(db, desk, now):
         "offer-photo", "1-0123456789abcdef.jpg", b"jpeg", content_type="image/jpeg", now=now
     )
     later = now + timedelta(hours=24, minutes=1)
-    assert files.purge(now) == 0 and residents_import.purge(now) == 0
-    assert files.purge(later) == 1 and residents_import.purge(later) == 1
+    flush = db.session.flush
+    assert files.purge(now, checkpoint=flush) == 0 and residents_import.purge(now) == 0
+    assert files.purge(later, checkpoint=flush) == 1 and residents_import.purge(later) == 1
     assert db.session.get(StoredFile, photo.id) is not None
     assert db.session.scalar(sa.select(ResidentImport).filter_by(id=record.id)) is None
 

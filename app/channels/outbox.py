@@ -7,7 +7,7 @@ transaction open, and records the result; a failed send is retried with backoff.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -227,7 +227,7 @@ def recent(limit: int = 100) -> list[OutboxMessage]:
     )
 
 
-def purge(now: datetime, days: int, *, checkpoint) -> int:
+def purge(now: datetime, days: int, *, checkpoint: Callable[[], None]) -> int:
     """Delete messages delivered, shown or given up more than `days` ago, a chunk at a time
     (LINLI_KEEP_OUTBOX_DAYS); a message still to send is never deleted."""
     return delete_in_chunks(

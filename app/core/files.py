@@ -8,12 +8,13 @@ names them: replacing one deletes the old file in the same transaction.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.core.database import rows_changed
+from app.core.database import delete_in_chunks
 from app.core.errors import InvalidInput
 from app.core.extensions import db
 from app.models import StoredFile
@@ -64,14 +65,7 @@ def discard(kind: str, name: str | None) -> None:
         db.session.execute(sa.delete(StoredFile).filter_by(kind=kind, name=name))
 
 
-def purge(now: datetime, batch: int = 500) -> int:
-    """Delete files whose end of life has passed, `batch` at a time (flushed per batch);
-    returns how many went."""
-    gone = 0
-    while True:
-        ids = db.session.scalars(
-            sa.select(StoredFile.id).where(StoredFile.expires_at <= now).limit(batch)
-        ).all()
-        if not ids:
-            return gone
-        gone += rows_changed(sa.delete(StoredFile).where(StoredFile.id.in_(ids)))
+def purge(now: datetime, *, checkpoint: Callable[[], None]) -> int:
+    """Delete files whose end of life has passed, a chunk at a time (each ended by
+    `checkpoint()`); returns how many went."""
+    return delete_in_chunks(StoredFile, StoredFile.expires_at <= now, checkpoint=checkpoint)
