@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import urllib.parse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -52,9 +53,28 @@ class SendFailed(Exception):
         self.retry_after = retry_after
 
 
-def post(url: str, body: bytes, headers: dict, timeout: float, what: str) -> tuple[int, dict]:
-    """POST on the shared pool: (status, JSON answer). Raises SendFailed when nothing usable
-    came back (unreachable, timed out, not JSON)."""
+@dataclass(frozen=True)
+class Answer:
+    """What a gateway said: its status, its JSON body, and the seconds a 429's Retry-After
+    header asked us to wait."""
+
+    status: int
+    body: dict
+    retry_after: int | None = None
+
+    def refused(self, reason: str, retry_after: int | None = None) -> SendFailed:
+        """The failure this answer is: 429 and 5xx are the gateway's trouble, worth another
+        try (after `retry_after`, the body's own, else the header's); other 4xx are ours."""
+        return SendFailed(
+            reason,
+            permanent=not (self.status == 429 or self.status >= 500),
+            retry_after=retry_after if retry_after is not None else self.retry_after,
+        )
+
+
+def post(url: str, body: bytes, headers: dict, timeout: float, what: str) -> Answer:
+    """POST on the shared pool. Raises SendFailed when nothing usable came back
+    (unreachable, timed out, not JSON)."""
     import urllib3
 
     try:
@@ -72,9 +92,8 @@ def post(url: str, body: bytes, headers: dict, timeout: float, what: str) -> tup
             raise SendFailed(f"{what} answered with invalid JSON", permanent=False) from None
     if not isinstance(answer, dict):
         raise SendFailed(f"{what} answered with invalid JSON", permanent=False)
-    if response.status == 429:
-        answer.setdefault("_retry_after", _seconds(response.headers.get("Retry-After")))
-    return response.status, answer
+    wait = _seconds(response.headers.get("Retry-After")) if response.status == 429 else None
+    return Answer(response.status, answer, wait)
 
 
 def _seconds(value: str | None) -> int | None:
@@ -127,17 +146,11 @@ class TwilioSmsSender:
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "Accept": "application/json",
         }
-        status, answer = post(self.url, data, headers, self.timeout, "gateway")
-        if status >= 400:
-            detail = f"{answer.get('code', '')} {answer.get('message', '')}".strip()
-            # 429 and 5xx are the gateway's trouble, worth another try; other 4xx are ours.
-            retry = status == 429 or status >= 500
-            raise SendFailed(
-                f"HTTP {status}: {detail}",
-                permanent=not retry,
-                retry_after=answer.get("_retry_after"),
-            )
-        sid = answer.get("sid")
+        answer = post(self.url, data, headers, self.timeout, "gateway")
+        if answer.status >= 400:
+            detail = f"{answer.body.get('code', '')} {answer.body.get('message', '')}".strip()
+            raise answer.refused(f"HTTP {answer.status}: {detail}")
+        sid = answer.body.get("sid")
         if not sid:
             raise SendFailed("gateway answered without a message sid", permanent=False)
         return str(sid)

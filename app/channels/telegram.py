@@ -21,27 +21,26 @@ class BotApi:
         self.timeout = timeout
 
     def call(self, method: str, payload: dict) -> dict:
-        status, answer = post(
+        answer = post(
             f"{self.base}/{method}",
             json.dumps(payload, ensure_ascii=False).encode(),
             {"Content-Type": "application/json; charset=utf-8"},
             self.timeout,
             "Telegram",
         )
-        if status >= 400:
-            retry = status == 429 or status >= 500
-            detail = answer.get("description") or f"HTTP {status}"
+        body = answer.body
+        if answer.status >= 400:
+            detail = body.get("description") or f"HTTP {answer.status}"
             # A flood limit says how long to wait (parameters.retry_after, in seconds).
-            parameters = answer.get("parameters") or {}
+            parameters = body.get("parameters") or {}
             wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
-            raise SendFailed(
-                f"Telegram {status}: {detail}",
-                permanent=not retry,
-                retry_after=int(wait) if isinstance(wait, int) else answer.get("_retry_after"),
+            raise answer.refused(
+                f"Telegram {answer.status}: {detail}",
+                retry_after=wait if isinstance(wait, int) else None,
             )
-        if not answer.get("ok"):
-            raise SendFailed(f"Telegram refused: {answer.get('description', '')}", permanent=True)
-        return answer.get("result") or {}
+        if not body.get("ok"):
+            raise SendFailed(f"Telegram refused: {body.get('description', '')}", permanent=True)
+        return body.get("result") or {}
 
 
 class TelegramSender:
