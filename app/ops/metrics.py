@@ -81,7 +81,8 @@ class OutboxCollector:
                 OutboxMessage.channel,
                 OutboxMessage.status,
                 sa.func.count(),
-                sa.func.count().filter(OutboxMessage.attempts > 0),
+                # A failed try leaves its error (a claim in flight has counted an attempt too).
+                sa.func.count().filter(OutboxMessage.last_error != ""),
                 sa.func.min(OutboxMessage.created_at),
             )
             .where(OutboxMessage.status.in_(("pending", "failed")))
