@@ -381,7 +381,7 @@ STATIC_MAX_AGE = 365 * 24 * 3600
 def register_static_fingerprints(app: Flask) -> None:
     """Every url_for('static', …) carries `v`, a hash of the file's content: a browser (and
     nginx, deploy/nginx.conf) may keep the file a year, and a release is seen at once."""
-    static = Path(app.static_folder or RESOURCES / "static")
+    static = Path(app.static_folder or RESOURCES / "static").resolve()
 
     @functools.cache
     def fingerprint(filename: str, modified: float) -> str:
@@ -389,7 +389,7 @@ def register_static_fingerprints(app: Flask) -> None:
 
     def current(filename: str) -> str | None:
         path = static / filename
-        if not path.resolve().is_relative_to(static.resolve()) or not path.is_file():
+        if not path.resolve().is_relative_to(static) or not path.is_file():
             return None
         return fingerprint(filename, path.stat().st_mtime)
 
