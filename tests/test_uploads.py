@@ -59,9 +59,9 @@ def upload(client, community, data: bytes):
     return token, csrf_from(preview.text)
 
 
-def residents_of(db, community) -> int:
+def residents_of(db, community_id: int) -> int:
     return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Person).where(Person.community_id == community.id)
+        sa.select(sa.func.count()).select_from(Person).where(Person.community_id == community_id)
     )
 
 
@@ -83,23 +83,23 @@ def test_an_import_is_written_in_chunks_over_several_requests(client, db, desk, 
     form = {"csrf_token": csrf, "token": token}
     first = client.post("/panel/residents/import/confirm", data=form)
     assert first.headers["Location"].endswith(f"/panel/residents/import/{token}")
-    assert residents_of(db, community) == 100
+    assert residents_of(db, community.id) == 100
     progress = client.get(first.headers["Location"])
     assert "已写入 100 / 250 行" in progress.text and "data-autosubmit" in progress.text
     # The import page lists it as under way, for whoever closed the progress page.
     assert f"/panel/residents/import/{token}" in client.get("/panel/residents/import").text
     client.post("/panel/residents/import/confirm", data=form)
-    assert residents_of(db, community) == 200
+    assert residents_of(db, community.id) == 200
     done = client.post("/panel/residents/import/confirm", data=form)
     assert done.headers["Location"].endswith(f"/panel/residents?community={community.id}")
-    assert residents_of(db, community) == 250
+    assert residents_of(db, community.id) == 250
     record = db.session.scalar(sa.select(ResidentImport).filter_by(token=token))
     assert (record.status, record.rows_done, record.changed) == ("done", 250, 250)
     assert record.file is None  # the file goes once it is imported
     assert files.find("import", token) is None
     again = client.post("/panel/residents/import/confirm", data=form)
     assert "已经导入过" in client.get(again.headers["Location"]).text
-    assert residents_of(db, community) == 250
+    assert residents_of(db, community.id) == 250
 
 
 def test_another_workers_import_is_not_found(client, db, desk, make_user, login):
@@ -117,7 +117,7 @@ def test_another_workers_import_is_not_found(client, db, desk, make_user, login)
     )
     assert refused.status_code == 404
     assert client.get(f"/panel/residents/import/{token}").status_code == 404
-    assert residents_of(db, community) == 0
+    assert residents_of(db, community.id) == 0
 
 
 def test_purge_deletes_checks_never_confirmed_and_keeps_photos(db, desk, now):
@@ -210,11 +210,7 @@ def test_an_import_checked_on_one_server_is_confirmed_on_another(committed_app, 
         assert done.url.endswith(f"community={community_id}"), flashed
         assert "新增或修改 120 人" in done.text, done.text
     with committed_app.app_context():
-        count = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Person)
-            .where(Person.community_id == community_id)
-        )
+        count = residents_of(db, community_id)
         db.session.remove()
     assert count == 120
 
@@ -306,11 +302,7 @@ def test_a_text_message_is_answered_while_a_5000_row_import_runs(committed_app):
     assert answers[0][1] < 5000, "the import had written everything before the text"
     assert all("王奶奶" in body for _s, _d, body in answers)
     with app.app_context():
-        count = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Person)
-            .where(Person.community_id == community_id)
-        )
+        count = residents_of(db, community_id)
         db.session.remove()
     assert count == 5001
     assert DB_KIND == "sqlite"
