@@ -28,9 +28,12 @@ def test_two_first_postings_at_a_new_shop_open_one_account(committed_app):
     def open_account(index: int):
         with committed_app.app_context():
             try:
-                shop = db.session.get(Merchant, merchant_id)
                 if index == 1:
+                    # Before touching the database: on SQLite the first read begins the
+                    # write lock (BEGIN IMMEDIATE), and a second that took it first would
+                    # hold it through this wait while the first timed out behind it.
                     opened.wait(10)  # the first has inserted and not committed yet
+                shop = db.session.get(Merchant, merchant_id)
                 account = ledger.merchant_account(shop)
                 if index == 0:
                     opened.set()
