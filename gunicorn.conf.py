@@ -50,9 +50,11 @@ METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 def when_ready(server):
     """In the master, before the first worker is forked: the libraries the app imports only
-    where it uses them (charts, QR codes, the gateways' HTTP client), so that every worker
-    shares them instead of importing its own at its first such request."""
+    where it uses them (charts, QR codes, the gateways' HTTP client, Alembic's reader of
+    the migrations for /readyz), so that every worker shares them instead of importing its
+    own at its first such request."""
     if preload_app:
+        import alembic.script  # noqa: F401
         import pygal  # noqa: F401
         import qrcode.image.svg  # noqa: F401
         import urllib3  # noqa: F401

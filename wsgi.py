@@ -13,8 +13,5 @@ from dotenv import load_dotenv
 load_dotenv(os.environ.get("LINLI_ENV_FILE") or Path(__file__).resolve().parent / ".env")
 
 from app import create_app  # noqa: E402 (after the settings are in the environment)
-from app.cli import LinliGroup  # noqa: E402
 
 app = create_app()
-# `linli COMMAND` (pyproject.toml's script): flask's commands and Linli's, no --app needed.
-cli = LinliGroup(create_app=lambda: app, load_dotenv=False, help="Linli: 邻里 volunteer credit.")

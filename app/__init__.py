@@ -19,7 +19,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 
 from app.core import config
-from app.core.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.core.extensions import babel, csrf, db, limiter, login_manager
 
 if TYPE_CHECKING:
     from sentry_sdk.types import Event
@@ -74,7 +74,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # worker that crashed is forked again, not rebuilt; tests/test_crash_loop.py counts it).
     started_log.log(
         # Said under gunicorn (where it shows preload at work); a cron command stays quiet.
-        logging.INFO if "gunicorn" in sys.modules else logging.DEBUG,
+        logging.INFO if serving_the_web() else logging.DEBUG,
         "app built: %s mode, %s database, pid %s",
         app.config["LINLI_ENV"],
         app.config["SQLALCHEMY_DATABASE_URI"].partition(":")[0],
@@ -165,7 +165,7 @@ def register_extensions(app: Flask) -> None:
     )
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(RESOURCES / "migrations"))
+    app.config["LINLI_MIGRATIONS"] = str(RESOURCES / "migrations")
     csrf.init_app(app)
     babel.init_app(
         app,
@@ -435,7 +435,20 @@ def register_error_handlers(app: Flask) -> None:
     register(app)
 
 
+def serving_the_web() -> bool:
+    """True in a process gunicorn serves: it never runs a command."""
+    return "gunicorn" in sys.modules
+
+
 def register_cli(app: Flask) -> None:
+    """Linli's commands and Flask-Migrate's (`linli db …`), except in a web server: it runs
+    no command, and importing them (Alembic above all) was a third of the time a worker
+    took to start without preload (bench/startup.py)."""
+    if serving_the_web():
+        return
+    from flask_migrate import Migrate
+
     from app.cli import bp as cli_bp
 
+    Migrate(app, db, directory=app.config["LINLI_MIGRATIONS"])
     app.register_blueprint(cli_bp)

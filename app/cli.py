@@ -609,4 +609,7 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"linli: {exc}", err=True)
         sys.exit(2)
-    wsgi.cli.main()
+    # Flask's commands and Linli's with wsgi's app, no --app needed.
+    LinliGroup(
+        create_app=lambda: wsgi.app, load_dotenv=False, help="Linli: 邻里 volunteer credit."
+    ).main()

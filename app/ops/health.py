@@ -59,7 +59,7 @@ def _migrations_head() -> str:
     """The newest migration this code carries (read from migrations/ once per process)."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(current_app.extensions["migrate"].directory)
+    script = ScriptDirectory(current_app.config["LINLI_MIGRATIONS"])
     return script.get_current_head() or ""
 
 
