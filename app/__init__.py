@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 
@@ -399,6 +399,13 @@ def register_static_fingerprints(app: Flask) -> None:
             version = current(values["filename"])
             if version:
                 values["v"] = version
+
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for it on pages that name no icon (the projector's, the hall's TV).
+        response = redirect(url_for("static", filename="favicon.svg"), code=301)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     @app.after_request
     def cache_fingerprinted(response):

@@ -146,10 +146,12 @@ def test_a_300_point_adjustment_waits_for_a_second_staff_member(
     login(checker)
     inbox = client.get("/panel/approvals")
     adjustment_id = re.search(r"/panel/adjustments/(\d+)/decide", inbox.text).group(1)
-    client.post(
+    decided = client.post(
         f"/panel/adjustments/{adjustment_id}/decide",
         data={"csrf_token": csrf_from(inbox.text), "decision": "approve"},
+        follow_redirects=True,
     )
+    assert f"已批准：为 {person.name} 调整 +300 积分，已入账" in decided.text
     assert ledger.balance(ledger.wallet_for(person)) == 300
     log = client.get("/panel/audit?action=adjustment")
     assert "adjustment.propose" in log.text and "adjustment.approve" in log.text

@@ -38,6 +38,22 @@ def test_utf8_gb18030_and_bom_files_read_the_same(make_community):
         assert plan.rows[0].tags == ["党员", "志愿者骨干"]
 
 
+def test_a_big5_file_is_read_as_big5_and_another_encoding_is_named(make_community):
+    """GB18030 takes almost any bytes, so a Big5 file used to come out as nonsense and the
+    answer was "the header lacks columns"."""
+    community = make_community()
+    big5 = "手機號,姓名,樓棟\n13800138000,陳小明,5號樓\n".encode("big5")
+    plan = residents_import.plan(big5, community, may_move=True)
+    assert plan.encoding == "big5" and plan.errors == []
+    assert [(r.phone, r.name, r.building) for r in plan.rows] == [
+        ("+8613800138000", "陳小明", "5號樓")
+    ]
+    # Chinese titles that match nothing in any encoding we read: said as an encoding matter.
+    korean = "전화,이름\n13800138000,김\n".encode("euc-kr")
+    with pytest.raises(ImportFailed, match="CSV UTF-8"):
+        residents_import.plan(korean, community, may_move=True)
+
+
 def test_chinese_headers_and_full_width_digits(make_community, db, now):
     community = make_community()
     plan = residents_import.plan(CHINESE.encode("gb18030"), community, may_move=True)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.core import clock
 from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -56,11 +57,14 @@ def test_five_wrong_tries_lock_the_code_and_cool_down_the_phone(db, now):
     for left in (4, 3, 2, 1):
         with pytest.raises(InvalidCode, match=f"{left} tries left"):
             signin.check_code("13900001113", wrong, now=now)
-    with pytest.raises(TooManyAttempts, match="15 minutes"):
+    ends = clock.local(now + timedelta(minutes=15), None).strftime("%H:%M")
+    with pytest.raises(TooManyAttempts, match=f"at {ends} \\(in 15 minutes\\)"):
         signin.check_code("13900001113", wrong, now=now)
-    # The right code no longer works, and no new code for 15 minutes.
-    with pytest.raises(CodeExpired):
-        signin.check_code("13900001113", code, now=now)
+    # The right code no longer works, and says why (not "expired"): until the lock ends.
+    with pytest.raises(TooManyAttempts, match=f"at {ends} \\(in 10 minutes\\)"):
+        signin.check_code("13900001113", code, now=now + timedelta(minutes=5))
+    with pytest.raises(CodeExpired):  # the lock over, the code is simply dead
+        signin.check_code("13900001113", code, now=now + timedelta(minutes=16))
     with pytest.raises(TooManyAttempts):
         signin.send_code("13900001113", now=now + timedelta(minutes=14), locale="en")
     signin.send_code("13900001113", now=now + timedelta(minutes=16), locale="en")

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.activities import activities, attendance, scan_codes
+from app.core import clock
 from app.core.phones import normalize_phone
 from app.models import Attendance, OutboxMessage, SignInCode
 from app.points import ledger
@@ -73,7 +74,8 @@ def test_asking_again_within_the_minute_goes_to_the_code_page(client, db, app_cl
     app_clock.advance(seconds=20)
     again = client.post("/signin", data={"phone": "139 0000 4444", "csrf_token": token})
     assert again.headers["Location"] == "/signin/code"
-    assert "40 秒后可再次获取" in client.get("/signin/code").text
+    told = client.get("/signin/code").text
+    assert "没有发送新的验证码" in told and "40 秒后可再次获取" in told
 
 
 def test_wrong_codes_are_counted_and_lock(client, db, app_clock, make_volunteer):
@@ -88,8 +90,11 @@ def test_wrong_codes_are_counted_and_lock(client, db, app_clock, make_volunteer)
         assert page.status_code == 200 and f"还可尝试 {left} 次" in page.text
     page = client.post("/signin/code", data={"code": wrong, "csrf_token": token})
     assert "错误次数过多" in page.text
+    # The right code now is refused, saying until when (not "expired").
+    app_clock.advance(minutes=1)
     page = client.post("/signin/code", data={"code": right, "csrf_token": token})
-    assert "已过期" in page.text
+    ends = clock.local(app_clock() + timedelta(minutes=14), None).strftime("%H:%M")
+    assert f"错误次数过多，请在 {ends}（14 分钟后）再试" in page.text
     assert client.get("/activities").status_code == 302  # still not signed in
 
 
@@ -145,6 +150,9 @@ def test_the_whole_day(
     done = post_form(client, "/scan/confirm", "/scan/confirm")
     assert "签退成功" in done.text and "等待工作人员审核" in done.text
     assert ledger.find_wallet(volunteer).balance == 0
+    # Nothing verified yet: no certificate of 0 hours to print, a way to earn some instead.
+    empty = client.get("/certificate")
+    assert "data-print" not in empty.text and "/activities" in empty.text
 
     # Staff approve it in the panel; the points arrive.
     page = staff_client.get("/login")
@@ -172,6 +180,7 @@ def test_the_whole_day(
     assert "2.2" in history.text  # 130 verified minutes this month
     certificate = client.get("/certificate")
     assert "服务时长证明" in certificate.text and "敬老院探访" in certificate.text
+    assert "data-print" in certificate.text
     assert ledger.check() == []
 
 

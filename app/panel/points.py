@@ -237,10 +237,11 @@ def adjustment_decide(adjustment_id: int):
     scope = _scope()
     if scope is not None and adjustment.person.community_id not in scope:
         abort(404)
+    approve = request.form.get("decision") == "approve"
     try:
         deeds.decide_adjustment(
             adjustment,
-            approve=request.form.get("decision") == "approve",
+            approve=approve,
             checker=current_user,
             community_ids=scope,
             note=request.form.get("note", ""),
@@ -250,7 +251,17 @@ def adjustment_decide(adjustment_id: int):
         rollback_unit_of_work()
         flash(str(exc), "error")
     else:
-        flash(_("Saved."), "info")
+        said = dict(name=adjustment.person.name, points=f"{adjustment.points:+d}")
+        if approve:
+            flash(_("Approved: %(points)s points for %(name)s are posted.", **said), "info")
+        else:
+            flash(
+                _(
+                    "Rejected: the correction of %(points)s points for %(name)s is not posted.",
+                    **said,
+                ),
+                "info",
+            )
     return redirect(url_for(".approvals"))
 
 

@@ -405,6 +405,9 @@ class Availability:
     affordable: bool
     left_this_month: int | None  # for this person; None: no monthly limit
     left_today: int | None  # of the daily quota; None: no quota
+    # Points the volunteer still lacks: only in their own catalogue (a shop never learns
+    # anything nearer the balance than `affordable`).
+    missing: int | None = None
 
     @property
     def most(self) -> int:
@@ -480,6 +483,8 @@ def catalogue(
     wallet = ledger.find_wallet(person)
     balance = wallet.balance if wallet else 0
     items = [availability(offer, person, balance, now) for offer in db.session.scalars(query)]
+    for item in items:
+        item.missing = max(0, item.offer.points_cost - balance)
     if affordable_only:
         items = [item for item in items if item.affordable]
     return items

@@ -36,13 +36,15 @@ from app.models.people import USER_ROLES
 from app.people import org, people
 
 COLUMNS = {
-    "phone": ("phone", "mobile", "手机号", "手机", "手机号码", "电话"),
+    # Simplified, then traditional (a file from a Big5 or traditional-Chinese Excel).
+    "phone": ("phone", "mobile", "手机号", "手机", "手机号码", "电话")
+    + ("手機號", "手機", "手機號碼", "電話"),
     "name": ("name", "姓名", "名字"),
-    "grid": ("grid", "网格"),
-    "building": ("building", "楼栋", "楼号"),
-    "unit": ("unit", "单元"),
-    "room": ("room", "房号", "门牌号"),
-    "tags": ("tags", "标签"),
+    "grid": ("grid", "网格", "網格"),
+    "building": ("building", "楼栋", "楼号", "樓棟", "樓號"),
+    "unit": ("unit", "单元", "單元"),
+    "room": ("room", "房号", "门牌号", "房號", "門牌號"),
+    "tags": ("tags", "标签", "標籤"),
 }
 REQUIRED = ("phone", "name")
 TAG_SEPARATORS = re.compile(r"[;；、]")
@@ -154,14 +156,57 @@ def decode(data: bytes) -> tuple[str, str]:
     )
 
 
-def _header_map(header: list[str]) -> dict[str, int]:
+def _first_row(text: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return []
+
+
+def _missing(header: list[str]) -> list[str]:
+    found = _find_columns(header)
+    return [key for key in REQUIRED if key not in found]
+
+
+def _as_big5(data: bytes, text: str, encoding: str) -> tuple[str, str]:
+    """A file read as GB18030 (which takes almost any bytes) whose header only makes sense
+    in Big5 is read as Big5; the text as it was otherwise."""
+    if encoding != "gb18030" or not _missing(_first_row(text)):
+        return text, encoding
+    try:
+        big5 = data.decode("big5")
+    except UnicodeDecodeError:
+        return text, encoding
+    return (big5, "big5") if not _missing(_first_row(big5)) else (text, encoding)
+
+
+def _find_columns(header: list[str]) -> dict[str, int]:
     aliases = {alias.lower(): key for key, names in COLUMNS.items() for alias in names}
     found: dict[str, int] = {}
     for index, title in enumerate(header):
         key = aliases.get(title.strip().lower())
         if key is not None and key not in found:
             found[key] = index
+    return found
+
+
+def _header_map(header: list[str], encoding: str) -> dict[str, int]:
+    found = _find_columns(header)
     missing = [key for key in REQUIRED if key not in found]
+    if (
+        missing
+        and encoding != "utf-8"
+        and not any(title.strip().isascii() and title.strip() for title in header)
+    ):
+        # Chinese titles that match nothing: most likely an encoding we read wrongly.
+        raise ImportFailed(
+            _l(
+                "The header row reads as %(header)s: the file is probably in an encoding "
+                'other than UTF-8, GB18030 or Big5. Save it from Excel as "CSV UTF-8".'
+            ),
+            field="file",
+            header="，".join(title.strip() for title in header)[:60],
+        )
     if missing:
         raise ImportFailed(
             _l(
@@ -181,7 +226,7 @@ def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
     community's resident is a bad row unless `may_move` (a street administrator, the CLI);
     a staff or red partner account is never renamed or moved by an import.
     """
-    text, encoding = decode(data)
+    text, encoding = _as_big5(data, *decode(data))
     result = ImportPlan(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -190,7 +235,7 @@ def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
         raise ImportFailed(_l("The file is empty."), field="file") from None
     except csv.Error as exc:
         raise ImportFailed(_l("The file is not a readable CSV file."), field="file") from exc
-    columns = _header_map(header)
+    columns = _header_map(header, encoding)
     first_line_of: dict[str, int] = {}
 
     line = reader.line_num

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.channels import outbox
-from app.core import metrics
+from app.core import clock, metrics
 from app.core.errors import (
     BusinessRuleError,
     CodeExpired,
@@ -52,6 +52,26 @@ def _minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() / 60))
 
 
+def _locked(until: datetime, now: datetime, field: str) -> TooManyAttempts:
+    """The phone's cool-down, said with the time it ends (the deployment's zone)."""
+    return TooManyAttempts(
+        _l("Too many wrong codes. Try again at %(time)s (in %(minutes)s minutes)."),
+        field=field,
+        time=clock.local(until, None).strftime("%H:%M"),
+        minutes=_minutes_until(until, now),
+    )
+
+
+def _lock_end(phone: str, now: datetime) -> datetime | None:
+    """When the phone's cool-down after five wrong codes ends; None when it has none."""
+    locked_at = db.session.scalar(
+        sa.select(sa.func.max(SignInCode.locked_at)).where(
+            SignInCode.phone == phone, SignInCode.locked_at > now - COOL_DOWN
+        )
+    )
+    return locked_at + COOL_DOWN if locked_at else None
+
+
 def send_code(raw_phone: str, *, now: datetime, locale: str) -> OutboxMessage:
     """Queue a new sign-in code for the phone and return the outbox message.
 
@@ -71,15 +91,17 @@ def send_code(raw_phone: str, *, now: datetime, locale: str) -> OutboxMessage:
     ).all()
     locked = [c.locked_at for c in recent if c.locked_at and c.locked_at > now - COOL_DOWN]
     if locked:
-        raise TooManyAttempts(
-            _l("Too many wrong codes. Try again in %(minutes)s minutes."),
-            field="phone",
-            minutes=_minutes_until(max(locked) + COOL_DOWN, now),
-        )
+        raise _locked(max(locked) + COOL_DOWN, now, "phone")
     if recent and recent[0].created_at > now - RESEND_AFTER:
+        # Nothing is sent: the code sent a moment ago is the one to enter, and the person
+        # must not wait for a second message that never comes.
         raise CodeRecentlySent(
-            _l("A code was just sent. You can ask for another in %(seconds)s seconds."),
+            _l(
+                "No new code was sent: the one sent at %(time)s is still valid, enter it. "
+                "You can ask for another in %(seconds)s seconds."
+            ),
             field="phone",
+            time=clock.local(recent[0].created_at, None).strftime("%H:%M"),
             seconds=math.ceil((recent[0].created_at + RESEND_AFTER - now).total_seconds()),
         )
     if len(recent) >= MAX_PER_HOUR:
@@ -130,7 +152,9 @@ def check_code(raw_phone: str, code: str, *, now: datetime) -> str:
         .limit(1)
     )
     if current is None or current.expires_at <= now:
-        raise CodeExpired(field="code")
+        # Five wrong codes retired the last one: say so, not "expired".
+        until = _lock_end(phone, now)
+        raise _locked(until, now, "code") if until else CodeExpired(field="code")
     table = table_of(SignInCode)
     counted = db.session.execute(
         sa.update(table)
@@ -148,11 +172,7 @@ def check_code(raw_phone: str, code: str, *, now: datetime) -> str:
             )
             metrics.SIGNIN_FAILURES.labels("sms_code").inc()
             metrics.LOCKOUTS.labels("signin-code:phone").inc()
-            raise TooManyAttempts(
-                _l("Too many wrong codes. Try again in %(minutes)s minutes."),
-                field="code",
-                minutes=_minutes_until(now + COOL_DOWN, now),
-            )
+            raise _locked(now + COOL_DOWN, now, "code")
         metrics.SIGNIN_FAILURES.labels("sms_code").inc()
         raise InvalidCode(
             _l("The code is wrong. %(left)s tries left."),

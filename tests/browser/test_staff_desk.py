@@ -86,7 +86,7 @@ def test_import_award_adjust_approve_audit_dashboard(
     page.goto(live_server + "/panel/approvals")
     page.locator("#adj-title").wait_for()
     page.locator("tr", has_text="补录上月社区义诊服务").get_by_role("button", name="通过").click()
-    assert "已保存" in page.locator(".flash").inner_text()
+    assert "已批准：为 居民7 调整 +300 积分，已入账" in page.locator(".flash").inner_text()
 
     page.goto(live_server + "/panel/audit")
     log = page.locator("table.audit").inner_text()
