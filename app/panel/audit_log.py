@@ -10,7 +10,7 @@ from flask_login import current_user
 from app.core import audit, clock
 from app.forms import day_start
 from app.models.base import db_id
-from app.panel import bp
+from app.panel import audit_text, bp
 from app.people import people
 from app.web import csv_download, role_required
 
@@ -46,7 +46,8 @@ def audit_log():
     return render_template(
         "panel/audit.html",
         events=events,
-        groups=audit.ACTION_GROUPS,
+        sentences=audit_text.describe(events),
+        groups=audit_text.GROUP_LABELS,
         more=len(events) == PAGE,
         args=request.args,
     )
@@ -59,9 +60,11 @@ def audit_csv():
         before = None
         while True:  # page by id so a large export never loads everything at once
             events = audit.search(**_filters(), before_id=before, limit=1000)
+            sentences = audit_text.describe(events)
             for event in events:
                 yield [
                     clock.local(event.created_at, None).strftime("%Y-%m-%d %H:%M:%S"),
+                    sentences[event.id],
                     event.actor.name if event.actor else _("system"),
                     " ".join(filter(None, [event.source, event.ip])),
                     event.action,
@@ -76,6 +79,7 @@ def audit_csv():
 
     header = [
         _("Time"),
+        _("What happened"),
         _("Who"),
         _("From"),
         _("Action"),

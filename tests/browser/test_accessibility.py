@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.browser.conftest import PHONE, sign_in_by_code, sign_in_by_password
+from tests.browser.conftest import PHONE
+from tests.browser.tour import PAGES, demo_street, sign_in  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
 
@@ -21,8 +21,7 @@ AXE = Path(
     os.environ.get("LINLI_AXE")
     or Path.home() / ".cache/linli-tools/node_modules/axe-core/axe.min.js"
 )
-DEMO_PASSWORD = "linli-demo-2026"
-VOLUNTEER_PHONE = "13800138000"  # 张明, the demo volunteer
+DESK = {"width": 1366, "height": 768}
 
 
 @pytest.fixture(scope="module")
@@ -36,44 +35,18 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-def phone(browser):
-    """A phone-sized page that lets axe's script in past the pages' CSP (script-src 'self')."""
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", bypass_csp=True)
-    yield context.new_page()
-    context.close()
+def visitor(browser):
+    """visitor(size) → a page in a context that lets axe's script past the pages' CSP."""
+    contexts = []
 
+    def open_page(viewport: dict):
+        context = browser.new_context(viewport=viewport, locale="zh-CN", bypass_csp=True)
+        contexts.append(context)
+        return context.new_page()
 
-@pytest.fixture
-def demo_street(committed_app, now):
-    """The demo street, committed: every kind of page has something on it. Its ids."""
-    from app import demo
-    from app.core.database import commit_unit_of_work
-    from app.core.extensions import db
-    from app.models import Activity, Merchant, Person, Redemption
-    from app.points import statements
-
-    with committed_app.app_context():
-        demo.seed(now)
-
-        def first(statement):
-            return db.session.scalar(statement.limit(1))
-
-        zhang = db.session.scalar(sa.select(Person).where(Person.name == "张明"))
-        worker = db.session.scalar(sa.select(Person).where(Person.login == "yangguang"))
-        last_month = f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
-        statement = statements.generate(zhang.community, last_month, actor=worker, now=now)
-        statements.publish(statement, actor=worker, now=now)
-        commit_unit_of_work()
-        ids = {
-            "activity": first(sa.select(Activity.id).order_by(Activity.id)),
-            "shop": first(sa.select(Merchant.id).where(Merchant.name == "老张理发店")),
-            "resident": zhang.id,
-            "statement": statement.id,
-        }
-        ids["receipt"] = first(
-            sa.select(Redemption.id).where(Redemption.merchant_id == ids["shop"])
-        )
-        return ids
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 def violations(page, axe_source: str) -> list[str]:
@@ -101,11 +74,10 @@ def audit(page, base: str, paths: list[str], axe_source: str) -> list[str]:
     return problems
 
 
-def test_public_and_sign_in_pages(live_server, demo_street, phone, axe_source):
-    paths = ["/", "/signin", "/login", "/join", "/boards", "/boards/groups", "/boards/screen"]
-    paths.append(f"/statements/{demo_street['statement']}")
-    problems = audit(phone, live_server, paths, axe_source)
-    # A form showing its errors: the fields point at their messages.
+def test_public_and_sign_in_pages(live_server, demo_street, visitor, axe_source):  # noqa: F811
+    phone = visitor(PHONE)
+    problems = audit(phone, live_server, PAGES["public"](demo_street), axe_source)
+    # Forms showing their errors: the fields point at their messages.
     phone.goto(live_server + "/login")
     phone.get_by_label("手机号或登录名").fill("nobody")
     phone.get_by_label("密码").fill("wrong")
@@ -117,62 +89,20 @@ def test_public_and_sign_in_pages(live_server, demo_street, phone, axe_source):
     assert problems == []
 
 
-def test_the_volunteers_pages(live_server, demo_street, phone, axe_source):
-    sign_in_by_code(phone, live_server, VOLUNTEER_PHONE)
-    phone.wait_for_url(live_server + "/")
-    paths = ["/", "/activities", f"/activities/{demo_street['activity']}", "/history"]
-    paths += ["/me/code", "/offers", "/boards", "/boards/groups", "/settings", "/certificate"]
-    assert audit(phone, live_server, paths, axe_source) == []
-
-
-def test_the_shops_pages(live_server, demo_street, phone, axe_source):
-    sign_in_by_password(phone, live_server, "laozhang", DEMO_PASSWORD)
-    shop = f"/m/{demo_street['shop']}"
-    paths = ["/m/", f"{shop}/", f"{shop}/redeem", f"{shop}/offers", f"{shop}/offers/new"]
-    paths += [f"{shop}/history", f"{shop}/statement"]
-    if demo_street["receipt"]:
-        paths.append(f"{shop}/receipts/{demo_street['receipt']}")
-    problems = audit(phone, live_server, paths, axe_source)
-    phone.goto(live_server + f"{shop}/redeem")
-    phone.locator("input[name=code]").fill("1")  # a code too short: the field's error
-    phone.locator("input[name=code]").press("Enter")
-    problems += violations(phone, axe_source)
+@pytest.mark.parametrize(("audience", "size"), [("volunteer", PHONE), ("shop", PHONE)])
+def test_the_phone_pages(live_server, demo_street, visitor, axe_source, audience, size):  # noqa: F811
+    page = visitor(size)
+    sign_in(page, live_server, audience)
+    problems = audit(page, live_server, PAGES[audience](demo_street), axe_source)
+    if audience == "shop":
+        page.goto(live_server + f"/m/{demo_street['shop']}/redeem")
+        page.locator("input[name=code]").fill("1")  # a code too short: the field's error
+        page.locator("input[name=code]").press("Enter")
+        problems += violations(page, axe_source)
     assert problems == []
 
 
-def test_the_panels_main_pages(live_server, demo_street, browser, axe_source):
-    context = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="zh-CN", bypass_csp=True
-    )
-    desk = context.new_page()
-    try:
-        sign_in_by_password(desk, live_server, "yangguang", DEMO_PASSWORD)
-        paths = [
-            "/panel/",
-            "/panel/dashboard",
-            "/panel/residents",
-            f"/panel/residents/{demo_street['resident']}",
-            "/panel/residents/new",
-            "/panel/residents/import",
-            "/panel/org",
-            "/panel/teams",
-            "/panel/activities",
-            f"/panel/activities/{demo_street['activity']}",
-            "/panel/activities/new",
-            "/panel/awards",
-            f"/panel/adjustments/new?person={demo_street['resident']}",
-            "/panel/approvals",
-            "/panel/merchants",
-            f"/panel/merchants/{demo_street['shop']}",
-            "/panel/rules",
-            "/panel/statements",
-            f"/panel/statements/{demo_street['statement']}",
-            "/panel/staff",
-            "/panel/audit",
-            "/panel/api-tokens",
-            "/panel/outbox",
-            "/account/password",
-        ]
-        assert audit(desk, live_server, paths, axe_source) == []
-    finally:
-        context.close()
+def test_the_panels_main_pages(live_server, demo_street, visitor, axe_source):  # noqa: F811
+    desk = visitor(DESK)
+    sign_in(desk, live_server, "panel")
+    assert audit(desk, live_server, PAGES["panel"](demo_street), axe_source) == []

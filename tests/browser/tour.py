@@ -1,0 +1,131 @@
+"""Every page of each audience on the demo street: what the accessibility test audits and
+the screenshot tour photographs (one list, so a new page is added once)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser.conftest import sign_in_by_code, sign_in_by_password
+
+DEMO_PASSWORD = "linli-demo-2026"
+VOLUNTEER_PHONE = "13800138000"  # 张明, the demo volunteer
+
+
+@pytest.fixture
+def demo_street(committed_app, now):
+    """The demo street, committed, with last month's statement published: every kind of
+    page has something on it. Its ids."""
+    from app import demo
+    from app.core.database import commit_unit_of_work
+    from app.core.extensions import db
+    from app.models import Activity, Merchant, Person, Redemption
+    from app.points import statements
+
+    with committed_app.app_context():
+        demo.seed(now)
+
+        def first(statement):
+            return db.session.scalar(statement.limit(1))
+
+        zhang = db.session.scalar(sa.select(Person).where(Person.name == "张明"))
+        worker = db.session.scalar(sa.select(Person).where(Person.login == "yangguang"))
+        last_month = f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
+        statement = statements.generate(zhang.community, last_month, actor=worker, now=now)
+        statements.publish(statement, actor=worker, now=now)
+        commit_unit_of_work()
+        shop = first(sa.select(Merchant.id).where(Merchant.name == "老张理发店"))
+        return {
+            "activity": first(sa.select(Activity.id).order_by(Activity.id)),
+            "shop": shop,
+            "resident": zhang.id,
+            "statement": statement.id,
+            "receipt": first(sa.select(Redemption.id).where(Redemption.merchant_id == shop)),
+        }
+
+
+def public_pages(ids: dict) -> list[str]:
+    return [
+        "/",
+        "/signin",
+        "/login",
+        "/join",
+        "/boards",
+        "/boards/groups",
+        "/boards/screen",
+        f"/statements/{ids['statement']}",
+    ]
+
+
+def volunteer_pages(ids: dict) -> list[str]:
+    return [
+        "/",
+        "/activities",
+        f"/activities/{ids['activity']}",
+        "/history",
+        "/me/code",
+        "/offers",
+        "/boards",
+        "/boards/groups",
+        "/settings",
+        "/certificate",
+    ]
+
+
+def shop_pages(ids: dict) -> list[str]:
+    shop = f"/m/{ids['shop']}"
+    pages = ["/m/", f"{shop}/", f"{shop}/redeem", f"{shop}/offers", f"{shop}/offers/new"]
+    pages += [f"{shop}/history", f"{shop}/statement"]
+    if ids["receipt"]:
+        pages.append(f"{shop}/receipts/{ids['receipt']}")
+    return pages
+
+
+def panel_pages(ids: dict) -> list[str]:
+    return [
+        "/panel/",
+        "/panel/dashboard",
+        "/panel/residents",
+        f"/panel/residents/{ids['resident']}",
+        "/panel/residents/new",
+        "/panel/residents/import",
+        "/panel/org",
+        "/panel/teams",
+        "/panel/activities",
+        f"/panel/activities/{ids['activity']}",
+        "/panel/activities/new",
+        "/panel/awards",
+        f"/panel/adjustments/new?person={ids['resident']}",
+        "/panel/approvals",
+        "/panel/merchants",
+        f"/panel/merchants/{ids['shop']}",
+        "/panel/merchants/new",
+        "/panel/rules",
+        "/panel/rules/new",
+        "/panel/statements",
+        f"/panel/statements/{ids['statement']}",
+        "/panel/staff",
+        "/panel/audit",
+        "/panel/api-tokens",
+        "/panel/outbox",
+        "/account/password",
+    ]
+
+
+def sign_in(page, base: str, audience: str) -> None:
+    """Sign the page's browser in as the demo street's person of that audience."""
+    if audience == "volunteer":
+        sign_in_by_code(page, base, VOLUNTEER_PHONE)
+        page.wait_for_url(base + "/")
+    elif audience == "shop":
+        sign_in_by_password(page, base, "laozhang", DEMO_PASSWORD)
+    elif audience == "panel":
+        sign_in_by_password(page, base, "yangguang", DEMO_PASSWORD)
+
+
+PAGES = {
+    "public": public_pages,
+    "volunteer": volunteer_pages,
+    "shop": shop_pages,
+    "panel": panel_pages,
+}
