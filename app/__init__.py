@@ -243,7 +243,10 @@ def register_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         # Reads begin deferred on SQLite; anything else takes the write lock (app.database).
-        g.read_only_token = mark_read_only(request.method in ("GET", "HEAD", "OPTIONS"))
+        view = app.view_functions.get(request.endpoint or "")
+        g.read_only_token = mark_read_only(
+            request.method in ("GET", "HEAD", "OPTIONS") or getattr(view, "linli_reads_only", False)
+        )
         g.client_ip_token = audit.bind_client_ip(request.remote_addr)
 
     @app.after_request

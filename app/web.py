@@ -37,6 +37,13 @@ from app.models.base import MAX_ID
 log = logging.getLogger(__name__)
 
 
+def reads_only(view):
+    """A POST that writes nothing (a camera frame read for a QR code): on SQLite it begins
+    deferred like a GET, so a busy shop's frames never queue for the write lock."""
+    view.linli_reads_only = True
+    return view
+
+
 def role_required(*roles: str):
     """Signed in and holding one of `roles`; anyone else gets 403."""
 

@@ -4,6 +4,7 @@ import uuid
 from flask import (
     abort,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -14,13 +15,14 @@ from flask_login import current_user
 
 from app.core import clock, strikes
 from app.core.database import rollback_unit_of_work
-from app.core.errors import LinliError
+from app.core.errors import InvalidInput, LinliError
+from app.core.extensions import limiter
 from app.core.text import mask_name, yuan
 from app.forms import OfferForm, fill_offer_form, offer_error_field, save_offer_form
 from app.models import Merchant
 from app.models.base import db_id
 from app.partners import offers, partners, qr_read, redemptions, settlements
-from app.web import csv_download, role_required
+from app.web import csv_download, reads_only, role_required
 from merchants import bp
 from merchants.forms import ButtonForm, CodeForm, PhotoForm, VoidForm
 
@@ -103,6 +105,31 @@ def redeem_photo(shop_id: int):
     return render_template(
         "merchants/redeem.html", merchant=merchant, form=form, photo_form=photo_form
     )
+
+
+# A camera frame: a few hundred pixels of JPEG is plenty for a QR code on a phone's screen.
+MAX_FRAME_BYTES = 300 * 1024
+# The page sends about two frames a second for a minute at most; a little headroom.
+FRAME_RATE_LIMIT = "4 per second;150 per minute"
+
+
+@bp.route("/<int:shop_id>/redeem/frame", methods=["POST"])
+@reads_only
+@role_required("merchant")
+@limiter.limit(FRAME_RATE_LIMIT, key_func=lambda: f"frame:{current_user.get_id()}")
+def redeem_frame(shop_id: int):
+    """The live camera where the browser cannot read QR codes itself (Safari has no
+    BarcodeDetector): the page sends small frames, the server reads them as it reads a
+    photo, and a code found goes back to the page, which submits it as the code form does,
+    so a sale starts, and guesses are counted, in one place."""
+    _shop(shop_id)
+    if (request.content_length or 0) > MAX_FRAME_BYTES:
+        abort(413)
+    try:
+        texts = qr_read.read(request.get_data(cache=False)[:MAX_FRAME_BYTES])
+    except InvalidInput:  # no code in this frame (or no picture): the next one, then
+        return jsonify(found=False)
+    return jsonify(found=True, text=texts[0])
 
 
 @bp.route("/<int:shop_id>/sale", methods=["GET", "POST"])

@@ -338,3 +338,26 @@ def test_staff_edit_a_shops_offer_and_it_goes_live(client, db, login, make_user,
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/panel/").text)})
     login(make_user(phone="13900009999"))
     assert client.get(f"/panel/merchants/{merchant.id}").status_code == 404
+
+
+def test_a_camera_frame_is_read_on_the_server_for_the_operators_own_shop_only(
+    client, db, counter, now, make_merchant
+):
+    """The live camera without BarcodeDetector: frames in, the code's text out; the sale
+    itself still starts through the code form (its strikes and limits)."""
+    merchant, _offer, volunteer = counter
+    issued = personal_codes.issue(volunteer, now=now)
+    token = csrf_from(client.get(f"/m/{merchant.id}/redeem").text)
+    headers = {"X-CSRFToken": token, "Content-Type": "image/png"}
+    url = f"/m/{merchant.id}/redeem/frame"
+    read = client.post(url, data=png_of(issued.token), headers=headers)
+    assert read.status_code == 200 and read.get_json() == {"found": True, "text": issued.token}
+    blank = client.post(url, data=png_of("")[:10], headers=headers)  # no picture, no code
+    assert blank.get_json() == {"found": False}
+    assert client.post(url, data=png_of(issued.token)).status_code == 400  # no CSRF token
+    too_big = client.post(url, data=b"\0" * (300 * 1024 + 1), headers=headers)
+    assert too_big.status_code == 413
+    other, _ = make_merchant(name="别人的店")
+    assert client.post(f"/m/{other.id}/redeem/frame", data=b"x", headers=headers).status_code == 404
+    # Reading a frame changes nothing: the code is still good for the sale.
+    assert "/sale?t=" in start_by_code(client, merchant, issued.token).headers["Location"]

@@ -11,7 +11,7 @@
 
   // A filter that shows its choice at once (the Show button stays for no script).
   document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
+    select.addEventListener("change", function () { HTMLFormElement.prototype.submit.call(select.form); });
   });
 
   document.querySelectorAll("[data-print]").forEach(function (button) {
@@ -63,48 +63,88 @@
     });
   });
 
-  // The shop's redeem page: read the volunteer's QR code with the camera where the browser
-  // has the native BarcodeDetector; everywhere else the photo and typed-code forms remain.
+  // The shop's redeem page: read the volunteer's QR code with the live camera. Where the
+  // browser has BarcodeDetector it reads the frames itself; elsewhere (Safari) it sends a
+  // small frame to the server about twice a second, for a minute at most, one at a time.
+  // Browsers give the camera only to https pages (and localhost): on plain http the box
+  // says so instead of showing a button that cannot work.
   var scanner = document.querySelector("[data-scanner]");
-  if (scanner && "BarcodeDetector" in window && navigator.mediaDevices) {
+  if (scanner) {
     scanner.hidden = false;
-    var video = scanner.querySelector("[data-video]");
     var scanStatus = scanner.querySelector("[data-scan-status]");
-    var codeForm = document.querySelector("[data-code-form]");
-    var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    var stream = null;
-    var stop = function () {
-      if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
-      stream = null;
-      scanner.classList.remove("scanning");
-    };
-    var look = function () {
-      if (!stream) return;
-      detector.detect(video).then(function (codes) {
-        if (codes.length) {
-          stop();
-          codeForm.querySelector("input[name=code]").value = codes[0].rawValue;
-          codeForm.submit();
-        } else {
-          requestAnimationFrame(look);
-        }
-      }).catch(function () { requestAnimationFrame(look); });
-    };
-    scanner.querySelector("[data-scan-start]").addEventListener("click", function () {
-      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })
-        .then(function (media) {
-          stream = media;
-          video.srcObject = media;
-          scanner.classList.add("scanning");
-          return video.play();
-        })
-        .then(look)
-        .catch(function () {
-          scanStatus.textContent = scanner.dataset.denied || "";
-          stop();
-        });
-    });
-    window.addEventListener("pagehide", stop);
+    var startButton = scanner.querySelector("[data-scan-start]");
+    if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      startButton.hidden = true;
+      scanStatus.textContent = window.isSecureContext ? scanner.dataset.denied : scanner.dataset.insecure;
+    } else {
+      var video = scanner.querySelector("[data-video]");
+      var codeForm = document.querySelector("[data-code-form]");
+      var detector = "BarcodeDetector" in window
+        ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+      var canvas = document.createElement("canvas");
+      var stream = null;
+      var until = 0;
+      var stop = function (message) {
+        if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+        stream = null;
+        scanner.classList.remove("scanning");
+        startButton.hidden = false;
+        if (message) scanStatus.textContent = message;
+      };
+      var found = function (text) {
+        stop();
+        codeForm.querySelector("input[name=code]").value = text;
+        // Not codeForm.submit(): the form's button is named "submit" and hides the method.
+        HTMLFormElement.prototype.submit.call(codeForm);
+      };
+      // One small frame to the server: the answer says whether it held a code.
+      var askServer = function () {
+        var scale = Math.min(1, 480 / Math.max(video.videoWidth, video.videoHeight, 1));
+        canvas.width = Math.round(video.videoWidth * scale);
+        canvas.height = Math.round(video.videoHeight * scale);
+        canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+        return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.7); })
+          .then(function (blob) {
+            return fetch(scanner.dataset.frameUrl, {
+              method: "POST",
+              body: blob,
+              credentials: "same-origin",
+              headers: { "Content-Type": "image/jpeg", "X-CSRFToken": scanner.dataset.csrf },
+            });
+          })
+          .then(function (response) { return response.ok ? response.json() : { found: false }; })
+          .then(function (answer) { return answer.found ? answer.text : null; });
+      };
+      var look = function () {
+        if (!stream) return;
+        if (Date.now() > until) { stop(scanner.dataset.timeout); return; }
+        if (!video.videoWidth) { setTimeout(look, 200); return; }
+        var reading = detector
+          ? detector.detect(video).then(function (codes) { return codes.length ? codes[0].rawValue : null; })
+          : askServer();
+        reading.then(function (text) {
+          if (text) found(text);
+          else if (detector) requestAnimationFrame(look);
+          else setTimeout(look, 500);
+        }).catch(function () { setTimeout(look, 500); });
+      };
+      startButton.addEventListener("click", function () {
+        scanStatus.textContent = "";
+        navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })
+          .then(function (media) {
+            stream = media;
+            video.srcObject = media;
+            scanner.classList.add("scanning");
+            startButton.hidden = true;
+            scanStatus.textContent = scanner.dataset.looking;
+            until = Date.now() + 60000;
+            return video.play();
+          })
+          .then(look)
+          .catch(function () { stop(scanner.dataset.denied); });
+      });
+      window.addEventListener("pagehide", function () { stop(); });
+    }
   }
 
   // The photo of a volunteer's code is read as soon as it is taken.
@@ -113,7 +153,7 @@
     input.addEventListener("change", function () {
       if (input.files.length) {
         form.querySelector("[data-file-name]").textContent = input.files[0].name;
-        form.submit();
+        HTMLFormElement.prototype.submit.call(form);  // its button is named "submit"
       }
     });
   });
