@@ -144,6 +144,12 @@ def test_a_300_point_adjustment_waits_for_a_second_staff_member(
     assert ledger.find_wallet(person).balance == 0
     client.post("/logout", data={"csrf_token": csrf_from(inbox.text)})
     login(checker)
+    # The panel's home says what waits, and leads to it.
+    home = client.get("/panel/").text
+    tile = r'todo-count">{}</span>\s*<span class="todo-label">{}'
+    assert re.search(tile.format(1, "笔积分调整待另一位工作人员审核"), home)
+    assert re.search(tile.format(0, "条签到待审核"), home)
+    assert "/panel/approvals#adj-title" in home
     inbox = client.get("/panel/approvals")
     adjustment_id = re.search(r"/panel/adjustments/(\d+)/decide", inbox.text).group(1)
     decided = client.post(

@@ -535,17 +535,21 @@ def attendances(activity: Activity) -> list[Attendance]:
     )
 
 
-def pending_for(community_ids: set[int] | None, limit: int = 500) -> list[Attendance]:
-    """Closed attendances waiting for staff, oldest first, in these communities."""
+def pending_query(community_ids: set[int] | None) -> sa.Select:
+    """Closed attendances waiting for staff in these communities (None: all)."""
     query = (
         sa.select(Attendance)
         .join(Activity, Attendance.activity_id == Activity.id)
         .where(Attendance.status == "pending")
-        .order_by(Attendance.checked_in_at)
-        .limit(limit)
     )
     if community_ids is not None:
         query = query.where(Activity.community_id.in_(community_ids))
+    return query
+
+
+def pending_for(community_ids: set[int] | None, limit: int = 500) -> list[Attendance]:
+    """Closed attendances waiting for staff, oldest first, in these communities."""
+    query = pending_query(community_ids).order_by(Attendance.checked_in_at).limit(limit)
     return list(db.session.scalars(query))
 
 

@@ -35,7 +35,7 @@ from app.web import csv_download, role_required, scan_url
 def index():
     visible = people.visible_community_ids(current_user)
     rows = reports.community_overview(clock.now(), visible)
-    return render_template("panel/index.html", rows=rows)
+    return render_template("panel/index.html", rows=rows, to_do=reports.to_do(visible))
 
 
 @bp.route("/outbox")

@@ -501,7 +501,7 @@ def categories() -> list[str]:
     )
 
 
-def pending_reviews(community_ids: set[int] | None, limit: int = 200) -> list[Offer]:
+def pending_reviews_query(community_ids: set[int] | None) -> sa.Select:
     """Offers waiting for staff, of merchants serving these communities (None: all)."""
     query = sa.select(Offer).where(Offer.review == "pending")
     if community_ids is not None:
@@ -509,4 +509,9 @@ def pending_reviews(community_ids: set[int] | None, limit: int = 200) -> list[Of
             MerchantCommunity.community_id.in_(community_ids)
         )
         query = query.where(Offer.merchant_id.in_(served))
-    return list(db.session.scalars(query.order_by(Offer.updated_at).limit(limit)))
+    return query
+
+
+def pending_reviews(community_ids: set[int] | None, limit: int = 200) -> list[Offer]:
+    query = pending_reviews_query(community_ids).order_by(Offer.updated_at).limit(limit)
+    return list(db.session.scalars(query))

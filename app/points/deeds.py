@@ -599,15 +599,20 @@ def decide_adjustment(
     return adjustment
 
 
-def pending_adjustments(community_ids: set[int] | None) -> list[Adjustment]:
+def pending_adjustments_query(community_ids: set[int] | None) -> sa.Select:
+    """Corrections waiting for a second worker, of residents of these communities."""
     query = (
         sa.select(Adjustment)
         .join(Person, Adjustment.person_id == Person.id)
         .where(Adjustment.status == "pending")
-        .order_by(Adjustment.created_at)
     )
     if community_ids is not None:
         query = query.where(Person.community_id.in_(community_ids))
+    return query
+
+
+def pending_adjustments(community_ids: set[int] | None) -> list[Adjustment]:
+    query = pending_adjustments_query(community_ids).order_by(Adjustment.created_at)
     return list(db.session.scalars(query))
 
 

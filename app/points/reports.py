@@ -117,3 +117,28 @@ def _count_street_figures(now: datetime) -> StreetFigures:
         issued_this_month=sum(r.issued_this_month for r in rows),
         merchants=merchants or 0,
     )
+
+
+@dataclass
+class ToDo:
+    kind: str  # attendances | adjustments | objections | offers
+    count: int
+
+
+def to_do(community_ids: set[int] | None) -> list[ToDo]:
+    """What waits for staff of these communities (None: the street), by kind: the panel's
+    home. Counted with the queries the approvals inbox lists them by."""
+    from app.activities import attendance
+    from app.partners import offers
+    from app.points import deeds, statements
+
+    queries = {
+        "attendances": attendance.pending_query(community_ids),
+        "adjustments": deeds.pending_adjustments_query(community_ids),
+        "objections": statements.open_objections_query(community_ids),
+        "offers": offers.pending_reviews_query(community_ids),
+    }
+    return [
+        ToDo(kind, db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
+        for kind, query in queries.items()
+    ]

@@ -304,13 +304,18 @@ def answer(
     return objection
 
 
-def open_objections(community_ids: set[int] | None) -> list[Objection]:
+def open_objections_query(community_ids: set[int] | None) -> sa.Select:
+    """Objections not answered yet, to statements of these communities."""
     query = (
         sa.select(Objection)
         .join(Statement, Objection.statement_id == Statement.id)
         .where(Objection.status == "open")
-        .order_by(Objection.created_at)
     )
     if community_ids is not None:
         query = query.where(Statement.community_id.in_(community_ids))
+    return query
+
+
+def open_objections(community_ids: set[int] | None) -> list[Objection]:
+    query = open_objections_query(community_ids).order_by(Objection.created_at)
     return list(db.session.scalars(query))
