@@ -296,10 +296,17 @@ def test_dashboard_draws_its_charts_as_svg(
     assert page.status_code == 200
     # The charts carry no script of their own (only our file is loaded, for the filter).
     main = page.text.split("<main")[1]
-    assert page.text.count("<svg") == 5 and main.count("<script") == 1
+    assert page.text.count("<svg") == 4 and main.count("<script") == 1
     assert re.search(r'<script src="/static/js/linli\.js\?v=[0-9a-f]{12}" defer></script>', main)
     assert "助老服务" in page.text  # hours by kind of service
     assert "每周积分" in page.text and "每月活跃志愿者" in page.text
+    # This month stands apart as "so far"; the budget is a bar with its figure.
+    assert "本月截至目前" in page.text
+    assert "已发放 10；未设预算" in page.text  # no budget: the figure, no bar to fill
+    community.monthly_budget = 40
+    db.session.flush()
+    page = client.get("/panel/dashboard")
+    assert "10 / 40（25%）" in page.text and 'aria-label="已用预算的 25%"' in page.text
     other = make_community()
     assert client.get(f"/panel/dashboard?community={other.id}").status_code == 404
     assert client.get(f"/panel/dashboard?community={community.id}").status_code == 200

@@ -461,23 +461,20 @@ def dashboard():
                     _("Redeemed at shops"): weekly.values["redeemed"],
                 },
             ),
+            # This month is not over: its point stands apart, not as a line falling to zero.
             "active": charts.line(
                 _("Active volunteers per month"),
                 active.labels,
-                {_("Active volunteers"): active.values["active"]},
+                {
+                    _("Active volunteers"): active.values["active"][:-1] + [None],
+                    _("This month so far"): [None] * (len(active.labels) - 1)
+                    + active.values["active"][-1:],
+                },
             ),
             "hours": charts.pie(
                 _("Verified hours by kind of service (3 months)"),
                 {str(names.get(k, k)): v for k, v in hours.items()},
             ),
             "teams": charts.horizontal(_("Top teams by hours (3 months)"), teams),
-            "budget": charts.bars(
-                _("Budget used this month"),
-                [b.community for b in budgets],
-                {
-                    _("Issued"): [b.issued for b in budgets],
-                    _("Monthly budget"): [b.budget for b in budgets],
-                },
-            ),
         },
     )

@@ -166,6 +166,11 @@ class BudgetUse:
     issued: int
     budget: int | None
 
+    @property
+    def share(self) -> float | None:
+        """The part of the budget used (above 1 when an administrator issued past it)."""
+        return self.issued / self.budget if self.budget else None
+
 
 def budget_use(community_ids: set[int] | None, now: datetime) -> list[BudgetUse]:
     """Points issued this month against each community's monthly budget."""
