@@ -361,3 +361,34 @@ def test_masking_chinese_and_latin_names():
     assert mask_name("Li") == "L*"
     assert mask_name("Alice") == "A***e"
     assert mask_name(" 张 ") == "*" and mask_name("") == "*"
+
+
+def test_a_thin_month_is_shown_with_last_months_board_each_named(
+    client, db, app_clock, now, make_community, make_volunteer
+):
+    """Early in a month the board has almost no one: last month's follows it, and each says
+    which month it is (issue 19)."""
+    community = make_community("阳光社区")
+    veteran = make_volunteer(community=community, name="王小芳")
+    awards.award(
+        veteran,
+        40,
+        reason="上月",
+        idempotency_key="last",
+        now=now - timedelta(days=31),
+        actor=None,
+        source="test",
+        notify=False,
+    )
+    make_volunteer(community=community, name="李大明", points=5)
+    page = client.get(f"/boards?scope=community:{community.id}").text
+    assert "本月（2026-11）获得积分 · 阳光社区" in page
+    assert "上月（2026-10）获得积分 · 阳光社区" in page
+    this_month, last_month = page.split("上月（2026-10）", 1)
+    assert "李*明" in this_month and "王*芳" not in this_month
+    assert "王*芳" in last_month
+    # Enough people this month: this month alone.
+    for i in range(9):
+        make_volunteer(community=community, name=f"居民{i}", points=1)
+    assert rankings.FEW_ON_A_BOARD == 10
+    assert "上月（" not in client.get(f"/boards?scope=community:{community.id}").text

@@ -369,10 +369,13 @@ def _photo(kind: str, name: str):
 # --- ranking boards (public) ---------------------------------------------------------------
 
 
-def _board_title(scope: rankings.Scope, period: str) -> str:
+def _board_title(scope: rankings.Scope, period: str, now: datetime) -> str:
+    """Where and when, the month named ("this month (2026-12)"): with last month's board
+    shown beside a thin one, a reader must see which is which."""
+    months = {p: rankings.period_key(p, now).removeprefix("M") for p in ("month", "last_month")}
     periods = {
-        "month": _("this month"),
-        "last_month": _("last month"),
+        "month": _("this month (%(month)s)", month=months["month"]),
+        "last_month": _("last month (%(month)s)", month=months["last_month"]),
         "year": _("this year"),
         "all": _("all time"),
     }
@@ -406,7 +409,14 @@ def _board_args():
 def boards():
     scope, period = _board_args()
     now = clock.now()
-    title = _board_title(scope, period)
+    title = _board_title(scope, period, now)
+    lines = rankings.board(scope, period, now)
+    previous = None
+    if period == "month" and len(lines) < rankings.FEW_ON_A_BOARD:
+        previous = (
+            _board_title(scope, "last_month", now),
+            rankings.board(scope, "last_month", now),
+        )
     mine = None
     if current_user.is_authenticated and current_user.community_id:
         mine = rankings.rank_of(current_user, scope, period, now)
@@ -414,7 +424,8 @@ def boards():
     scopes += [(f"community:{c.id}", c.name) for c in org.communities()]
     return render_template(
         "volunteers/boards.html",
-        lines=rankings.board(scope, period, now),
+        lines=lines,
+        previous=previous,
         title=title,
         scope=str(scope),
         period=period,
@@ -449,9 +460,10 @@ def group_boards():
 @bp.route("/boards.json")
 def boards_json():
     scope, period = _board_args()
-    lines = rankings.board(scope, period, clock.now(), limit=10)
+    now = clock.now()
+    lines = rankings.board(scope, period, now, limit=10)
     return jsonify(
-        title=_board_title(scope, period),
+        title=_board_title(scope, period, now),
         lines=[{"position": x.position, "name": x.name, "earned": x.earned} for x in lines],
     )
 
@@ -466,12 +478,15 @@ def board_screen():
             abort(404)
         chosen = communities[0].id
     community = org.community_by_id(chosen)
-    boards_shown = [
-        (f"community:{community.id}", "month"),
-        ("street", "month"),
-        (f"community:{community.id}", "year"),
-        (f"community:{community.id}", "all"),
-    ]
+    now = clock.now()
+    boards_shown = []
+    for scope_text in (f"community:{community.id}", "street"):
+        boards_shown.append((scope_text, "month"))
+        # Early in a month, last month's board follows this month's thin one.
+        this_month = rankings.board(rankings.Scope.parse(scope_text), "month", now)
+        if len(this_month) < rankings.FEW_ON_A_BOARD:
+            boards_shown.append((scope_text, "last_month"))
+    boards_shown += [(f"community:{community.id}", "year"), (f"community:{community.id}", "all")]
     index = request.args.get("i", 0, type=int) % len(boards_shown)
     scope_text, period = boards_shown[index]
     scope = rankings.Scope.parse(scope_text)
@@ -479,8 +494,8 @@ def board_screen():
         "volunteers/board_screen.html",
         community=community,
         boards=[url_for(".boards_json", scope=s, period=p) for s, p in boards_shown],
-        title=_board_title(scope, period),
-        lines=rankings.board(scope, period, clock.now(), limit=10),
+        title=_board_title(scope, period, now),
+        lines=rankings.board(scope, period, now, limit=10),
         next_url=url_for(".board_screen", community=community.id, i=index + 1),
     )
 

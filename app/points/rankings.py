@@ -24,6 +24,9 @@ from app.people import org
 from app.points import honours, ledger
 
 PERIODS = ("month", "last_month", "year", "all")
+# A month's board with fewer people than this (its first days) is shown with last month's
+# beside it: on the 1st the hall's TV would otherwise show almost no one.
+FEW_ON_A_BOARD = 10
 SCOPE_KINDS = ("street", "community", "grid", "team")
 
 
