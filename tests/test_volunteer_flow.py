@@ -349,3 +349,39 @@ def test_staff_reject_and_correct_times_in_the_attendance_list(
         },
     )
     assert "已被驳回" in client.get(refused.headers["Location"]).text
+
+
+def test_the_volunteer_card_shows_who_and_opens_the_record_only_for_staff(
+    client, staff_client, db, app_clock, make_volunteer, make_user, login
+):
+    volunteer = make_volunteer(name="王芳", phone="+8613800138031", points=25)
+    volunteer.verified_minutes = 130
+    db.session.flush()
+    assert client.get("/card").status_code == 302  # signed in only
+    sign_in_by_code(client, db, "13800138031")
+    card = client.get("/card")
+    assert card.status_code == 200
+    for shown in ("电子志愿者证", "王芳", volunteer.community.name, "2.2", "25", "<svg"):
+        assert shown in card.text, shown
+    assert "138" not in card.text.split("<main", 1)[1]  # no phone number on a card shown around
+    # What its QR code opens: the record, for staff of the community, and for nobody else.
+    record = f"/panel/residents/{volunteer.id}"
+    assert client.get(record).status_code == 403
+    staff = make_user(communities=[volunteer.community])
+    page = staff_client.get("/login")
+    token = csrf_from(page.text)
+    data = {"login": staff.phone, "password": "correct horse", "csrf_token": token}
+    staff_client.post("/login", data=data)
+    assert "王芳" in staff_client.get(record).text
+
+
+def test_the_activity_list_says_who_organises_and_how_many_places_are_left(
+    client, db, app_clock, make_activity, make_volunteer
+):
+    activity = make_activity(title="社区义诊", capacity=4, starts_in=timedelta(days=1))
+    volunteer = make_volunteer(phone="+8613800138032", community=activity.community)
+    activities.sign_up(activity, volunteer, now=app_clock())
+    sign_in_by_code(client, db, "13800138032")
+    listing = client.get("/activities").text
+    assert f"组织方：{activity.community.name}" in listing
+    assert "还剩 3 个名额" in listing and 'aria-label="已报名 1 / 4 人"' in listing

@@ -30,7 +30,7 @@ from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
 from app.points import deeds, honours, ledger, rankings, reports, statements
-from app.web import safe_next
+from app.web import public_url, safe_next
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
 
@@ -290,6 +290,26 @@ def certificate():
         attendances=attendance.approved_for(current_user),
         summary=people.summary(current_user, clock.now()),
         today=clock.local(clock.now(), current_user.community),
+    )
+
+
+@bp.route("/card")
+@login_required
+def card():
+    """The electronic volunteer card (电子志愿者证): who, where, stars, hours, this year's
+    points, and a QR code that opens the person in the panel for staff who scan it (it
+    spends nothing: the redemption code is another page)."""
+    now = clock.now()
+    wallet = ledger.find_wallet(current_user)
+    year = ledger.period_keys(now)[1]
+    staff_link = public_url(url_for("panel.resident_detail", person_id=current_user.id))
+    return render_template(
+        "volunteers/card.html",
+        person=current_user,
+        summary=people.summary(current_user, now),
+        earned_this_year=ledger.period_total(wallet, year) if wallet else 0,
+        qr_svg=qr.svg(staff_link, label=_("Volunteer card: staff scan it to open your record")),
+        number=f"{current_user.id:08d}",
     )
 
 

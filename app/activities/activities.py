@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app.channels import outbox
 from app.core import audit, clock
@@ -238,6 +239,8 @@ def upcoming_for(person: Person, now: datetime, limit: int = 50) -> list[Activit
         db.session.scalars(
             sa.select(Activity)
             .where(sa.or_(*where), Activity.ends_at > now, Activity.is_cancelled.is_(False))
+            # The list shows who organises each (a team, else the community).
+            .options(joinedload(Activity.team), joinedload(Activity.community))
             .order_by(Activity.starts_at, Activity.id)
             .limit(limit)
         )

@@ -69,6 +69,7 @@ def volunteer_pages(ids: dict) -> list[str]:
         "/boards/groups",
         "/settings",
         "/certificate",
+        "/card",
     ]
 
 
