@@ -266,3 +266,83 @@ def test_a_big_adjustment_past_the_budget_needs_an_admin(
         deeds.decide_adjustment(
             big, approve=True, checker=checker, community_ids=None, note="", now=now
         )
+
+
+def test_a_correction_of_last_month_counts_there_while_the_month_is_open(
+    db, now, make_volunteer, make_user
+):
+    """补记上月漏记: the points count on last month's board and statement, not as this
+    month's (where they lifted a resident to #1 of a board they did not earn in); once last
+    month's statement is published, a correction counts in this month (issue 19)."""
+    from app.points import rankings, statements
+
+    person = make_volunteer(points=10)
+    neighbour = make_volunteer(community=person.community, name="李娜", points=50)
+    scope = {person.community_id}
+    maker = make_user(communities=[person.community])
+    checker = make_user(communities=[person.community], phone="13900000778")
+    last, this = ledger.previous_month(now), ledger.period_keys(now)[0]
+
+    small = deeds.propose_adjustment(
+        person,
+        100,
+        reason="补记上月义诊",
+        maker=maker,
+        community_ids=scope,
+        idempotency_key="lm1",
+        now=now,
+        for_last_month=True,
+    )
+    assert small.status == "posted" and small.counts_in == last
+    wallet = ledger.wallet_for(person)
+    assert ledger.balance(wallet) == 110  # spendable at once
+    assert ledger.period_total(wallet, last) == 100 and ledger.period_total(wallet, this) == 10
+    board = rankings.board(rankings.Scope("community", person.community_id), "month", now)
+    assert [line.earned for line in board] == [50, 10]  # this month: still behind 李娜
+    assert ledger.check() == []
+    month = last.removeprefix("M")
+    lines = statements.generate(person.community, month, actor=maker, now=now).lines
+    assert [(line["name"], line["earned_total"]) for line in lines] == [(person.name, 100)]
+    assert neighbour.name not in [line["name"] for line in lines]
+
+    # A big one waits for a second person; last month is published meanwhile: it counts now.
+    big = deeds.propose_adjustment(
+        person,
+        300,
+        reason="补记上月巡逻",
+        maker=maker,
+        community_ids=scope,
+        idempotency_key="lm2",
+        now=now,
+        for_last_month=True,
+    )
+    assert big.status == "pending" and big.counts_in == last
+    statements.publish(
+        statements.generate(person.community, month, actor=maker, now=now), actor=maker, now=now
+    )
+    deeds.decide_adjustment(
+        big, approve=True, checker=checker, community_ids=scope, note="", now=now
+    )
+    assert big.counts_in is None and ledger.period_total(wallet, this) == 310
+    assert ledger.period_total(wallet, last) == 100  # the published month did not change
+    with pytest.raises(BusinessRuleError, match="published"):
+        deeds.propose_adjustment(
+            person,
+            5,
+            reason="再补",
+            maker=maker,
+            community_ids=scope,
+            idempotency_key="lm3",
+            now=now,
+            for_last_month=True,
+        )
+    assert ledger.check() == []
+
+
+def test_points_count_only_in_this_month_or_an_earlier_one(db, now, make_volunteer):
+    person = make_volunteer()
+    issuance = ledger.issuance_account(person.community)
+    legs = [ledger.Leg(issuance, -5), ledger.Leg(ledger.wallet_for(person), 5)]
+    for wrong in ("M2099-01", "2026-10", "M2026-13", "Y2026"):
+        with pytest.raises(InvalidInput, match="this month or an earlier"):
+            ledger.post(kind="award", legs=legs, idempotency_key=wrong, now=now, counts_in=wrong)

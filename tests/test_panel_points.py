@@ -364,3 +364,33 @@ def test_audit_log_date_filters(client, db, app_clock, desk, login, make_volunte
     assert "deed_rule.create" in client.get(f"/panel/audit?since={today}&until={today}").text
     assert "deed_rule.create" not in client.get("/panel/audit?since=2099-01-01").text
     assert "deed_rule.create" in client.get("/panel/audit?since=not-a-date").text
+
+
+def test_a_correction_for_last_month_is_offered_while_the_month_is_open(
+    client, db, now, desk, login, make_volunteer
+):
+    from app.points import statements
+
+    community, staff = desk
+    person = make_volunteer(community=community)
+    login(staff)
+    last = ledger.previous_month(now).removeprefix("M")
+    page = client.get(f"/panel/adjustments/new?person={person.id}")
+    assert f"补记 {last} 漏记：计入该月的排行和公示" in page.text
+    response = client.post(
+        f"/panel/adjustments/new?person={person.id}",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "person": person.id,
+            "key": "form-lm",
+            "points": "20",
+            "reason": "补记上月",
+            "for_last_month": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert ledger.period_total(ledger.wallet_for(person), "M" + last) == 20
+    statements.publish(
+        statements.generate(community, last, actor=staff, now=now), actor=staff, now=now
+    )
+    assert "补记" not in client.get(f"/panel/adjustments/new?person={person.id}").text

@@ -109,6 +109,9 @@ class Adjustment(Model):
     checker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decision_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    # The month the correction makes up for ('M2026-10': 补记上月漏记), where the points count
+    # on boards and statements if that month is still open when it posts; None: this month.
+    counts_in: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -130,6 +130,8 @@ class AdjustmentForm(FlaskForm):
         validators=[DataRequired(message=_l("A reason is required.")), Length(max=200)],
     )
     key = StringField(validators=[DataRequired(), Length(max=100)])
+    # Offered while last month's statement is unpublished; its label names the month.
+    for_last_month = BooleanField(_l("It makes up for last month: count it there"))
     submit = SubmitField(_l("Save the correction"))
 
 

@@ -190,6 +190,13 @@ def adjustment_new():
     if scope is not None and person.community_id not in scope:
         abort(404)
     form = AdjustmentForm()
+    now = clock.now()
+    last_month = deeds.last_month_open(person.community_id, now) if person.community_id else None
+    if last_month:
+        form.for_last_month.label.text = _(
+            "It makes up for %(month)s (补记): count it on that month's board and statement",
+            month=last_month.removeprefix("M"),
+        )
     if request.method == "GET":
         form.person.data = person.id
         form.key.data = uuid.uuid4().hex
@@ -202,7 +209,8 @@ def adjustment_new():
                 maker=current_user,
                 community_ids=scope,
                 idempotency_key=form.key.data,
-                now=clock.now(),
+                now=now,
+                for_last_month=bool(last_month and form.for_last_month.data),
             )
         except LinliError as exc:
             rollback_unit_of_work()
@@ -224,6 +232,7 @@ def adjustment_new():
         "panel/adjustment_form.html",
         form=form,
         person=person,
+        last_month=last_month,
         threshold=deeds.approval_threshold(),
     )
 

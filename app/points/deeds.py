@@ -451,10 +451,31 @@ def check_direct_award(maker: Person, person: Person, points: int, now: datetime
         )
 
 
+def last_month_open(community_id: int, now: datetime) -> str | None:
+    """Last month's key ('M2026-10') while a correction may still count in it: its statement
+    for the community is not published (a published month never changes). None after."""
+    from app.models import Statement
+
+    month = ledger.previous_month(now)
+    published = db.session.scalar(
+        sa.select(Statement.id).where(
+            Statement.community_id == community_id,
+            Statement.month == month.removeprefix("M"),
+            Statement.status == "published",
+        )
+    )
+    return None if published else month
+
+
 def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) -> None:
     person = adjustment.person
     issuance = ledger.issuance_account(org.community_by_id(person.community_id))
     wallet = ledger.wallet_for(person)
+    # Made up for last month: counted there if the month is still open now, else this month
+    # (its statement was published while the correction waited for a second person).
+    asked, community_id = adjustment.counts_in, person.community_id
+    still_open = last_month_open(community_id, now) if asked and community_id else None
+    counts_in = asked if asked and asked == still_open else None
     txn = ledger.post(
         kind="adjustment",
         legs=[
@@ -466,7 +487,9 @@ def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) ->
         memo=adjustment.reason,
         actor=actor,
         may_exceed_budget=actor.has_role("admin"),
+        counts_in=counts_in,
     )
+    adjustment.counts_in = counts_in
     adjustment.transaction_id = txn.id
     adjustment.status = "posted"
 
@@ -481,8 +504,13 @@ def propose_adjustment(
     idempotency_key: str,
     now: datetime,
     source: str = "panel",
+    for_last_month: bool = False,
 ) -> Adjustment:
-    """A correction; posted at once up to the threshold, else it waits for a second person."""
+    """A correction; posted at once up to the threshold, else it waits for a second person.
+
+    `for_last_month`: it makes up for something missed last month (补记上月漏记), so it counts
+    there, on last month's board and statement, while that month's statement is unpublished.
+    """
     if type(points) is not int or points == 0 or abs(points) > 100_000:
         raise InvalidAmount(
             _l("The correction must be a whole number of points other than zero."),
@@ -499,6 +527,14 @@ def propose_adjustment(
         community_ids is not None and person.community_id not in community_ids
     ):
         raise NotPermitted(_l("This person lives outside your communities."), field="person")
+    counts_in = None
+    if for_last_month:
+        counts_in = last_month_open(person.community_id, now)
+        if counts_in is None:
+            raise BusinessRuleError(
+                _l("Last month's statement is published: a correction now counts in this month."),
+                field="counts_in",
+            )
     found = db.session.scalar(sa.select(Adjustment).filter_by(idempotency_key=idempotency_key))
     if found is not None:
         if (found.person_id, found.points, found.reason) != (person.id, points, reason):
@@ -513,6 +549,7 @@ def propose_adjustment(
         idempotency_key=idempotency_key,
         maker_id=maker.id,
         created_at=now,
+        counts_in=counts_in,
     )
     db.session.add(adjustment)
     db.session.flush()
@@ -528,7 +565,12 @@ def propose_adjustment(
         actor=maker,
         source=source,
         now=now,
-        after={"person_id": person.id, "points": points, "status": adjustment.status},
+        after={
+            "person_id": person.id,
+            "points": points,
+            "status": adjustment.status,
+            "counts_in": adjustment.counts_in,
+        },
         reason=reason,
     )
     return adjustment

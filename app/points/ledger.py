@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +85,26 @@ def periods_tz() -> ZoneInfo:
 def period_keys(moment: datetime) -> tuple[str, str, str]:
     tz = periods_tz()
     return month_key(moment, tz), year_key(moment, tz), ALL_TIME
+
+
+def previous_month(moment: datetime) -> str:
+    """The month before the one `moment` falls in: 'M2026-10' in November."""
+    local = moment.astimezone(periods_tz())
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"M{year:04d}-{month:02d}"
+
+
+def _periods(now: datetime, counts_in: str | None) -> tuple[str, str, str]:
+    """The month, year and all-time keys a posting's earnings count in: the month it is made
+    in, or an earlier month named by `counts_in` (a correction of last month, made up now)."""
+    periods = period_keys(now)
+    if counts_in is None:
+        return periods
+    if not re.fullmatch(r"M\d{4}-(0[1-9]|1[0-2])", counts_in) or counts_in > periods[0]:
+        raise InvalidInput(
+            _l("Points can count only in this month or an earlier one."), field="month"
+        )
+    return counts_in, "Y" + counts_in[1:5], ALL_TIME
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -300,6 +321,7 @@ def post(
     may_exceed_budget: bool = False,
     reverses: LedgerTransaction | None = None,
     savepoint: bool = True,
+    counts_in: str | None = None,
 ) -> LedgerTransaction:
     """Post one balanced transaction and return it (or the one posted earlier with this key,
     with `replayed` set).
@@ -313,9 +335,14 @@ def post(
     many (a bulk award) can go on with the rest. A caller that rolls its whole unit of work
     back on any refusal (a redemption: every edge does) passes `savepoint=False` and saves
     the round trips.
+
+    Earnings count in the month the posting is made, or in `counts_in` ('M2026-10'), an
+    earlier month a correction makes up for: its totals, boards and budget (the caller checks
+    that the month is still open, its statement not published).
     """
     legs = list(legs)
     _validate(kind, legs, idempotency_key)
+    periods = _periods(now, counts_in)
     if not holds_write_lock():
         raise RuntimeError(
             "ledger.post on SQLite needs a transaction begun IMMEDIATE; "
@@ -324,11 +351,22 @@ def post(
     fingerprint = _fingerprint(kind, legs, reverses.id if reverses else None)
     with db.session.begin_nested() if savepoint else contextlib.nullcontext():
         return _write(
-            kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses
+            kind,
+            legs,
+            idempotency_key,
+            fingerprint,
+            now,
+            periods,
+            memo,
+            actor,
+            may_exceed_budget,
+            reverses,
         )
 
 
-def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_exceed_budget, reverses):
+def _write(
+    kind, legs, idempotency_key, fingerprint, now, periods, memo, actor, may_exceed_budget, reverses
+):
     # The unique key decides between two posts of one key (a retry, a double tap): the
     # second insert finds it taken (on PostgreSQL once the first commits) and returns the
     # first transaction. A reversal's original is unique too: one reversal each.
@@ -364,7 +402,6 @@ def _write(kind, legs, idempotency_key, fingerprint, now, memo, actor, may_excee
             raise InsufficientPoints(balance=balance(leg.account), needed=-leg.amount)
 
     earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
-    periods = period_keys(now)
     db.session.execute(
         sa.insert(LedgerEntry),
         [

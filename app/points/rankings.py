@@ -35,9 +35,7 @@ def period_key(period: str, now: datetime) -> str:
     if period == "month":
         return month
     if period == "last_month":
-        local = clock.local(now, None)
-        y, m = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-        return f"M{y:04d}-{m:02d}"
+        return ledger.previous_month(now)
     if period == "year":
         return year
     if period == "all":

@@ -68,8 +68,16 @@ def _lines(community: OrgUnit, month: str) -> list[dict]:
             Account.kind == "wallet",
             Account.owner_type == "person",
             Account.community_id == community.id,
-            LedgerTransaction.created_at >= start,
-            LedgerTransaction.created_at < end,
+            # Earnings by the month they count in (a correction of last month counts there);
+            # spending and everything else by when it happened.
+            sa.or_(
+                LedgerEntry.earned_in == f"M{month}",
+                sa.and_(
+                    LedgerEntry.earned_in.is_(None),
+                    LedgerTransaction.created_at >= start,
+                    LedgerTransaction.created_at < end,
+                ),
+            ),
         )
     ).all()
     txn_ids = [row[-1] for row in entries]
