@@ -385,3 +385,53 @@ def test_the_activity_list_says_who_organises_and_how_many_places_are_left(
     listing = client.get("/activities").text
     assert f"组织方：{activity.community.name}" in listing
     assert "还剩 3 个名额" in listing and 'aria-label="已报名 1 / 4 人"' in listing
+
+
+def test_an_activity_has_a_cover_picture_made_small_and_served_to_volunteers(
+    client, staff_client, db, app_clock, make_user, make_community, make_volunteer
+):
+    import io
+
+    from PIL import Image
+
+    community = make_community("阳光社区")
+    staff = make_user(communities=[community])
+    page = staff_client.get("/login")
+    data = {"login": staff.phone, "password": "correct horse", "csrf_token": csrf_from(page.text)}
+    staff_client.post("/login", data=data)
+    picture = io.BytesIO()
+    Image.new("RGB", (3000, 2000), (200, 30, 30)).save(picture, "PNG")
+    page = staff_client.get("/panel/activities/new")
+    fields = {
+        "csrf_token": csrf_from(page.text),
+        "title": "植树活动",
+        "community": community.id,
+        "team": 0,
+        "place": "小区花园",
+        "starts_at": "2026-11-20T09:00",
+        "ends_at": "2026-11-20T11:00",
+        "points_rule": "fixed",
+        "points": "10",
+    }
+    not_a_photo = staff_client.post(
+        "/panel/activities/new",
+        data={**fields, "photo": (io.BytesIO(b"%PDF-1.4"), "plan.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert not_a_photo.status_code == 200 and activities.for_communities({community.id}) == []
+    response = staff_client.post(
+        "/panel/activities/new",
+        data={**fields, "photo": (io.BytesIO(picture.getvalue()), "tree.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    activity = activities.for_communities({community.id})[0]
+    assert activity.photo and activity.photo.startswith(f"{activity.id}-")
+    make_volunteer(phone="+8613800138033", community=community)
+    sign_in_by_code(client, db, "13800138033")
+    listing = client.get("/activities").text
+    assert f"/activities/photo/{activity.photo}" in listing
+    served = client.get(f"/activities/photo/{activity.photo}")
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert max(Image.open(io.BytesIO(served.data)).size) <= 1200  # made small
+    assert client.get("/activities/photo/../../etc").status_code == 404

@@ -365,6 +365,11 @@ def offer_photo(name: str):
     return _photo("offer-photo", name)
 
 
+@bp.route("/activities/photo/<name>")
+def activity_photo(name: str):
+    return _photo("activity-photo", name)
+
+
 @bp.route("/merchants/photo/<name>")
 def merchant_photo(name: str):
     return _photo("merchant-photo", name)

@@ -6,6 +6,7 @@ Check-in and check-out by rotating codes are in scan_codes.py; what an attendanc
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from app.channels import outbox
-from app.core import audit, clock
+from app.core import audit, clock, files
 from app.core.errors import (
     BusinessRuleError,
     InvalidInput,
@@ -386,3 +387,14 @@ def waiting_position(signup: Signup) -> int:
         )
     )
     return (ahead or 0) + 1
+
+
+def save_photo(activity: Activity, jpeg: bytes, *, now: datetime) -> str:
+    """Keep a photo made by `offers.prepare_photo` as the activity's cover picture (the one
+    it replaces goes)."""
+    name = f"{activity.id}-{secrets.token_hex(8)}.jpg"
+    files.store("activity-photo", name, jpeg, content_type="image/jpeg", now=now)
+    files.discard("activity-photo", activity.photo)
+    activity.photo = name
+    db.session.flush()
+    return name

@@ -21,7 +21,12 @@ from app.models import StoredFile
 
 # Bytes a file of each kind may have. A CSV of a whole street is a few megabytes; a photo
 # is re-encoded small (app/partners/offers.py) before it is kept.
-MAX_BYTES = {"import": 10 * 1024 * 1024, "offer-photo": 1024 * 1024, "merchant-photo": 1024 * 1024}
+MAX_BYTES = {
+    "import": 10 * 1024 * 1024,
+    "offer-photo": 1024 * 1024,
+    "merchant-photo": 1024 * 1024,
+    "activity-photo": 1024 * 1024,
+}
 
 
 def store(

@@ -42,6 +42,8 @@ class Activity(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    # A cover picture for the volunteers' list (a stored_files name of kind activity-photo).
+    photo: Mapped[str | None] = mapped_column(String(60))
     # The kind of service, as for deeds (elderly_care, environment, ...): hours by category.
     category: Mapped[str] = mapped_column(String(20), default="other", server_default="other")
     title: Mapped[str] = mapped_column(String(100))

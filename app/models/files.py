@@ -26,7 +26,9 @@ class StoredFile(Model):
     __tablename__ = "stored_files"
     __table_args__ = (
         UniqueConstraint("kind", "name"),
-        CheckConstraint("kind IN ('import', 'offer-photo', 'merchant-photo')", name="kind"),
+        CheckConstraint(
+            "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo')", name="kind"
+        ),
         # The purge job's question: what has run out.
         Index("ix_stored_files_expires_at", "expires_at"),
     )

@@ -55,6 +55,7 @@ class ActivityForm(FlaskForm):
     needs_approval = BooleanField(_l("Staff approve each attendance before points are posted"))
     signup_required = BooleanField(_l("Only people who signed up may check in"))
     description = TextAreaField(_l("Description"), validators=[Length(max=4000)])
+    photo = FileField(_l("Cover picture (JPEG, PNG or WebP, optional)"))
     submit = SubmitField(_l("Save"))
 
 

@@ -24,6 +24,7 @@ from app.models import Activity
 from app.models.base import db_id, db_ids
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
+from app.partners import offers
 from app.people import org, people
 from app.points import dashboard as dashboard_data
 from app.points import deeds, reports
@@ -129,6 +130,7 @@ def activity_new():
     if form.validate_on_submit():
         community = org.community_by_id(form.community.data)
         try:
+            jpeg = _cover(form)  # checked before anything is written
             activity = activities.create_activity(
                 community,
                 _fields(form, community),
@@ -136,6 +138,8 @@ def activity_new():
                 now=clock.now(),
                 source="panel",
             )
+            if jpeg is not None:
+                activities.save_photo(activity, jpeg, now=clock.now())
         except LinliError as exc:
             rollback_unit_of_work()
             _show_error(form, exc)
@@ -143,6 +147,12 @@ def activity_new():
             flash(_("The activity is saved."), "info")
             return redirect(url_for(".activity_detail", activity_id=activity.id))
     return render_template("panel/activity_form.html", form=form, activity=None)
+
+
+def _cover(form) -> bytes | None:
+    """The uploaded cover picture, checked and made small, or None when none came."""
+    upload = form.photo.data
+    return offers.prepare_photo(upload.read()) if upload and upload.filename else None
 
 
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
@@ -161,6 +171,7 @@ def activity_edit(activity_id: int):
     form.community.data = activity.community_id
     if form.validate_on_submit():
         try:
+            jpeg = _cover(form)
             activities.update_activity(
                 activity,
                 _fields(form, activity.community),
@@ -168,6 +179,8 @@ def activity_edit(activity_id: int):
                 now=clock.now(),
                 source="panel",
             )
+            if jpeg is not None:
+                activities.save_photo(activity, jpeg, now=clock.now())
         except LinliError as exc:
             rollback_unit_of_work()
             _show_error(form, exc)
