@@ -57,47 +57,47 @@ def test_the_camera_reads_a_code_through_the_server_without_barcode_detector(
     live_server,
     demo_street,  # noqa: F811
     filmed_code,
+    browser,
 ):
-    from playwright.sync_api import sync_playwright
-
     port = live_server.rsplit(":", 1)[1]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={filmed_code}",
-                # shop.test is this server over plain http: not a secure origin.
-                "--host-resolver-rules=MAP shop.test 127.0.0.1",
-            ],
-        )
-        try:
-            context = browser.new_context(viewport=PHONE, locale="zh-CN")
-            context.add_init_script(NO_DETECTOR)
-            page = context.new_page()
-            frames = []
-            page.on("request", lambda r: "/redeem/frame" in r.url and frames.append(r.url))
-            sign_in_by_password(page, live_server, "laozhang", DEMO_PASSWORD)
-            page.goto(f"{live_server}/m/{demo_street['shop']}/redeem")
-            assert page.evaluate("'BarcodeDetector' in window") is False
-            page.get_by_role("button", name="用摄像头扫码").click()
-            page.wait_for_url("**/sale?t=*", timeout=20_000)
-            assert frames, "the code was read from frames sent to the server"
-            assert "张*" in page.locator("main").inner_text()
-            context.close()
+    # A Chromium of its own (the fake camera is a launch flag), from the suite's Playwright:
+    # a second Playwright cannot start inside the first one's event loop.
+    camera_browser = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={filmed_code}",
+            # shop.test is this server over plain http: not a secure origin.
+            "--host-resolver-rules=MAP shop.test 127.0.0.1",
+        ],
+    )
+    try:
+        context = camera_browser.new_context(viewport=PHONE, locale="zh-CN")
+        context.add_init_script(NO_DETECTOR)
+        page = context.new_page()
+        frames = []
+        page.on("request", lambda r: "/redeem/frame" in r.url and frames.append(r.url))
+        sign_in_by_password(page, live_server, "laozhang", DEMO_PASSWORD)
+        page.goto(f"{live_server}/m/{demo_street['shop']}/redeem")
+        assert page.evaluate("'BarcodeDetector' in window") is False
+        page.get_by_role("button", name="用摄像头扫码").click()
+        page.wait_for_url("**/sale?t=*", timeout=20_000)
+        assert frames, "the code was read from frames sent to the server"
+        assert "张*" in page.locator("main").inner_text()
+        context.close()
 
-            # The same page over plain http on a name that is not localhost.
-            context = browser.new_context(viewport=PHONE, locale="zh-CN")
-            page = context.new_page()
-            sign_in_by_password(page, f"http://shop.test:{port}", "laozhang", DEMO_PASSWORD)
-            page.goto(f"http://shop.test:{port}/m/{demo_street['shop']}/redeem")
-            assert page.evaluate("window.isSecureContext") is False
-            assert "只能通过 https" in page.locator("[data-scan-status]").inner_text()
-            assert not page.get_by_role("button", name="用摄像头扫码").is_visible()
-            context.close()
-        finally:
-            browser.close()
+        # The same page over plain http on a name that is not localhost.
+        context = camera_browser.new_context(viewport=PHONE, locale="zh-CN")
+        page = context.new_page()
+        sign_in_by_password(page, f"http://shop.test:{port}", "laozhang", DEMO_PASSWORD)
+        page.goto(f"http://shop.test:{port}/m/{demo_street['shop']}/redeem")
+        assert page.evaluate("window.isSecureContext") is False
+        assert "只能通过 https" in page.locator("[data-scan-status]").inner_text()
+        assert not page.get_by_role("button", name="用摄像头扫码").is_visible()
+        context.close()
+    finally:
+        camera_browser.close()
