@@ -6,7 +6,6 @@ Check-in and check-out by rotating codes are in scan_codes.py; what an attendanc
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -392,9 +391,8 @@ def waiting_position(signup: Signup) -> int:
 def save_photo(activity: Activity, jpeg: bytes, *, now: datetime) -> str:
     """Keep a photo made by `offers.prepare_photo` as the activity's cover picture (the one
     it replaces goes)."""
-    name = f"{activity.id}-{secrets.token_hex(8)}.jpg"
-    files.store("activity-photo", name, jpeg, content_type="image/jpeg", now=now)
-    files.discard("activity-photo", activity.photo)
-    activity.photo = name
+    activity.photo = files.replace_photo(
+        "activity-photo", activity.id, activity.photo, jpeg, now=now
+    )
     db.session.flush()
-    return name
+    return activity.photo

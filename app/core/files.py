@@ -8,6 +8,7 @@ names them: replacing one deletes the old file in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
@@ -74,3 +75,13 @@ def purge(now: datetime, *, checkpoint: Callable[[], None]) -> int:
     """Delete files whose end of life has passed, a chunk at a time (each ended by
     `checkpoint()`); returns how many went."""
     return delete_in_chunks(StoredFile, StoredFile.expires_at <= now, checkpoint=checkpoint)
+
+
+def replace_photo(kind: str, owner_id: int, old: str | None, jpeg: bytes, *, now: datetime) -> str:
+    """Keep `jpeg` (made small by `offers.prepare_photo`) as the owner's new photo of `kind`
+    and delete the one it replaces; return its name. The name changes with the picture, so a
+    page may cache it."""
+    name = f"{owner_id}-{secrets.token_hex(8)}.jpg"
+    store(kind, name, jpeg, content_type="image/jpeg", now=now)
+    discard(kind, old)
+    return name

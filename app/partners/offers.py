@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import secrets
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -325,12 +324,9 @@ def prepare_photo(data: bytes) -> bytes:
 
 def save_photo(offer: Offer, jpeg: bytes, *, now: datetime) -> str:
     """Keep a photo made by `prepare_photo` as the offer's (the one it replaces goes)."""
-    name = f"{offer.id}-{secrets.token_hex(8)}.jpg"
-    files.store("offer-photo", name, jpeg, content_type="image/jpeg", now=now)
-    files.discard("offer-photo", offer.photo)
-    offer.photo = name
+    offer.photo = files.replace_photo("offer-photo", offer.id, offer.photo, jpeg, now=now)
     db.session.flush()
-    return name
+    return offer.photo
 
 
 # --- reading ------------------------------------------------------------------------------

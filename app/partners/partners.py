@@ -9,7 +9,6 @@ serves every community of the street, including ones created later.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -345,12 +344,11 @@ def closed_reason(merchant: Merchant) -> str | None:
 def save_photo(merchant: Merchant, jpeg: bytes, *, now: datetime) -> str:
     """Keep a photo made by `offers.prepare_photo` as the partner's catalogue picture (the
     one it replaces goes)."""
-    name = f"{merchant.id}-{secrets.token_hex(8)}.jpg"
-    files.store("merchant-photo", name, jpeg, content_type="image/jpeg", now=now)
-    files.discard("merchant-photo", merchant.photo)
-    merchant.photo = name
+    merchant.photo = files.replace_photo(
+        "merchant-photo", merchant.id, merchant.photo, jpeg, now=now
+    )
     db.session.flush()
-    return name
+    return merchant.photo
 
 
 # --- operators ----------------------------------------------------------------------------
