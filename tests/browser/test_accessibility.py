@@ -102,7 +102,8 @@ def test_the_phone_pages(live_server, demo_street, visitor, axe_source, audience
     assert problems == []
 
 
-def test_the_panels_main_pages(live_server, demo_street, visitor, axe_source):  # noqa: F811
+@pytest.mark.parametrize("audience", ["panel", "admin"])
+def test_the_panels_pages(live_server, demo_street, visitor, axe_source, audience):  # noqa: F811
     desk = visitor(DESK)
-    sign_in(desk, live_server, "panel")
-    assert audit(desk, live_server, PAGES["panel"](demo_street), axe_source) == []
+    sign_in(desk, live_server, audience)
+    assert audit(desk, live_server, PAGES[audience](demo_street), axe_source) == []

@@ -19,7 +19,7 @@ def demo_street(committed_app, now):
     from app import demo
     from app.core.database import commit_unit_of_work
     from app.core.extensions import db
-    from app.models import Activity, Merchant, Person, Redemption
+    from app.models import Activity, DeedRule, Merchant, Offer, OrgUnit, Person, Redemption, Team
     from app.points import statements
 
     with committed_app.app_context():
@@ -38,8 +38,18 @@ def demo_street(committed_app, now):
         return {
             "activity": first(sa.select(Activity.id).order_by(Activity.id)),
             "shop": shop,
+            "offer": first(sa.select(Offer.id).where(Offer.merchant_id == shop)),
             "resident": zhang.id,
+            "worker": worker.id,
+            "grid": first(
+                sa.select(OrgUnit.id)
+                .where(OrgUnit.kind == "grid", OrgUnit.path.startswith(zhang.community.path))
+                .order_by(OrgUnit.id)
+            ),
+            "team": first(sa.select(Team.id).order_by(Team.id)),
+            "rule": first(sa.select(DeedRule.id).order_by(DeedRule.id)),
             "statement": statement.id,
+            "last_month": last_month,
             "receipt": first(sa.select(Redemption.id).where(Redemption.merchant_id == shop)),
         }
 
@@ -79,6 +89,8 @@ def shop_pages(ids: dict) -> list[str]:
     pages += [f"{shop}/history", f"{shop}/statement"]
     if ids["receipt"]:
         pages.append(f"{shop}/receipts/{ids['receipt']}")
+    if ids["offer"]:
+        pages.append(f"{shop}/offers/{ids['offer']}/edit")
     return pages
 
 
@@ -91,9 +103,13 @@ def panel_pages(ids: dict) -> list[str]:
         "/panel/residents/new",
         "/panel/residents/import",
         "/panel/org",
+        f"/panel/org/node/{ids['grid']}",
         "/panel/teams",
+        f"/panel/teams/{ids['team']}",
         "/panel/activities",
         f"/panel/activities/{ids['activity']}",
+        f"/panel/activities/{ids['activity']}/edit",
+        f"/panel/activities/{ids['activity']}/screen",
         "/panel/activities/new",
         "/panel/awards",
         f"/panel/adjustments/new?person={ids['resident']}",
@@ -106,10 +122,21 @@ def panel_pages(ids: dict) -> list[str]:
         "/panel/statements",
         f"/panel/statements/{ids['statement']}",
         "/panel/staff",
+        f"/panel/staff/{ids['worker']}",
         "/panel/audit",
         "/panel/api-tokens",
         "/panel/outbox",
         "/account/password",
+    ]
+
+
+def admin_pages(ids: dict) -> list[str]:
+    """What only the street's administrator opens."""
+    return [
+        "/panel/settlements",
+        f"/panel/settlements/{ids['last_month']}",
+        f"/panel/merchants/{ids['shop']}/edit",
+        f"/panel/rules/{ids['rule']}/edit",  # the street's catalogue
     ]
 
 
@@ -122,6 +149,8 @@ def sign_in(page, base: str, audience: str) -> None:
         sign_in_by_password(page, base, "laozhang", DEMO_PASSWORD)
     elif audience == "panel":
         sign_in_by_password(page, base, "yangguang", DEMO_PASSWORD)
+    elif audience == "admin":
+        sign_in_by_password(page, base, "admin", DEMO_PASSWORD)
 
 
 PAGES = {
@@ -129,4 +158,5 @@ PAGES = {
     "volunteer": volunteer_pages,
     "shop": shop_pages,
     "panel": panel_pages,
+    "admin": admin_pages,
 }
