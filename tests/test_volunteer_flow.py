@@ -435,3 +435,15 @@ def test_an_activity_has_a_cover_picture_made_small_and_served_to_volunteers(
     assert served.status_code == 200 and served.mimetype == "image/jpeg"
     assert max(Image.open(io.BytesIO(served.data)).size) <= 1200  # made small
     assert client.get("/activities/photo/../../etc").status_code == 404
+
+
+def test_the_next_star_is_said_in_the_singular_and_the_plural(
+    client, db, app_clock, make_volunteer
+):
+    volunteer = make_volunteer(phone="+8613800138034")
+    sign_in_by_code(client, db, "13800138034")
+    assert "100.0 more verified hours to 1 star." in client.get("/?lang=en").text
+    volunteer.verified_minutes = 100 * 60
+    db.session.flush()
+    assert "200.0 more verified hours to 2 stars." in client.get("/").text
+    assert "即可升为 2 星" in client.get("/?lang=zh").text
