@@ -70,6 +70,7 @@ def audit(page, base: str, paths: list[str], axe_source: str) -> list[str]:
     for path in paths:
         response = page.goto(base + path)
         assert response is not None and response.ok, (path, response and response.status)
+        page.wait_for_load_state("networkidle")  # the scan confirmation sends itself
         problems += violations(page, axe_source)
     return problems
 

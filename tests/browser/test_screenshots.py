@@ -31,9 +31,9 @@ SIZES = {"phone": PHONE, "desk": {"width": 1366, "height": 768}}
 
 
 def name_of(path: str) -> str:
-    """/m/3/statement → m-n-statement; / → home."""
-    bare = path.split("?")[0].strip("/")
-    return re.sub(r"\d+", "n", bare.replace("/", "-")) or "home"
+    """/m/3/statement → m-n-statement; / → home; a signed token → token."""
+    parts = ["token" if len(part) > 20 else part for part in path.split("?")[0].split("/")]
+    return re.sub(r"\d+", "n", "-".join(p for p in parts if p)) or "home"
 
 
 @pytest.mark.parametrize("audience", list(PAGES))
@@ -52,6 +52,7 @@ def test_every_page_in_both_languages_and_sizes(live_server, demo_street, browse
                 for path in PAGES[audience](demo_street):
                     response = page.goto(live_server + path)
                     assert response is not None and response.ok, path
+                    page.wait_for_load_state("networkidle")  # a page that sends itself
                     height = page.evaluate("document.documentElement.scrollHeight")
                     page.screenshot(
                         path=str(folder / f"{name_of(path)}-{locale}-{size}.jpg"),

@@ -17,9 +17,11 @@ def demo_street(committed_app, now):
     """The demo street, committed, with last month's statement published: every kind of
     page has something on it. Its ids."""
     from app import demo
+    from app.activities import scan_codes
     from app.core.database import commit_unit_of_work
     from app.core.extensions import db
     from app.models import Activity, DeedRule, Merchant, Offer, OrgUnit, Person, Redemption, Team
+    from app.partners import personal_codes, redemptions
     from app.points import statements
 
     with committed_app.app_context():
@@ -33,8 +35,17 @@ def demo_street(committed_app, now):
         last_month = f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
         statement = statements.generate(zhang.community, last_month, actor=worker, now=now)
         statements.publish(statement, actor=worker, now=now)
-        commit_unit_of_work()
         shop = first(sa.select(Merchant.id).where(Merchant.name == "老张理发店"))
+        # A sale under way at the shop (张明's code read), and the projector's code of the
+        # activity on now: the pages that need one.
+        code = personal_codes.issue(zhang, now=now)
+        merchant = db.session.get(Merchant, shop)
+        ticket = redemptions.start(code.digits, merchant, operator=None, now=now).token
+        running = db.session.scalar(
+            sa.select(Activity).where(Activity.starts_at <= now, Activity.ends_at > now).limit(1)
+        )
+        scan = scan_codes.scan_token(running, "in", now) if running else None
+        commit_unit_of_work()
         return {
             "activity": first(sa.select(Activity.id).order_by(Activity.id)),
             "shop": shop,
@@ -51,6 +62,8 @@ def demo_street(committed_app, now):
             "statement": statement.id,
             "last_month": last_month,
             "receipt": first(sa.select(Redemption.id).where(Redemption.merchant_id == shop)),
+            "ticket": ticket,
+            "scan": scan,
         }
 
 
@@ -68,6 +81,8 @@ def public_pages(ids: dict) -> list[str]:
 
 
 def volunteer_pages(ids: dict) -> list[str]:
+    # The projector's QR code opens the confirmation, which checks in and says so: last.
+    scanned = [f"/scan/in/{ids['scan']}"] if ids["scan"] else []
     return [
         "/",
         "/activities",
@@ -80,12 +95,14 @@ def volunteer_pages(ids: dict) -> list[str]:
         "/settings",
         "/certificate",
         "/card",
+        *scanned,
     ]
 
 
 def shop_pages(ids: dict) -> list[str]:
     shop = f"/m/{ids['shop']}"
-    pages = ["/m/", f"{shop}/", f"{shop}/redeem", f"{shop}/offers", f"{shop}/offers/new"]
+    pages = ["/m/", f"{shop}/", f"{shop}/redeem", f"{shop}/sale?t={ids['ticket']}"]
+    pages += [f"{shop}/offers", f"{shop}/offers/new"]
     pages += [f"{shop}/history", f"{shop}/statement"]
     if ids["receipt"]:
         pages.append(f"{shop}/receipts/{ids['receipt']}")
