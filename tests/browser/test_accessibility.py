@@ -72,6 +72,10 @@ def audit(page, base: str, paths: list[str], axe_source: str) -> list[str]:
         assert response is not None and response.ok, (path, response and response.status)
         page.wait_for_load_state("networkidle")  # the scan confirmation sends itself
         problems += violations(page, axe_source)
+        # Reflow (WCAG 1.4.10): nothing wider than the screen; wide tables scroll in place.
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if wide > 0:
+            problems.append(f"{page.url}: {wide}px wider than the screen")
     return problems
 
 
