@@ -437,7 +437,7 @@ def boards():
     title = _board_title(scope, period, now)
     lines = rankings.board(scope, period, now)
     previous = None
-    if period == "month" and len(lines) < rankings.FEW_ON_A_BOARD:
+    if period == "month" and rankings.is_thin(lines):
         previous = (
             _board_title(scope, "last_month", now),
             rankings.board(scope, "last_month", now),
@@ -508,8 +508,8 @@ def board_screen():
     for scope_text in (f"community:{community.id}", "street"):
         boards_shown.append((scope_text, "month"))
         # Early in a month, last month's board follows this month's thin one.
-        this_month = rankings.board(rankings.Scope.parse(scope_text), "month", now)
-        if len(this_month) < rankings.FEW_ON_A_BOARD:
+        scope = rankings.Scope.parse(scope_text)
+        if rankings.is_thin(rankings.board(scope, "month", now, limit=rankings.FEW_ON_A_BOARD)):
             boards_shown.append((scope_text, "last_month"))
     boards_shown += [(f"community:{community.id}", "year"), (f"community:{community.id}", "all")]
     index = request.args.get("i", 0, type=int) % len(boards_shown)

@@ -148,6 +148,12 @@ def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[Boa
     return lines
 
 
+def is_thin(lines: list[BoardLine]) -> bool:
+    """Whether a month's board has too few people to show alone (its first days): last
+    month's goes beside it. `lines` need be no longer than FEW_ON_A_BOARD to tell."""
+    return len(lines) < FEW_ON_A_BOARD
+
+
 @dataclass(frozen=True)
 class Rank:
     position: int | None  # None: nothing earned in the period, so not on the board
