@@ -163,21 +163,21 @@ def _first_row(text: str) -> list[str]:
         return []
 
 
-def _missing(header: list[str]) -> list[str]:
-    found = _find_columns(header)
+def _missing(found: dict[str, int]) -> list[str]:
+    """The required columns a header (as `_find_columns` read it) lacks."""
     return [key for key in REQUIRED if key not in found]
 
 
 def _as_big5(data: bytes, text: str, encoding: str) -> tuple[str, str]:
     """A file read as GB18030 (which takes almost any bytes) whose header only makes sense
     in Big5 is read as Big5; the text as it was otherwise."""
-    if encoding != "gb18030" or not _missing(_first_row(text)):
+    if encoding != "gb18030" or not _missing(_find_columns(_first_row(text))):
         return text, encoding
     try:
         big5 = data.decode("big5")
     except UnicodeDecodeError:
         return text, encoding
-    return (big5, "big5") if not _missing(_first_row(big5)) else (text, encoding)
+    return (big5, "big5") if not _missing(_find_columns(_first_row(big5))) else (text, encoding)
 
 
 def _find_columns(header: list[str]) -> dict[str, int]:
@@ -192,7 +192,7 @@ def _find_columns(header: list[str]) -> dict[str, int]:
 
 def _header_map(header: list[str], encoding: str) -> dict[str, int]:
     found = _find_columns(header)
-    missing = [key for key in REQUIRED if key not in found]
+    missing = _missing(found)
     if (
         missing
         and encoding != "utf-8"
