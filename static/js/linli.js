@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // Send a form without its submit event. Not form.submit(): a button named "submit" (every
+  // WTForms SubmitField) hides that method behind itself.
+  var send = function (form) { HTMLFormElement.prototype.submit.call(form); };
+
   // A confirmation form that sends itself (the scanned check-in): one tap less.
   document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
     if (form.dataset.sent) return;
@@ -11,7 +15,7 @@
 
   // A filter that shows its choice at once (the Show button stays for no script).
   document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
-    select.addEventListener("change", function () { HTMLFormElement.prototype.submit.call(select.form); });
+    select.addEventListener("change", function () { send(select.form); });
   });
 
   document.querySelectorAll("[data-print]").forEach(function (button) {
@@ -94,8 +98,7 @@
       var found = function (text) {
         stop();
         codeForm.querySelector("input[name=code]").value = text;
-        // Not codeForm.submit(): the form's button is named "submit" and hides the method.
-        HTMLFormElement.prototype.submit.call(codeForm);
+        send(codeForm);
       };
       // One small frame to the server: the answer says whether it held a code.
       var askServer = function () {
@@ -153,7 +156,7 @@
     input.addEventListener("change", function () {
       if (input.files.length) {
         form.querySelector("[data-file-name]").textContent = input.files[0].name;
-        HTMLFormElement.prototype.submit.call(form);  // its button is named "submit"
+        send(form);
       }
     });
   });
