@@ -66,3 +66,14 @@ def test_digits_of_an_argument():
 def test_no_input_raises(text):
     command = parse(text)
     assert isinstance(command.name, str) and isinstance(command.argument, str)
+
+
+def test_register_keeps_the_name_as_typed_and_language_words_are_commands():
+    assert parse("注册 王秀英") == Command("register", "王秀英")
+    assert parse("REGISTER  Wang   Xiuying 2").typed == "Wang Xiuying 2"
+    assert parse("ＲＥＧＩＳＴＥＲ Ｗａｎｇ").typed == "Wang"  # full width, as a phone may send
+    assert parse("EN") == Command("english")
+    assert parse("english") == Command("english")
+    assert parse("中文") == Command("chinese")
+    assert parse("events").name == "events"  # not "en" + "vents"
+    assert parse("enter").name == "unknown"

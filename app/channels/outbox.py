@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.core.database import delete_in_chunks
+from app.core.database import delete_in_chunks, insert_unless_taken
 from app.core.errors import BusinessRuleError, NotFound
 from app.core.extensions import db
-from app.models import ChatLink, OutboxMessage, Person
+from app.models import ChatLink, OutboxMessage, Person, SmsOptOut
 from app.models.base import table_of
 
 MAX_ATTEMPTS = 6
@@ -43,20 +44,24 @@ def _after_quiet_hours(now: datetime, person: Person | None) -> datetime:
     return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(now.tzinfo)
 
 
-def _channel(person: Person | None, phone: str | None) -> tuple[str, str]:
-    """Telegram when the person linked a chat, else a text message to their phone."""
-    if phone is None and person is not None:
-        link = db.session.scalar(
-            sa.select(ChatLink).where(
-                ChatLink.person_id == person.id, ChatLink.channel == "telegram"
-            )
-        )
-        if link is not None:
-            return "telegram", link.chat_id
+def _channel(person: Person | None, phone: str | None) -> tuple[str, str | None]:
+    """A text message to the phone given; else Telegram when the person linked a chat,
+    else a text message to their phone. ("sms", None) when that number texted STOP. One
+    statement."""
+    chat: sa.ColumnElement[Any] = sa.null()
     if phone is None:
         assert person is not None  # queue() refuses a message with neither
         phone = person.phone
-    return "sms", phone
+        chat = (
+            sa.select(ChatLink.chat_id)
+            .where(ChatLink.person_id == person.id, ChatLink.channel == "telegram")
+            .scalar_subquery()
+        )
+    stopped = sa.exists().where(SmsOptOut.phone == phone)
+    chat_id, texts_off = db.session.execute(sa.select(chat, stopped)).one()
+    if chat_id is not None:
+        return "telegram", chat_id
+    return "sms", None if texts_off else phone
 
 
 def queue(
@@ -69,13 +74,16 @@ def queue(
 ) -> OutboxMessage | None:
     """A message to a person over their channel (or by SMS to a bare phone number, e.g. a
     sign-in code). Notifications respect 退订 (None is returned) and wait out the quiet
-    hours; urgent kinds go at once."""
+    hours; urgent kinds go at once. Nothing at all goes by SMS to a number that texted STOP
+    (None): the caller of an urgent kind checks `texts_stopped` first and says so."""
     if person is None and phone is None:
         raise ValueError("a message needs a person or a phone number")
     urgent = kind in URGENT_KINDS
     if not urgent and person is not None and person.notifications_off:
         return None
     channel, recipient = _channel(person, phone)
+    if recipient is None:
+        return None
     message = OutboxMessage(
         person_id=person.id if person else None,
         channel=channel,
@@ -91,6 +99,24 @@ def queue(
     db.session.add(message)
     db.session.flush()
     return message
+
+
+# --- STOP / START by text: the carriers' opt-out, kept by number --------------------------
+
+
+def texts_stopped(phone: str) -> bool:
+    return db.session.get(SmsOptOut, phone) is not None
+
+
+def stop_texts(phone: str, now: datetime) -> None:
+    """The number texted STOP: no text message goes to it from now on (a second STOP keeps
+    the first one's time)."""
+    insert_unless_taken(SmsOptOut, dict(phone=phone, opted_out_at=now))
+
+
+def start_texts(phone: str) -> None:
+    """The number texted START: text messages may go to it again."""
+    db.session.execute(sa.delete(SmsOptOut).where(SmsOptOut.phone == phone))
 
 
 def due_ids(now: datetime, limit: int) -> list[int]:

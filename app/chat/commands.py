@@ -7,6 +7,7 @@ a refusal of the rules (an expired code, too few points) becomes a reply too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,13 +15,14 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.activities import activities, attendance, scan_codes
+from app.channels import outbox
 from app.chat.parser import Command, digits, parse
 from app.core import clock, strikes
 from app.core.errors import LinliError
 from app.core.extensions import db
 from app.models import Person
 from app.partners import offers, personal_codes
-from app.people import people
+from app.people import org, people
 from app.points import ledger, rankings
 
 
@@ -31,12 +33,52 @@ class Reply:
     qr_token: str | None = None
 
 
-def respond(person: Person | None, text: str, *, now: datetime, locale: str = "zh") -> Reply:
-    """The reply to one message."""
+@dataclass(frozen=True)
+class Sender:
+    """Where a message came from: its channel, the sender's address there (an E.164 phone
+    for SMS) and, for SMS, the number it was texted to (a community's Linli number)."""
+
+    channel: str
+    address: str = ""
+    to: str = ""
+
+
+SMS = Sender("sms")
+
+
+def language_of(text: str) -> str | None:
+    """The language a message is clearly written in: "zh" when it has a Chinese character,
+    "en" when it has an English word typed in ASCII letters; else None (digits, "?", or
+    full-width letters from a Chinese keyboard), and the person's own setting holds."""
+    if re.search(r"[\u3400-\u9fff\uf900-\ufaff]", text or ""):
+        return "zh"
+    if re.search(r"[A-Za-z]{2,}", text or ""):
+        return "en"
+    return None
+
+
+def respond(
+    person: Person | None,
+    text: str,
+    *,
+    now: datetime,
+    locale: str = "zh",
+    sender: Sender = SMS,
+    detect: bool = True,
+) -> Reply:
+    """The reply to one message, in the language it was written in when that is clear
+    (`detect`), else in the person's (or, for a stranger, `locale`)."""
     command = parse(text)
-    with force_locale(person.locale if person is not None else locale):
+    language = (language_of(text) if detect else None) or (
+        person.locale if person is not None else locale
+    )
+    with force_locale(language):
+        if command.name in ("stop", "start"):  # honoured for anyone, known or not
+            return Reply(_opt_out(person, command.name == "stop", sender, now))
+        if person is None and command.name == "register" and sender.channel == "sms":
+            return Reply(_register(command, sender, language, now))
         if person is None or person.community_id is None:
-            return Reply(_unknown_sender())
+            return Reply(_unknown_sender(sender))
         handler = HANDLERS.get(command.name, _help)
         try:
             with db.session.begin_nested():
@@ -47,10 +89,77 @@ def respond(person: Person | None, text: str, *, now: datetime, locale: str = "z
         return answer if isinstance(answer, Reply) else Reply(answer)
 
 
-def _unknown_sender() -> str:
+def _unknown_sender(sender: Sender) -> str:
+    if sender.channel == "sms":
+        return _(
+            "Linli: this number is not registered yet. To join, text 注册 and your name "
+            "(REGISTER Zhang Ming)."
+        )
     return _(
         "Linli: this number is not registered. Ask your community's social worker to add "
         "you, or sign up at the community's Linli page."
+    )
+
+
+def _opt_out(person: Person | None, stop: bool, sender: Sender, now: datetime) -> str:
+    """STOP / START: the person's notifications, and for a text message the number itself
+    (carriers require that a STOP from any number is honoured and acknowledged)."""
+    if person is not None:
+        person.notifications_off = stop
+    if sender.channel == "sms" and sender.address:
+        if stop:
+            outbox.stop_texts(sender.address, now)
+        else:
+            outbox.start_texts(sender.address)
+    db.session.flush()
+    if stop:
+        return _("Linli: you will get no more messages. Text 订阅 (START) to have them again.")
+    return _("Linli: messages are on again. Text 退订 (STOP) to stop them.")
+
+
+def _register(command: Command, sender: Sender, language: str, now: datetime) -> str:
+    """注册 张明 [N]: a new number joins its community: the one whose Linli number it texted,
+    else the N-th of the list this reply gives."""
+    name, _space, number = command.typed.rpartition(" ")
+    if not number.isdigit():
+        name, number = command.typed, ""
+    if not name.strip():
+        return _("To join, text 注册 and your name, e.g. 注册 张明 (REGISTER Zhang Ming).")
+    try:
+        name = people.clean_name(name)
+    except LinliError as exc:
+        return str(exc)
+    community = org.community_texted(sender.to)
+    if community is None:
+        choices = org.communities()
+        if number and 1 <= int(number) <= len(choices):
+            community = choices[int(number) - 1]
+        else:
+            lines = [f"{n}. {c.name}" for n, c in enumerate(choices, start=1)]
+            ask = _(
+                "Which community do you live in? Text 注册 %(name)s and its number, "
+                "e.g. 注册 %(name)s 1:",
+                name=name,
+            )
+            return "\n".join([ask, *lines])
+    try:
+        with db.session.begin_nested():
+            person = people.create_person(
+                name=name,
+                phone=sender.address,
+                community=community,
+                now=now,
+                actor=None,
+                source="sms",
+                locale=language,
+            )
+    except LinliError as exc:
+        return str(exc)
+    return _(
+        "Welcome to Linli, %(name)s! You are registered in %(community)s. Text 帮助 (HELP) "
+        "for the commands.",
+        name=person.name,
+        community=community.name,
     )
 
 
@@ -58,7 +167,7 @@ def _help(person: Person, command: Command, now: datetime) -> str:
     return _(
         "Linli commands: 积分 BAL balance · 记录 HIST history · 排行 TOP ranking · "
         "签到 1234 CHECKIN · 签退 1234 CHECKOUT · 活动 EVENTS · 报名 N JOIN · "
-        "兑换码 CODE · 商家 SHOPS · 退订 STOP / 订阅 START"
+        "兑换码 CODE · 商家 SHOPS · 退订 STOP / 订阅 START · EN / 中文"
     )
 
 
@@ -78,22 +187,55 @@ def _balance(person: Person, command: Command, now: datetime) -> str:
     )
 
 
+HISTORY_PAGE = 5
+MEMO_WIDTH = 18  # characters of a history line's memo: five lines and "more" in 4 parts
+
+
 def _history(person: Person, command: Command, now: datetime) -> str:
+    """记录 [page]: five entries a page, newest first, each on one line."""
+    page = max(1, min(int(digits(command.argument)[:3] or 1), 100))
     wallet = ledger.find_wallet(person)
-    lines = ledger.history(wallet, limit=5) if wallet else []
-    if not lines:
-        return _("No points yet. Text 活动 (EVENTS) to find an activity.")
-    return "\n".join(
-        f"{clock.local(txn.created_at, person.community):%m-%d} {entry.amount:+d} {txn.memo}"
-        for entry, txn in lines
+    rows = (
+        ledger.history(wallet, limit=HISTORY_PAGE + 1, offset=(page - 1) * HISTORY_PAGE)
+        if wallet
+        else []
     )
+    if not rows:
+        if page > 1:
+            return _("No more entries. Text 记录 (HIST) for the newest.")
+        return _("No points yet. Text 活动 (EVENTS) to find an activity.")
+    lines = [
+        f"{clock.local(txn.created_at, person.community):%m-%d} {entry.amount:+d} "
+        + _shortened(txn.memo, MEMO_WIDTH)
+        for entry, txn in rows[:HISTORY_PAGE]
+    ]
+    if len(rows) > HISTORY_PAGE:
+        lines.append(_("More: text 记录 %(page)s (HIST %(page)s)", page=page + 1))
+    return "\n".join(lines)
+
+
+def _shortened(text: str, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _language(code: str):
+    def handle(person: Person, command: Command, now: datetime) -> str:
+        person.locale = code
+        db.session.flush()
+        with force_locale(code):
+            if code == "en":
+                return _("Linli will answer you in English from now on. Text 中文 to switch back.")
+            return _("Linli will answer you in Chinese from now on. Text EN to switch back.")
+
+    return handle
 
 
 def _top(person: Person, command: Command, now: datetime) -> str:
     assert person.community_id is not None  # respond() answers others before any command
     board = rankings.community_top_this_month(person.community_id, now, limit=10)
     mine = rankings.community_rank_this_month(person, now)
-    lines = [f"{line.position}. {line.name} {line.earned}" for line in board]
+    lines = [f"{line.position}. {_shortened(line.name, 10)} {line.earned}" for line in board]
     if mine.position:
         lines.append(
             _("You: No. %(n)s with %(points)s points.", n=mine.position, points=mine.earned)
@@ -137,8 +279,8 @@ def _events(person: Person, command: Command, now: datetime) -> str:
     if not upcoming:
         return _("No activities coming up in your community right now.")
     lines = [
-        f"{a.id}. {clock.local(a.starts_at, a.community):%m-%d %H:%M} {a.title}"
-        + (f" @{a.place}" if a.place else "")
+        f"{a.id}. {clock.local(a.starts_at, a.community):%m-%d %H:%M} {_shortened(a.title, 16)}"
+        + (f" @{_shortened(a.place, 10)}" if a.place else "")
         for a in upcoming
     ]
     lines.append(_("To sign up, text 报名 and the number (JOIN N)."))
@@ -181,21 +323,14 @@ def _shops(person: Person, command: Command, now: datetime) -> str:
     if not cheapest:
         return _("No partner shops serve your community yet.")
     return "\n".join(
-        f"{item.offer.merchant.name}: {item.offer.title} {item.offer.points_cost}"
+        f"{_shortened(item.offer.merchant.name, 10)}: {_shortened(item.offer.title, 14)} "
+        f"{item.offer.points_cost}"
         for item in list(cheapest.values())[:6]
     )
 
 
-def _stop(person: Person, command: Command, now: datetime) -> str:
-    person.notifications_off = True
-    db.session.flush()
-    return _("You will get no more notifications. Text 订阅 (START) to have them again.")
-
-
-def _start(person: Person, command: Command, now: datetime) -> str:
-    person.notifications_off = False
-    db.session.flush()
-    return _("Notifications are on again. Text 退订 (STOP) to stop them.")
+def _registered(person: Person, command: Command, now: datetime) -> str:
+    return _("This number is already registered, to %(name)s.", name=person.name)
 
 
 def _object(person: Person, command: Command, now: datetime) -> str:
@@ -229,8 +364,9 @@ HANDLERS = {
     "join": _join,
     "code": _code,
     "shops": _shops,
-    "stop": _stop,
-    "start": _start,
     "link": _link,
     "object": _object,
+    "english": _language("en"),
+    "chinese": _language("zh"),
+    "register": _registered,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Every spelling of each command; the first English one is its name.
 KEYWORDS = {
@@ -26,6 +26,9 @@ KEYWORDS = {
     "stop": ("退订", "stop"),
     "start": ("订阅", "start"),
     "object": ("异议", "object"),
+    "register": ("注册", "register"),
+    "english": ("英文", "english", "en"),
+    "chinese": ("中文", "chinese", "zh"),
 }
 _LOOKUP = {spelling: name for name, spellings in KEYWORDS.items() for spelling in spellings}
 _LONGEST_FIRST = sorted(_LOOKUP, key=len, reverse=True)
@@ -35,14 +38,17 @@ MAX_LENGTH = 500
 @dataclass(frozen=True)
 class Command:
     name: str  # a key of KEYWORDS, or "unknown"
-    argument: str = ""
+    argument: str = ""  # lower case
+    # The argument in the case it was typed (a name: 注册 Wang Xiuying).
+    typed: str = field(default="", compare=False)
 
 
-def normalise(text: str) -> str:
+def normalise(text: str, *, lower: bool = True) -> str:
     """Full-width to half-width (NFKC), one space between words, lower case."""
     text = unicodedata.normalize("NFKC", text or "")[:MAX_LENGTH]
     text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(text.split()).lower()
+    text = " ".join(text.split())
+    return text.lower() if lower else text
 
 
 def parse(text: str) -> Command:
@@ -51,18 +57,20 @@ def parse(text: str) -> Command:
     A Telegram "/start ci_…" or "/bal" works too; Chinese keywords need no space before
     their argument ("签到1234").
     """
-    words = normalise(text)
-    if words.startswith("/"):
-        words = words[1:]
-        words = re.sub(r"^(\w+)@\w+", r"\1", words)  # /bal@LinliBot in a group
+    typed = normalise(text, lower=False)
+    if typed.startswith("/"):
+        typed = re.sub(r"^/(\w+)@\w+", r"\1", typed).removeprefix("/")  # /bal@LinliBot
+    words = typed.lower()
+    if len(words) != len(typed):  # a rare letter whose lower case is longer: lower case only
+        typed = words
     for spelling in _LONGEST_FIRST:
         if words.startswith(spelling):
             rest = words[len(spelling) :]
             ascii_word = spelling.isascii() and spelling[-1].isalnum()
             if ascii_word and rest and rest[0].isalnum():
                 continue  # "balance" is not "bal" + "ance"; "topic" is not "top"
-            return Command(_LOOKUP[spelling], rest.strip())
-    return Command("unknown", words)
+            return Command(_LOOKUP[spelling], rest.strip(), typed[len(spelling) :].strip())
+    return Command("unknown", words, typed)
 
 
 def digits(argument: str) -> str:

@@ -96,15 +96,31 @@ def sms_inbound():
             sa.select(InboundMessage).filter_by(channel="sms", external_id=sid)
         ).one()
         return _twiml(first.reply.split("\x1e") if first.reply else [])
-    reply = commands.respond(person, text, now=now).text
-    more = " " + _("More: %(url)s", url=public_url(url_for("volunteers.index")))
-    parts = sms_text.split(reply, more=more)
-    seen.reply = "\x1e".join(parts)[:2000]
+    to = (request.form.get("To") or "").strip()[:64]
+    address = person.phone if person is not None else _phone_or_blank(sender)
+    reply = commands.respond(person, text, now=now, sender=commands.Sender("sms", address, to)).text
+    # One message: the gateway sends it as concatenated parts the phone joins in order.
+    more = _("More: %(url)s", url=public_url(url_for("volunteers.index")))
+    message = sms_text.fit(reply, more=more)
+    seen.reply = message
     db.session.flush()
-    return _twiml(parts)
+    return _twiml([message])
+
+
+def _phone_or_blank(sender: str) -> str:
+    """The sender's number in E.164, or "" when it is not a phone number (an alphanumeric
+    sender id): a number nobody registered may still text STOP or 注册."""
+    from app.core.phones import normalize_phone
+
+    try:
+        return normalize_phone(sender)
+    except LinliError:
+        return ""
 
 
 # --- Telegram -----------------------------------------------------------------------------
+
+TELEGRAM = commands.Sender("telegram")
 
 
 class _Lenient(Schema):
@@ -219,7 +235,7 @@ def _telegram_reply(link, person, message, now, locale) -> tuple[str | commands.
         except LinliError as exc:
             return str(exc), True
         if person is None:
-            return commands.respond(None, "", now=now, locale=locale).text, False
+            return commands.respond(None, "", now=now, locale=locale, sender=TELEGRAM).text, False
         with force_locale(person.locale):
             return _(
                 "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
@@ -229,7 +245,7 @@ def _telegram_reply(link, person, message, now, locale) -> tuple[str | commands.
         return _unlinked(link, command, now, locale)
     if command.name == "start" and command.argument.startswith("ci_"):
         return _deep_link_check_in(person, command.argument, now), False
-    return commands.respond(person, message["text"], now=now), False
+    return commands.respond(person, message["text"], now=now, sender=TELEGRAM), False
 
 
 def _linked(person) -> str:
@@ -247,7 +263,7 @@ def _unlinked(link, command, now, locale) -> tuple[str, bool]:
                 return _(
                     "Linked to %(name)s. Text 帮助 (HELP) for the commands.", name=person.name
                 ), False
-            return commands.respond(None, "", now=now, locale=locale).text, False
+            return commands.respond(None, "", now=now, locale=locale, sender=TELEGRAM).text, False
     except LinliError as exc:
         return str(exc), False
     return (
@@ -264,8 +280,8 @@ def _deep_link_check_in(person, argument: str, now) -> commands.Reply:
 
     parts = argument.split("_")
     if len(parts) != 3 or not parts[1].isdigit():
-        return commands.respond(person, "", now=now)
-    return commands.respond(person, f"签到 {parts[2]}", now=now)
+        return commands.respond(person, "", now=now, sender=TELEGRAM)
+    return commands.respond(person, f"签到 {parts[2]}", now=now, sender=TELEGRAM, detect=False)
 
 
 @bp.route("/qr/<token>.png")

@@ -43,3 +43,14 @@ class OutboxMessage(Model):
     provider_id: Mapped[str | None] = mapped_column(String(100))
 
     person: Mapped[Person | None] = relationship()
+
+
+class SmsOptOut(Model):
+    """A phone number that texted STOP (退订): no text message goes to it, not even a
+    sign-in code, until it texts START (订阅) — what carriers require, and what Twilio
+    enforces by refusing the send. Kept by number, so a number nobody registered counts."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime)

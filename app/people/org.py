@@ -147,6 +147,30 @@ def communities() -> list[OrgUnit]:
     )
 
 
+def community_texted(number: str) -> OrgUnit | None:
+    """The one community whose Linli number (`contact_number`) is `number`, as a gateway
+    gives it (E.164 or a short code; spaces, dashes and a +86 aside); None when none or
+    several share it."""
+
+    def digits(text: str) -> str:
+        found = "".join(ch for ch in text if ch.isdigit())
+        return found[2:] if text.strip().startswith("+86") else found
+
+    wanted = digits(number or "")
+    if not wanted:
+        return None
+    found = [
+        community
+        for community in db.session.scalars(
+            sa.select(OrgUnit).where(
+                OrgUnit.kind == "community", OrgUnit.contact_number.is_not(None)
+            )
+        )
+        if digits(community.contact_number or "") == wanted
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def place(
     community: OrgUnit,
     grid: str | None = None,

@@ -84,6 +84,15 @@ def send_code(raw_phone: str, *, now: datetime, locale: str) -> OutboxMessage:
         raise BusinessRuleError(
             _l("Staff and red partner accounts sign in with their password."), field="phone"
         )
+    if outbox.texts_stopped(phone):
+        # The carriers (and Twilio) send nothing to a number that texted STOP, a code included.
+        raise BusinessRuleError(
+            _l(
+                "This number texted STOP, so no code can be sent to it. Text START (订阅) from "
+                "this phone to your community's Linli number, then ask for a code again."
+            ),
+            field="phone",
+        )
     recent = db.session.scalars(
         sa.select(SignInCode)
         .where(SignInCode.phone == phone, SignInCode.created_at > now - timedelta(hours=1))

@@ -500,7 +500,9 @@ def reverse(
     )
 
 
-def history(account: Account, limit: int = 50) -> list[tuple[LedgerEntry, LedgerTransaction]]:
+def history(
+    account: Account, limit: int = 50, offset: int = 0
+) -> list[tuple[LedgerEntry, LedgerTransaction]]:
     """The newest entries of an account with their transactions, by the time they count at
     (a posting may be dated in the past, e.g. attendance recorded after the event)."""
     rows = db.session.execute(
@@ -509,6 +511,7 @@ def history(account: Account, limit: int = 50) -> list[tuple[LedgerEntry, Ledger
         .where(LedgerEntry.account_id == account.id)
         .order_by(LedgerTransaction.created_at.desc(), LedgerEntry.id.desc())
         .limit(limit)
+        .offset(offset)
     ).all()
     return [(entry, txn) for entry, txn in rows]
 
