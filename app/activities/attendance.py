@@ -242,6 +242,7 @@ def _approve(
     now: datetime,
     may_exceed_budget: bool,
     source: str,
+    notify: bool = True,
 ) -> None:
     activity = attendance.activity
     person = attendance.person
@@ -259,6 +260,7 @@ def _approve(
             kind="attendance",
             may_exceed_budget=may_exceed_budget,
             community=activity.community,
+            notify=notify,
         )
         attendance.transaction_id = txn.id
     attendance.status = "approved"
@@ -375,6 +377,15 @@ def approve(attendance: Attendance, *, actor: Person, now: datetime) -> Attendan
         may_exceed_budget=actor.has_role("admin"),
         source="panel",
     )
+    if not attendance.points:  # points are announced with the posting; hours alone here
+        outbox.tell(
+            attendance.person,
+            "attendance",
+            _l("Linli: your %(minutes)s minutes at %(title)s were confirmed."),
+            now=now,
+            minutes=attendance.minutes or 0,
+            title=attendance.activity.title,
+        )
     audit.record(
         "attendance.approve",
         attendance,
@@ -393,6 +404,7 @@ def reject(attendance: Attendance, *, actor: Person, now: datetime, reason: str)
     if attendance.status == "rejected":
         return attendance
     before = {"status": attendance.status, "points": attendance.points}
+    taken_back = attendance.points if attendance.status == "approved" else 0
     if attendance.status == "approved":
         _undo_approval(attendance, actor=actor, now=now, reason=reason)
     attendance.status = "rejected"
@@ -401,6 +413,20 @@ def reject(attendance: Attendance, *, actor: Person, now: datetime, reason: str)
     attendance.decided_at = now
     attendance.updated_at = now
     db.session.flush()
+    outbox.tell(
+        attendance.person,
+        "attendance",
+        _l("Linli: your attendance at %(title)s was not confirmed. Reason: %(reason)s")
+        if not taken_back
+        else _l(
+            "Linli: your attendance at %(title)s was not confirmed and its %(points)s points "
+            "were taken back. Reason: %(reason)s"
+        ),
+        now=now,
+        title=attendance.activity.title,
+        reason=reason,
+        points=taken_back,
+    )
     audit.record(
         "attendance.reject",
         attendance,
@@ -468,7 +494,10 @@ def correct_times(
             now=now,
             may_exceed_budget=actor.has_role("admin"),
             source="panel",
+            notify=False,  # the correction's notice below gives the new figures
         )
+    if was_approved:
+        _tell_corrected(attendance, reason, now)
     audit.record(
         "attendance.correct",
         attendance,
@@ -486,6 +515,30 @@ def correct_times(
         reason=reason,
     )
     return attendance
+
+
+def _tell_corrected(attendance: Attendance, reason: str, now: datetime) -> None:
+    """The resident hears the new figures of an attendance they had been credited for."""
+    community = attendance.activity.community
+    values = dict(
+        title=attendance.activity.title,
+        start=f"{clock.local(attendance.checked_in_at, community):%m-%d %H:%M}",
+        end=f"{clock.local(attendance.checked_out_at, community):%H:%M}",
+        minutes=attendance.minutes or 0,
+        points=attendance.points,
+        reason=reason,
+    )
+    if attendance.status == "approved":
+        message = _l(
+            "Linli: staff corrected your attendance at %(title)s to %(start)s–%(end)s: "
+            "%(minutes)s minutes, %(points)s points. Reason: %(reason)s"
+        )
+    else:
+        message = _l(
+            "Linli: staff corrected your attendance at %(title)s to %(start)s–%(end)s; its "
+            "points wait for a second staff member. Reason: %(reason)s"
+        )
+    outbox.tell(attendance.person, "attendance", message, now=now, **values)
 
 
 def _ask_for_second_worker(attendance: Attendance, actor: Person, now: datetime) -> None:

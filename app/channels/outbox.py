@@ -119,6 +119,16 @@ def start_texts(phone: str) -> None:
     db.session.execute(sa.delete(SmsOptOut).where(SmsOptOut.phone == phone))
 
 
+def tell(person: Person, kind: str, text, *, now: datetime, **values) -> OutboxMessage | None:
+    """A notice to a person in their own language: `text` a lazy_gettext message with
+    %(name)s placeholders filled from `values` (queued as `queue` queues it)."""
+    from flask_babel import force_locale
+
+    with force_locale(person.locale):
+        body = str(text) % values if values else str(text)
+    return queue(person=person, kind=kind, body=body, now=now)
+
+
 def due_ids(now: datetime, limit: int) -> list[int]:
     return list(
         db.session.scalars(

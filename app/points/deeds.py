@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.channels import outbox
 from app.core import audit, clock
 from app.core.database import add_to_counter
 from app.core.errors import (
@@ -467,7 +468,9 @@ def last_month_open(community_id: int, now: datetime) -> str | None:
     return None if published else month
 
 
-def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) -> None:
+def _post_adjustment(
+    adjustment: Adjustment, *, actor: Person, now: datetime, notify: bool = True
+) -> None:
     person = adjustment.person
     issuance = ledger.issuance_account(org.community_by_id(person.community_id))
     wallet = ledger.wallet_for(person)
@@ -492,6 +495,19 @@ def _post_adjustment(adjustment: Adjustment, *, actor: Person, now: datetime) ->
     adjustment.counts_in = counts_in
     adjustment.transaction_id = txn.id
     adjustment.status = "posted"
+    if notify and not txn.replayed:
+        outbox.tell(
+            person,
+            "adjustment",
+            _l(
+                "Linli: your points were corrected by %(points)+d; your balance is now "
+                "%(balance)s. Reason: %(reason)s"
+            ),
+            now=now,
+            points=adjustment.points,
+            reason=adjustment.reason,
+            balance=ledger.balance(wallet),
+        )
 
 
 def propose_adjustment(
@@ -505,11 +521,13 @@ def propose_adjustment(
     now: datetime,
     source: str = "panel",
     for_last_month: bool = False,
+    notify: bool = True,
 ) -> Adjustment:
     """A correction; posted at once up to the threshold, else it waits for a second person.
 
     `for_last_month`: it makes up for something missed last month (补记上月漏记), so it counts
     there, on last month's board and statement, while that month's statement is unpublished.
+    The resident is told when it posts (`notify`: unless the caller tells them itself).
     """
     if type(points) is not int or points == 0 or abs(points) > 100_000:
         raise InvalidAmount(
@@ -554,7 +572,7 @@ def propose_adjustment(
     db.session.add(adjustment)
     db.session.flush()
     if not needs_second_person(maker, person, points, now):
-        _post_adjustment(adjustment, actor=maker, now=now)
+        _post_adjustment(adjustment, actor=maker, now=now, notify=notify)
         adjustment.decided_at = now
     else:
         _ask_for_approval(adjustment, now)
@@ -581,7 +599,6 @@ def _ask_for_approval(adjustment: Adjustment, now: datetime) -> None:
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
-    from app.channels import outbox
     from app.people import people
 
     colleagues = people.staff_of(adjustment.person.community_id, besides=adjustment.maker_id)
@@ -627,6 +644,18 @@ def decide_adjustment(
         _post_adjustment(adjustment, actor=checker, now=now)
     else:
         adjustment.status = "rejected"
+        outbox.tell(
+            adjustment.person,
+            "adjustment",
+            _l(
+                "Linli: a correction of %(points)+d points for you (%(reason)s) was not "
+                "approved. Why: %(note)s"
+            ),
+            now=now,
+            points=adjustment.points,
+            reason=adjustment.reason,
+            note=note,
+        )
     db.session.flush()
     audit.record(
         "adjustment.approve" if approve else "adjustment.reject",

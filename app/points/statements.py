@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.channels import outbox
 from app.core import audit, clock
 from app.core.errors import BusinessRuleError, InvalidInput, NotFound, NotPermitted
 from app.core.extensions import db
@@ -34,7 +35,7 @@ from app.models import (
     Person,
     Statement,
 )
-from app.points import deeds, honours
+from app.points import deeds, honours, ledger
 
 DISPLAY_DAYS = 7
 
@@ -284,6 +285,7 @@ def answer(
         raise BusinessRuleError(_l("This objection was already answered."), field="objection")
     if community_ids is not None and objection.statement.community_id not in community_ids:
         raise NotPermitted(field="objection")
+    adjustment = None
     if points:
         adjustment = deeds.propose_adjustment(
             objection.person,
@@ -293,8 +295,10 @@ def answer(
             community_ids=community_ids,
             idempotency_key=f"objection-{objection.id}",
             now=now,
+            notify=False,  # the answer below says what changed
         )
         objection.adjustment_id = adjustment.id
+    _tell_answer(objection, text, adjustment, now)
     objection.status = "answered"
     objection.answer = text
     objection.answered_by_id = actor.id
@@ -310,6 +314,31 @@ def answer(
         reason=text,
     )
     return objection
+
+
+def _tell_answer(objection: Objection, text: str, adjustment, now: datetime) -> None:
+    """The resident hears the answer over their channel, and what it changed."""
+    values = dict(month=objection.statement.month, answer=text)
+    if adjustment is None:
+        message = _l(
+            "Linli: your objection to the %(month)s statement was answered. Answer: %(answer)s"
+        )
+    elif adjustment.status == "posted":
+        message = _l(
+            "Linli: your objection to the %(month)s statement was answered; your points were "
+            "corrected by %(points)+d and your balance is now %(balance)s. Answer: %(answer)s"
+        )
+        values.update(
+            points=adjustment.points, balance=ledger.balance(ledger.wallet_for(objection.person))
+        )
+    else:
+        message = _l(
+            "Linli: your objection to the %(month)s statement was answered; a correction of "
+            "%(points)+d points waits for a second staff member, and you will be told when it "
+            "is made. Answer: %(answer)s"
+        )
+        values.update(points=adjustment.points)
+    outbox.tell(objection.person, "objection_answer", message, now=now, **values)
 
 
 def open_objections_query(community_ids: set[int] | None) -> sa.Select:
