@@ -520,6 +520,7 @@ def correct_times(
 def _tell_corrected(attendance: Attendance, reason: str, now: datetime) -> None:
     """The resident hears the new figures of an attendance they had been credited for."""
     community = attendance.activity.community
+    assert attendance.checked_out_at is not None  # correct_times has just set both
     values = dict(
         title=attendance.activity.title,
         start=f"{clock.local(attendance.checked_in_at, community):%m-%d %H:%M}",

@@ -318,7 +318,7 @@ def answer(
 
 def _tell_answer(objection: Objection, text: str, adjustment, now: datetime) -> None:
     """The resident hears the answer over their channel, and what it changed."""
-    values = dict(month=objection.statement.month, answer=text)
+    values: dict[str, object] = dict(month=objection.statement.month, answer=text)
     if adjustment is None:
         message = _l(
             "Linli: your objection to the %(month)s statement was answered. Answer: %(answer)s"
