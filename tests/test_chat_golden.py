@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.activities import scan_codes
-from app.chat import sms_text
+from app.channels import sms_text
 from app.people import org
 from app.points import awards
 from tests.test_chat_sms import messages, text
@@ -53,7 +53,8 @@ COMMANDS = [
     ("link", "绑定", "LINK"),
     ("register-again", "注册 {name}", "REGISTER {name}"),
     ("unknown", "你好", "hello there"),
-    ("stop", "退订", "STOP"),
+    ("quiet", "退订", "TD"),
+    ("stop", "全部退订", "STOP"),
     ("start", "订阅", "START"),
 ]
 STRANGER_COMMANDS = [

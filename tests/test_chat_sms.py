@@ -124,7 +124,7 @@ def test_events_join_history_top_shops_stop(
     assert "测试" in "".join(messages(text(client, "+8613800138000", "记录")))
     assert "1." in "".join(messages(text(client, "+8613800138000", "排行")))
     assert "老张理发店" in "".join(messages(text(client, "+8613800138000", "商家")))
-    messages(text(client, "+8613800138000", "退订"))
+    messages(text(client, "+8613800138000", "全部退订"))
     assert person.notifications_off
     messages(text(client, "+8613800138000", "START"))
     assert not person.notifications_off

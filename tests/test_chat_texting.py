@@ -3,8 +3,7 @@ text, replies in the language a message is written in, history a page at a time.
 
 import sqlalchemy as sa
 
-from app.channels import outbox
-from app.chat import sms_text
+from app.channels import outbox, sms_text
 from app.core.errors import BusinessRuleError
 from app.models import AuditEvent, OutboxMessage, Person, SmsOptOut
 from app.people import org, signin
@@ -46,7 +45,7 @@ def test_stop_from_a_resident_stops_their_notices_and_their_number(
     client, db, app_clock, gateway_token, make_volunteer
 ):
     person = make_volunteer(phone="+8613800138000")
-    assert "不再收到" in reply_to(client, "13800138000", "退订")
+    assert "不再收到" in reply_to(client, "13800138000", "全部退订")
     assert person.notifications_off
     assert db.session.get(SmsOptOut, "+8613800138000") is not None
     awards.award(

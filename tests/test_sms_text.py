@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.chat import sms_text
+from app.channels import sms_text
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from app.core.database import delete_in_chunks, insert_unless_taken
 from app.core.errors import BusinessRuleError, NotFound
 from app.core.extensions import db
-from app.models import ChatLink, OutboxMessage, Person, SmsOptOut
+from app.models import ChatLink, OrgUnit, OutboxMessage, Person, SmsOptOut
 from app.models.base import table_of
 
 MAX_ATTEMPTS = 6
@@ -33,11 +33,11 @@ TIMELY_KINDS = frozenset({"activity_reminder", "code_guessing"})
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
 
 
-def _after_quiet_hours(now: datetime, person: Person | None) -> datetime:
+def after_quiet_hours(now: datetime, community: OrgUnit | None) -> datetime:
     """`now`, or 07:00 local when `now` falls in the quiet hours (22:00–07:00)."""
     from app.core import clock
 
-    local = clock.local(now, person.community if person else None)
+    local = clock.local(now, community)
     if QUIET_UNTIL <= local.time() < QUIET_FROM:
         return now
     day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
@@ -92,7 +92,9 @@ def queue(
         body=body,
         status="pending",
         next_attempt_at=(
-            now if urgent or kind in TIMELY_KINDS else _after_quiet_hours(now, person)
+            now
+            if urgent or kind in TIMELY_KINDS
+            else after_quiet_hours(now, person.community if person else None)
         ),
         created_at=now,
     )

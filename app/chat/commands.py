@@ -73,8 +73,10 @@ def respond(
         person.locale if person is not None else locale
     )
     with force_locale(language):
-        if command.name in ("stop", "start"):  # honoured for anyone, known or not
-            return Reply(_opt_out(person, command.name == "stop", sender, now))
+        if command.name == "quiet" and person is not None:
+            return Reply(_no_broadcasts(person))
+        if command.name in ("stop", "start", "quiet"):  # honoured for anyone, known or not
+            return Reply(_opt_out(person, command.name != "start", sender, now))
         if person is None and command.name == "register" and sender.channel == "sms":
             return Reply(_register(command, sender, language, now))
         if person is None or person.community_id is None:
@@ -106,6 +108,7 @@ def _opt_out(person: Person | None, stop: bool, sender: Sender, now: datetime) -
     (carriers require that a STOP from any number is honoured and acknowledged)."""
     if person is not None:
         person.notifications_off = stop
+        person.broadcasts_off = stop
     if sender.channel == "sms" and sender.address:
         if stop:
             outbox.stop_texts(sender.address, now)
@@ -115,6 +118,18 @@ def _opt_out(person: Person | None, stop: bool, sender: Sender, now: datetime) -
     if stop:
         return _("Linli: you will get no more messages. Text 订阅 (START) to have them again.")
     return _("Linli: messages are on again. Text 退订 (STOP) to stop them.")
+
+
+def _no_broadcasts(person: Person) -> str:
+    """退订 from a resident: group messages stop; their own notices (points, reminders,
+    answers) go on."""
+    person.broadcasts_off = True
+    db.session.flush()
+    return _(
+        "Linli: you will get no more group messages; your own notices (points, reminders, "
+        "answers) still come. Text 全部退订 (STOP) to stop everything, 订阅 (START) to have "
+        "group messages again."
+    )
 
 
 def _register(command: Command, sender: Sender, language: str, now: datetime) -> str:
@@ -167,7 +182,7 @@ def _help(person: Person, command: Command, now: datetime) -> str:
     return _(
         "Linli commands: 积分 BAL balance · 记录 HIST history · 排行 TOP ranking · "
         "签到 1234 CHECKIN · 签退 1234 CHECKOUT · 活动 EVENTS · 报名 N JOIN · "
-        "兑换码 CODE · 商家 SHOPS · 退订 STOP / 订阅 START · EN / 中文"
+        "兑换码 CODE · 商家 SHOPS · 退订 TD · 全部退订 STOP / 订阅 START · EN / 中文"
     )
 
 

@@ -23,7 +23,10 @@ KEYWORDS = {
     "code": ("兑换码", "code"),
     "shops": ("商家", "shops"),
     "link": ("绑定", "link"),
-    "stop": ("退订", "stop"),
+    # 退订 (TD, what Chinese carriers' group texts say to reply) stops group messages; STOP
+    # stops every message; START / 订阅 brings all back.
+    "quiet": ("退订", "td"),
+    "stop": ("全部退订", "stop"),
     "start": ("订阅", "start"),
     "object": ("异议", "object"),
     "register": ("注册", "register"),

@@ -15,7 +15,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-from app.chat import bp, commands, linking, sms_text
+from app.channels import sms_text
+from app.chat import bp, commands, linking
 from app.chat.parser import digits, parse
 from app.core import clock
 from app.core.database import insert_unless_taken

@@ -170,6 +170,10 @@ def _load(instance_path: Path, env: _Source) -> dict:
         "SEND_TIMEOUT": _number(env, "LINLI_SEND_TIMEOUT", 10, high=120),
         # Messages one outbox worker sends at once (threads sharing keep-alive connections).
         "OUTBOX_THREADS": _number(env, "LINLI_OUTBOX_THREADS", 8, high=16, low=1),
+        # A broadcast's copies are spread out at this many per second (what a gateway's
+        # sender number may send), and one sender may send this many broadcasts a day.
+        "BROADCAST_PER_SECOND": _number(env, "LINLI_BROADCAST_PER_SECOND", 10, high=1000, low=1),
+        "BROADCASTS_PER_DAY": _number(env, "LINLI_BROADCASTS_PER_DAY", 10, high=1000, low=1),
         "LINLI_TIMEZONE": timezone,
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": timezone,

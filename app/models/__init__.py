@@ -20,7 +20,7 @@ from app.models.merchants import (
     SettlementMonth,
 )
 from app.models.org import OrgUnit, Team, TeamMember
-from app.models.outbox import OutboxMessage, SmsOptOut
+from app.models.outbox import Broadcast, OutboxMessage, SmsOptOut
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
 from app.models.statements import Honour, Objection, Statement
 
@@ -52,6 +52,7 @@ __all__ = [
     "OfferDayCount",
     "OfferPersonMonth",
     "OrgUnit",
+    "Broadcast",
     "OutboxMessage",
     "SmsOptOut",
     "PeriodTotal",

@@ -42,6 +42,9 @@ class OutboxMessage(Model):
     # what its support asks for when a resident says a message never came.
     provider_id: Mapped[str | None] = mapped_column(String(100))
 
+    # The group message this is one person's copy of.
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+
     person: Mapped[Person | None] = relationship()
 
 
@@ -54,3 +57,35 @@ class SmsOptOut(Model):
 
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)
     opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Broadcast(Model):
+    """A message staff (or a 三长) sent to a community, grid, building, unit, team or an
+    activity's volunteers: who, to whom, what, and what it reached, as the preview counted.
+    Each person's copy is an outbox message of kind "broadcast"."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint("target_kind IN ('node', 'team', 'activity')", name="target_kind"),
+        Index("ix_broadcasts_sender_id_created_at", "sender_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    target_kind: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int]
+    # What the target was called when it was sent (a grid may be renamed later).
+    target_name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # The channels chosen: "sms,telegram", "sms" or "telegram".
+    channels: Mapped[str] = mapped_column(String(30))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    audience: Mapped[int]
+    by_sms: Mapped[int]
+    by_telegram: Mapped[int]
+    sms_parts: Mapped[int]
+    skipped: Mapped[int]
+
+    sender: Mapped[Person] = relationship()

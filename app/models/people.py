@@ -55,6 +55,8 @@ class Person(UserMixin, Model):
     hide_from_boards: Mapped[bool] = mapped_column(default=False)
     # 退订 / STOP: no notifications by text message or chat (replies to commands still go).
     notifications_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # 退订 in answer to a group message: no more broadcasts; personal notices still go.
+    broadcasts_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     verified_minutes: Mapped[int] = mapped_column(default=0)
     is_active_account: Mapped[bool] = mapped_column(default=True)
     # Part of every session cookie and remember-me token (get_id): raising it on sign-out,

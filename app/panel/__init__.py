@@ -7,6 +7,7 @@ bp = Blueprint("panel", __name__)
 from app.panel import (  # noqa: E402,F401
     api_tokens,
     audit_log,
+    broadcasts,
     organisation,
     partners,
     points,

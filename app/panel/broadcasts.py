@@ -1,0 +1,84 @@
+"""Panel pages for group messages (群发通知): write, preview who it reaches and what it costs,
+send once; the list of what was sent and how far each got."""
+
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.channels import broadcasts
+from app.core import clock
+from app.core.database import rollback_unit_of_work
+from app.core.errors import LinliError
+from app.models.base import db_id
+from app.panel import bp
+from app.panel.forms import BroadcastForm
+from app.people import people
+from app.web import role_required
+
+
+def _scope():
+    return people.visible_community_ids(current_user)
+
+
+@bp.route("/broadcasts")
+@role_required("staff", "admin")
+def broadcast_list():
+    sent = broadcasts.recent(_scope())
+    return render_template(
+        "panel/broadcasts.html",
+        sent=[(b, broadcasts.delivered(b)) for b in sent],
+    )
+
+
+def _target() -> broadcasts.Target:
+    target_id = request.args.get("id", type=db_id)
+    if target_id is None:
+        abort(404)
+    try:
+        to = broadcasts.target(request.args.get("kind", ""), target_id)
+    except LinliError:
+        abort(404)
+    if not broadcasts.may_send(current_user, to, _scope()):
+        abort(404)  # another community's group is not there, for this worker
+    return to
+
+
+@bp.route("/broadcasts/new", methods=["GET", "POST"])
+@role_required("staff", "admin")
+def broadcast_new():
+    to = _target()
+    form = BroadcastForm()
+    preview = None
+    if form.validate_on_submit():
+        channels = [c for c in ("sms", "telegram") if getattr(form, c).data]
+        try:
+            if request.form.get("action") == "send" and form.key.data:
+                sent = broadcasts.send(
+                    to,
+                    form.body.data,
+                    channels,
+                    sender=current_user,
+                    community_ids=_scope(),
+                    key=form.key.data,
+                    now=clock.now(),
+                )
+                flash(_("Sent to the outbox: %(n)s people.", n=sent.by_sms + sent.by_telegram))
+                return redirect(url_for(".broadcast_detail", broadcast_id=sent.id))
+            preview = broadcasts.preview(to, form.body.data, channels)
+            form.key.data = secrets.token_urlsafe(24)
+        except LinliError as exc:
+            rollback_unit_of_work()
+            {"channels": form.sms}.get(exc.field or "", form.body).errors.append(str(exc))
+    return render_template("panel/broadcast_form.html", to=to, form=form, preview=preview)
+
+
+@bp.route("/broadcasts/<int:broadcast_id>")
+@role_required("staff", "admin")
+def broadcast_detail(broadcast_id: int):
+    try:
+        sent = broadcasts.get(broadcast_id, _scope())
+    except LinliError:
+        abort(404)
+    return render_template("panel/broadcast.html", sent=sent, delivered=broadcasts.delivered(sent))
