@@ -1,4 +1,5 @@
-"""Forms shared by more than one web edge (the shop's pages and the staff panel)."""
+"""Forms shared by more than one web edge (the shop's pages and the staff panel; the panel
+and a 三长's phone)."""
 
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from wtforms import (
     DateField,
     DecimalField,
     Field,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -145,3 +147,17 @@ def save_offer_form(merchant, form: OfferForm, offer, *, actor, by_staff: bool, 
     if photo is not None:
         offers.save_photo(offer, photo, now=now)
     return offer
+
+
+class BroadcastForm(FlaskForm):
+    """A group message: its text and channels; `key` is drawn at the preview, so sending
+    the confirmed form twice sends it once."""
+
+    body = TextAreaField(
+        _l("Message"),
+        validators=[DataRequired(message=_l("Write the message.")), Length(max=300)],
+        render_kw={"rows": 5, "maxlength": 300},
+    )
+    sms = BooleanField(_l("Text message (SMS)"), default=True)
+    telegram = BooleanField(_l("Telegram, where the person linked a chat"), default=True)
+    key = HiddenField()

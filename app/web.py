@@ -253,3 +253,37 @@ def register_error_handlers(app: Flask) -> None:
         got_request_exception.send(app, exception=error)
         log.exception("unhandled error")
         return _render(500, "internal_error", _("Something went wrong on our side."))
+
+
+def write_broadcast(to, form, *, community_ids, source: str):
+    """The write → preview → send steps of a group message, for the panel and a 三长's
+    phone alike: (the broadcast sent, or None; the preview to show, or None). The preview
+    draws the key the confirmed form carries, so sending it twice sends once."""
+    import secrets
+
+    from app.channels import broadcasts
+    from app.core import clock
+
+    if not form.validate_on_submit():
+        return None, None
+    channels = [c for c in broadcasts.CHANNELS if getattr(form, c).data]
+    try:
+        if request.form.get("action") == "send" and form.key.data:
+            sent = broadcasts.send(
+                to,
+                form.body.data,
+                channels,
+                sender=current_user,
+                community_ids=community_ids,
+                key=form.key.data,
+                now=clock.now(),
+                source=source,
+            )
+            return sent, None
+        preview = broadcasts.preview(to, form.body.data, channels)
+        form.key.data = secrets.token_urlsafe(24)
+        return None, preview
+    except LinliError as exc:
+        rollback_unit_of_work()
+        {"channels": form.sms}.get(exc.field or "", form.body).errors.append(str(exc))
+        return None, None

@@ -252,3 +252,52 @@ def test_by_the_panel_end_to_end_through_a_fake_gateway_and_a_tdreply(
     other = make_community(name="别的社区")
     assert client.get(f"/panel/broadcasts/new?kind=node&id={other.id}").status_code == 404
     assert client.get("/panel/broadcasts/new?kind=node&id=abc").status_code == 404
+
+
+def test_a_building_leader_writes_to_their_building_from_the_phone(
+    client, db, now, app_clock, street
+):
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    leader = street["people"]["sms"]
+    people.make_leader(leader, street["building"], "building_leader")
+    db.session.flush()
+    sign_in_by_code(client, db, leader.phone)
+    home = client.get("/")
+    assert "给我负责的居民发通知" in home.text
+    assert (
+        client.get("/leader/message")
+        .headers["Location"]
+        .endswith(f"/leader/message/{street['building'].id}")
+    )
+    url = f"/leader/message/{street['building'].id}"
+    page = client.get(url)
+    form = {"csrf_token": csrf_from(page.text), "body": "今晚8点停电检修", "sms": "y"}
+    preview = client.post(url, data={**form, "action": "preview"})
+    assert "发送给 3 人" in preview.text  # by text only: 王秀英 herself, Li Ming, 张明
+    key = re.search(r'name="key" type="hidden" value="([^"]+)"', preview.text).group(1)
+    assert client.post(url, data={**form, "action": "send", "key": key}).status_code == 302
+    sent = db.session.scalars(sa.select(Broadcast)).one()
+    assert (sent.sender_id, sent.by_sms, sent.target_kind) == (leader.id, 3, "node")
+    event = db.session.scalars(sa.select(AuditEvent).filter_by(action="broadcast.send")).one()
+    assert event.source == "web"
+    # Not the grid above, nor the building beside, nor the staff panel.
+    assert client.get(f"/leader/message/{street['building'].parent_id}").status_code == 404
+    four = org.place(street["community"], "第1网格", "4号楼")
+    assert client.get(f"/leader/message/{four.id}").status_code == 404
+    assert client.get("/panel/broadcasts").status_code == 403
+
+
+def test_a_resident_chooses_what_messages_they_get_in_settings(client, db, now, street):
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    person = street["people"]["english"]
+    sign_in_by_code(client, db, person.phone)
+    page = client.get("/settings")
+    client.post(
+        "/settings",
+        data={"csrf_token": csrf_from(page.text), "locale": "en", "broadcasts_off": "1"},
+    )
+    assert person.broadcasts_off and not person.notifications_off
+    assert client.get("/").status_code == 200
+    assert "Message the residents I lead" not in client.get("/").text

@@ -20,17 +20,18 @@ from flask_login import current_user, login_required, login_user
 from wtforms import SelectChoice
 
 from app.activities import activities, attendance, scan_codes
-from app.channels import delivery
+from app.channels import broadcasts, delivery
 from app.core import clock, files, qr
 from app.core.database import after_commit, rollback_unit_of_work
 from app.core.errors import CodeRecentlySent, LinliError
 from app.core.extensions import limiter
 from app.core.phones import normalize_phone
+from app.forms import BroadcastForm
 from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
 from app.points import deeds, honours, ledger, rankings, reports, statements
-from app.web import public_url, safe_next
+from app.web import public_url, safe_next, write_broadcast
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
 
@@ -52,6 +53,7 @@ def index():
             summary=people.summary(current_user, now),
             rank=rankings.community_rank_this_month(current_user, now),
             upcoming=activities.upcoming_for(current_user, now, limit=3),
+            led=broadcasts.led_targets(current_user),
         )
     return render_template("volunteers/index.html", figures=reports.street_figures(clock.now()))
 
@@ -561,6 +563,37 @@ def statement_public(statement_id: int):
     )
 
 
+# --- a 三长 writes to the residents of what they lead ------------------------------------
+
+
+@bp.route("/leader/message")
+@login_required
+def leader_message_choice():
+    led = broadcasts.led_targets(current_user)
+    if not led:
+        abort(404)
+    if len(led) == 1:
+        return redirect(url_for(".leader_message", node_id=led[0].id))
+    return render_template("volunteers/leader_choice.html", led=led)
+
+
+@bp.route("/leader/message/<int:node_id>", methods=["GET", "POST"])
+@login_required
+def leader_message(node_id: int):
+    try:
+        to = broadcasts.target("node", node_id)
+    except LinliError:
+        abort(404)
+    if not broadcasts.may_send(current_user, to, set()):
+        abort(404)  # not a node this person leads
+    form = BroadcastForm()
+    sent, preview = write_broadcast(to, form, community_ids=set(), source="web")
+    if sent is not None:
+        flash(_("Sent to the outbox: %(n)s people.", n=sent.by_sms + sent.by_telegram), "info")
+        return redirect(url_for(".index"))
+    return render_template("volunteers/leader_message.html", to=to, form=form, preview=preview)
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
@@ -573,6 +606,8 @@ def settings():
             hide_from_boards=request.form.get("hide_from_boards") == "1",
             locale=request.form.get("locale", current_user.locale),
             now=clock.now(),
+            broadcasts_off=request.form.get("broadcasts_off") == "1",
+            notifications_off=request.form.get("notifications_off") == "1",
         )
         session.pop("lang", None)
         flash(_("Saved."), "info")

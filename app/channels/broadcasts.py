@@ -39,6 +39,7 @@ from app.models import (
     TeamMember,
 )
 from app.models.base import table_of
+from app.people import org
 
 MAX_BODY = 300
 CHANNELS = ("sms", "telegram")
@@ -127,17 +128,26 @@ def _led_subtree_ids(person: Person, to: Target) -> set[int]:
     return {node.id} if any(node.path.startswith(path) for path in led) else set()
 
 
+def led_targets(person: Person) -> list[Target]:
+    """The nodes a 三长 leads: where they may write from their phone."""
+    nodes = db.session.scalars(
+        sa.select(OrgUnit)
+        .join(LeaderRole, LeaderRole.org_unit_id == OrgUnit.id)
+        .where(LeaderRole.person_id == person.id)
+        .order_by(OrgUnit.path)
+    ).all()
+    return [Target("node", n.id, _node_name(n), n.community_id or 0) for n in nodes]
+
+
 def _members(to: Target) -> sa.Select:
     """The ids of the residents a target holds."""
     if to.kind == "node":
         node = db.session.get(OrgUnit, to.id)
         assert node is not None
-        places = sa.select(OrgUnit.id).where(OrgUnit.path.startswith(node.path, autoescape=True))
-        return sa.select(Person.id).where(
-            Person.org_unit_id.in_(places) | (Person.community_id == node.id)
-            if node.kind == "community"
-            else Person.org_unit_id.in_(places)
-        )
+        inside = org.subtree_filter(Person.org_unit_id, node)
+        if node.kind == "community":  # a resident not placed in it yet belongs to it too
+            inside = inside | (Person.community_id == node.id)
+        return sa.select(Person.id).where(inside)
     if to.kind == "team":
         return sa.select(TeamMember.person_id).where(TeamMember.team_id == to.id)
     return sa.select(Signup.person_id).where(
@@ -215,19 +225,29 @@ def _clean(body: str, channels) -> tuple[str, tuple[str, ...]]:
 
 
 def preview(to: Target, body: str, channels) -> Preview:
+    return _plan(to, body, channels)[0]
+
+
+def _plan(to: Target, body: str, channels) -> tuple[Preview, list[tuple[sa.Row, tuple]]]:
+    """The preview, and each reachable resident with their (channel, recipient)."""
     body, chosen = _clean(body, channels)
     counts = {"sms": 0, "telegram": 0, "opted_out": 0, "stopped": 0, "unreachable": 0}
     community = db.session.get(OrgUnit, to.community_id)
     assert community is not None
     parts = {loc: sms_text.parts(_text(body, community.name, loc)) for loc in ("zh", "en")}
     texts: list[int] = []
+    reached = []
     rows = _recipients(to)
     for row in rows:
         route = _route(row, chosen)
-        counts[route[0] if isinstance(route, tuple) else route] += 1
-        if isinstance(route, tuple) and route[0] == "sms":
-            texts.append(parts.get(row[2], parts["zh"]))
-    return Preview(
+        if isinstance(route, tuple):
+            counts[route[0]] += 1
+            reached.append((row, route))
+            if route[0] == "sms":
+                texts.append(parts.get(row[2], parts["zh"]))
+        else:
+            counts[route] += 1
+    seen = Preview(
         target=to,
         body=body,
         channels=chosen,
@@ -240,6 +260,7 @@ def preview(to: Target, body: str, channels) -> Preview:
         parts_each=max(texts, default=parts["zh"]),
         sms_parts=sum(texts),
     )
+    return seen, reached
 
 
 def send(
@@ -251,6 +272,7 @@ def send(
     community_ids: set[int] | None,
     key: str,
     now: datetime,
+    source: str = "panel",
 ) -> Broadcast:
     """Queue the broadcast; the one sent with `key` before is returned as it was."""
     if not may_send(sender, to, community_ids):
@@ -272,7 +294,7 @@ def send(
             field="body",
             limit=limit,
         )
-    seen = preview(to, body, channels)
+    seen, reached = _plan(to, body, channels)
     broadcast = insert_unless_taken(
         Broadcast,
         dict(
@@ -296,12 +318,12 @@ def send(
         found = db.session.scalar(sa.select(Broadcast).filter_by(idempotency_key=key))
         assert found is not None
         return found
-    _queue_copies(broadcast, seen, now)
+    _queue_copies(broadcast, seen, reached, now)
     audit.record(
         "broadcast.send",
         broadcast,
         actor=sender,
-        source="panel",
+        source=source,
         now=now,
         after={
             "target": f"{to.kind}:{to.id}",
@@ -316,34 +338,29 @@ def send(
     return broadcast
 
 
-def _queue_copies(broadcast: Broadcast, seen: Preview, now: datetime) -> None:
+def _queue_copies(broadcast: Broadcast, seen: Preview, reached, now: datetime) -> None:
     """One outbox row a reachable resident, in one INSERT: the first after the quiet hours,
     the rest spread out at the configured rate."""
     community = db.session.get(OrgUnit, broadcast.community_id)
     assert community is not None
     per_second = current_app.config["BROADCAST_PER_SECOND"]
     start = outbox.after_quiet_hours(now, community)
-    rows: list[dict] = []
-    for row in _recipients(seen.target):
-        route = _route(row, seen.channels)
-        if not isinstance(route, tuple):
-            continue
-        channel, recipient = route
-        rows.append(
-            dict(
-                broadcast_id=broadcast.id,
-                person_id=row[0],
-                channel=channel,
-                recipient=recipient,
-                kind="broadcast",
-                body=_text(seen.body, community.name, row[2]),
-                status="pending",
-                attempts=0,
-                next_attempt_at=start + timedelta(seconds=len(rows) / per_second),
-                created_at=now,
-                last_error="",
-            )
+    rows = [
+        dict(
+            broadcast_id=broadcast.id,
+            person_id=row[0],
+            channel=channel,
+            recipient=recipient,
+            kind="broadcast",
+            body=_text(seen.body, community.name, row[2]),
+            status="pending",
+            attempts=0,
+            next_attempt_at=start + timedelta(seconds=n / per_second),
+            created_at=now,
+            last_error="",
         )
+        for n, (row, (channel, recipient)) in enumerate(reached)
+    ]
     if rows:
         db.session.execute(sa.insert(table_of(OutboxMessage)), rows)
 
@@ -364,14 +381,19 @@ def get(broadcast_id: int, community_ids: set[int] | None) -> Broadcast:
     return broadcast
 
 
-def delivered(broadcast: Broadcast) -> dict[str, int]:
-    """Its copies by status: pending, sent, failed (shown, in demo mode)."""
-    rows = db.session.execute(
-        sa.select(OutboxMessage.status, sa.func.count())
-        .where(OutboxMessage.broadcast_id == broadcast.id)
-        .group_by(OutboxMessage.status)
-    ).all()
-    return {status: count for status, count in rows}
+def delivered(broadcast_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each broadcast's copies by status (pending, sent, failed; shown, in demo mode), in
+    one statement."""
+    found: dict[int, dict[str, int]] = {bid: {} for bid in broadcast_ids}
+    if broadcast_ids:
+        rows = db.session.execute(
+            sa.select(OutboxMessage.broadcast_id, OutboxMessage.status, sa.func.count())
+            .where(OutboxMessage.broadcast_id.in_(broadcast_ids))
+            .group_by(OutboxMessage.broadcast_id, OutboxMessage.status)
+        ).all()
+        for bid, status, count in rows:
+            found[bid or 0][status] = count  # bid is never None: the WHERE names it
+    return found
 
 
 def target_of(broadcast: Broadcast) -> Target:

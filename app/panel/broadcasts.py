@@ -1,21 +1,17 @@
 """Panel pages for group messages (群发通知): write, preview who it reaches and what it costs,
 send once; the list of what was sent and how far each got."""
 
-import secrets
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.channels import broadcasts
-from app.core import clock
-from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.forms import BroadcastForm
 from app.models.base import db_id
 from app.panel import bp
-from app.panel.forms import BroadcastForm
 from app.people import people
-from app.web import role_required
+from app.web import role_required, write_broadcast
 
 
 def _scope():
@@ -26,10 +22,8 @@ def _scope():
 @role_required("staff", "admin")
 def broadcast_list():
     sent = broadcasts.recent(_scope())
-    return render_template(
-        "panel/broadcasts.html",
-        sent=[(b, broadcasts.delivered(b)) for b in sent],
-    )
+    delivered = broadcasts.delivered([b.id for b in sent])
+    return render_template("panel/broadcasts.html", sent=[(b, delivered[b.id]) for b in sent])
 
 
 def _target() -> broadcasts.Target:
@@ -50,27 +44,10 @@ def _target() -> broadcasts.Target:
 def broadcast_new():
     to = _target()
     form = BroadcastForm()
-    preview = None
-    if form.validate_on_submit():
-        channels = [c for c in ("sms", "telegram") if getattr(form, c).data]
-        try:
-            if request.form.get("action") == "send" and form.key.data:
-                sent = broadcasts.send(
-                    to,
-                    form.body.data,
-                    channels,
-                    sender=current_user,
-                    community_ids=_scope(),
-                    key=form.key.data,
-                    now=clock.now(),
-                )
-                flash(_("Sent to the outbox: %(n)s people.", n=sent.by_sms + sent.by_telegram))
-                return redirect(url_for(".broadcast_detail", broadcast_id=sent.id))
-            preview = broadcasts.preview(to, form.body.data, channels)
-            form.key.data = secrets.token_urlsafe(24)
-        except LinliError as exc:
-            rollback_unit_of_work()
-            {"channels": form.sms}.get(exc.field or "", form.body).errors.append(str(exc))
+    sent, preview = write_broadcast(to, form, community_ids=_scope(), source="panel")
+    if sent is not None:
+        flash(_("Sent to the outbox: %(n)s people.", n=sent.by_sms + sent.by_telegram))
+        return redirect(url_for(".broadcast_detail", broadcast_id=sent.id))
     return render_template("panel/broadcast_form.html", to=to, form=form, preview=preview)
 
 
@@ -81,4 +58,5 @@ def broadcast_detail(broadcast_id: int):
         sent = broadcasts.get(broadcast_id, _scope())
     except LinliError:
         abort(404)
-    return render_template("panel/broadcast.html", sent=sent, delivered=broadcasts.delivered(sent))
+    delivered = broadcasts.delivered([sent.id])[sent.id]
+    return render_template("panel/broadcast.html", sent=sent, delivered=delivered)

@@ -4,7 +4,6 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -230,17 +229,3 @@ class StaffForm(PersonForm):
 class ScopeForm(FlaskForm):
     communities = SelectMultipleField(_l("Communities"), coerce=int)
     submit = SubmitField(_l("Save"))
-
-
-class BroadcastForm(FlaskForm):
-    """A group message: its text and channels; `key` is drawn at the preview, so sending
-    the confirmed form twice sends it once."""
-
-    body = TextAreaField(
-        _l("Message"),
-        validators=[DataRequired(message=_l("Write the message.")), Length(max=300)],
-        render_kw={"rows": 5, "maxlength": 300},
-    )
-    sms = BooleanField(_l("Text message (SMS)"), default=True)
-    telegram = BooleanField(_l("Telegram, where the person linked a chat"), default=True)
-    key = HiddenField()

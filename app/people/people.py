@@ -471,15 +471,29 @@ def profile(person: Person) -> Profile:
     return Profile(person, place, roles, teams)
 
 
-def set_preferences(person: Person, *, hide_from_boards: bool, locale: str, now: datetime) -> None:
-    """A resident's own choices: shown on public boards or not, and their language."""
+def set_preferences(
+    person: Person,
+    *,
+    hide_from_boards: bool,
+    locale: str,
+    now: datetime,
+    broadcasts_off: bool | None = None,
+    notifications_off: bool | None = None,
+) -> None:
+    """A resident's own choices: shown on public boards or not, their language, and the
+    messages they get (group messages; any notice at all). None: unchanged."""
     if locale not in ("zh", "en"):
         raise InvalidInput(_l("Choose 中文 or English."), field="locale")
-    before = {"hide_from_boards": person.hide_from_boards, "locale": person.locale}
+    fields = ("hide_from_boards", "locale", "broadcasts_off", "notifications_off")
+    before = {name: getattr(person, name) for name in fields}
     ledger.show_on_boards(person, not hide_from_boards)
     person.hide_from_boards = hide_from_boards
     person.locale = locale
-    after = {"hide_from_boards": hide_from_boards, "locale": locale}
+    if broadcasts_off is not None:
+        person.broadcasts_off = broadcasts_off
+    if notifications_off is not None:
+        person.notifications_off = notifications_off
+    after = {name: getattr(person, name) for name in fields}
     if after != before:
         person.updated_at = now
         db.session.flush()

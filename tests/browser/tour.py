@@ -143,6 +143,8 @@ def panel_pages(ids: dict) -> list[str]:
         "/panel/audit",
         "/panel/api-tokens",
         "/panel/outbox",
+        "/panel/broadcasts",
+        f"/panel/broadcasts/new?kind=node&id={ids['grid']}",
         "/account/password",
     ]
 
