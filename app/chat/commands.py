@@ -117,7 +117,10 @@ def _opt_out(person: Person | None, stop: bool, sender: Sender, now: datetime) -
     db.session.flush()
     if stop:
         return _("Linli: you will get no more messages. Text 订阅 (START) to have them again.")
-    return _("Linli: messages are on again. Text 退订 (STOP) to stop them.")
+    return _(
+        "Linli: messages are on again. Text 退订 (TD) to stop group messages, 全部退订 (STOP) "
+        "to stop everything."
+    )
 
 
 def _no_broadcasts(person: Person) -> str:

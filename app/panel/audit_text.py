@@ -34,6 +34,7 @@ SENTENCES = {
     "attendance.check_in": _l("%(who)s checked %(person)s in"),
     "attendance.correct": _l("%(who)s corrected the times of %(person)s's attendance"),
     "attendance.reject": _l("%(who)s rejected %(person)s's attendance"),
+    "broadcast.send": _l("%(who)s sent a group message to %(subject)s"),
     "community.create": _l("%(who)s created the community %(subject)s"),
     "community.settings": _l("%(who)s changed the settings of %(subject)s"),
     "deed_rule.create": _l("%(who)s created the deed rule %(subject)s"),
@@ -110,7 +111,7 @@ def _label(subject) -> str:
         return "—"
     if isinstance(subject, Person):
         return subject.name
-    for attribute in ("receipt_no", "name", "title"):
+    for attribute in ("receipt_no", "name", "title", "target_name"):
         value = getattr(subject, attribute, None)
         if value:
             return str(value)
