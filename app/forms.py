@@ -159,5 +159,6 @@ class BroadcastForm(FlaskForm):
         render_kw={"rows": 5, "maxlength": 300},
     )
     sms = BooleanField(_l("Text message (SMS)"), default=True)
+    wechat = BooleanField(_l("WeChat, where the person follows the account"), default=True)
     telegram = BooleanField(_l("Telegram, where the person linked a chat"), default=True)
     key = HiddenField()

@@ -42,7 +42,7 @@ from app.models.base import table_of
 from app.people import org
 
 MAX_BODY = 300
-CHANNELS = ("sms", "telegram")
+CHANNELS = ("sms", "wechat", "telegram")
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,17 @@ class Preview:
     channels: tuple[str, ...]
     audience: int  # residents the target holds
     by_sms: int
+    by_wechat: int
     by_telegram: int
     opted_out: int  # 退订 of group messages or of everything
     stopped: int  # texted STOP and have no chat: no channel is left
     unreachable: int  # only reachable by a channel not chosen
     parts_each: int  # the parts the longest text message costs (languages differ)
     sms_parts: int  # the parts all the text messages cost, each in its reader's language
+
+    @property
+    def reached(self) -> int:
+        return self.by_sms + self.by_wechat + self.by_telegram
 
     @property
     def skipped(self) -> int:
@@ -157,12 +162,15 @@ def _members(to: Target) -> sa.Select:
 
 def _recipients(to: Target) -> list[sa.Row]:
     """Each resident with what decides their channel, in one statement."""
-    chat = (
-        sa.select(ChatLink.chat_id)
-        .where(ChatLink.person_id == Person.id, ChatLink.channel == "telegram")
-        .limit(1)
-        .scalar_subquery()
-    )
+
+    def chat(channel: str):
+        return (
+            sa.select(ChatLink.chat_id)
+            .where(ChatLink.person_id == Person.id, ChatLink.channel == channel)
+            .limit(1)
+            .scalar_subquery()
+        )
+
     stopped = sa.exists().where(SmsOptOut.phone == Person.phone)
     return list(
         db.session.execute(
@@ -172,7 +180,8 @@ def _recipients(to: Target) -> list[sa.Row]:
                 Person.locale,
                 Person.community_id,
                 Person.notifications_off | Person.broadcasts_off,
-                chat,
+                chat("wechat"),
+                chat("telegram"),
                 stopped,
             )
             .where(
@@ -186,15 +195,18 @@ def _recipients(to: Target) -> list[sa.Row]:
 
 
 def _route(row, channels: tuple[str, ...]) -> tuple[str, str] | str:
-    """(channel, recipient) for one resident, or why they are skipped."""
-    _id, phone, _locale, _community, off, chat_id, stopped = row
+    """(channel, recipient) for one resident — WeChat, then Telegram, where they linked a
+    chat and it was chosen, else a text message — or why they are skipped."""
+    _id, phone, _locale, _community, off, wechat_id, telegram_id, stopped = row
     if off:
         return "opted_out"
-    if chat_id is not None and "telegram" in channels:
-        return "telegram", chat_id
+    for channel, chat_id in (("wechat", wechat_id), ("telegram", telegram_id)):
+        if chat_id is not None and channel in channels:
+            return channel, chat_id
     if "sms" in channels and not stopped:
         return "sms", phone
-    return "stopped" if stopped and chat_id is None else "unreachable"
+    no_chat = wechat_id is None and telegram_id is None
+    return "stopped" if stopped and no_chat else "unreachable"
 
 
 def _text(body: str, community_name: str, locale: str) -> str:
@@ -231,7 +243,7 @@ def preview(to: Target, body: str, channels) -> Preview:
 def _plan(to: Target, body: str, channels) -> tuple[Preview, list[tuple[sa.Row, tuple]]]:
     """The preview, and each reachable resident with their (channel, recipient)."""
     body, chosen = _clean(body, channels)
-    counts = {"sms": 0, "telegram": 0, "opted_out": 0, "stopped": 0, "unreachable": 0}
+    counts = dict.fromkeys((*CHANNELS, "opted_out", "stopped", "unreachable"), 0)
     community = db.session.get(OrgUnit, to.community_id)
     assert community is not None
     parts = {loc: sms_text.parts(_text(body, community.name, loc)) for loc in ("zh", "en")}
@@ -253,6 +265,7 @@ def _plan(to: Target, body: str, channels) -> tuple[Preview, list[tuple[sa.Row, 
         channels=chosen,
         audience=len(rows),
         by_sms=counts["sms"],
+        by_wechat=counts["wechat"],
         by_telegram=counts["telegram"],
         opted_out=counts["opted_out"],
         stopped=counts["stopped"],
@@ -309,6 +322,7 @@ def send(
             created_at=now,
             audience=seen.audience,
             by_sms=seen.by_sms,
+            by_wechat=seen.by_wechat,
             by_telegram=seen.by_telegram,
             sms_parts=seen.sms_parts,
             skipped=seen.skipped,
@@ -329,6 +343,7 @@ def send(
             "target": f"{to.kind}:{to.id}",
             "audience": seen.audience,
             "by_sms": seen.by_sms,
+            "by_wechat": seen.by_wechat,
             "by_telegram": seen.by_telegram,
             "sms_parts": seen.sms_parts,
             "skipped": seen.skipped,

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from app.channels import outbox, telegram
+from app.channels import outbox, telegram, wechat
 from app.channels.sms import SendFailed, SmsSender, sender_from_config
 from app.core.database import commit_unit_of_work
 
@@ -35,12 +35,18 @@ class Report:
     failed: int = 0
 
 
+MAKERS = {
+    "sms": sender_from_config,
+    "telegram": telegram.sender_from_config,
+    "wechat": wechat.sender_from_config,
+}
+
+
 def configured_sender(channel: str = "sms") -> SmsSender | None:
-    """The sender for a channel (made once per app): sms or telegram."""
+    """The sender for a channel (made once per app): sms, telegram or wechat."""
     key = f"linli_{channel}_sender"
     if key not in current_app.extensions:
-        make = telegram.sender_from_config if channel == "telegram" else sender_from_config
-        current_app.extensions[key] = make(current_app.config)
+        current_app.extensions[key] = MAKERS[channel](current_app.config)
     return current_app.extensions[key]
 
 
@@ -93,6 +99,9 @@ def deliver(message_ids: Iterable[int], clock: Callable[[], datetime]) -> Report
             )
             if message.status == "failed":
                 report.failed += 1
+                # A chat that cannot be reached (a WeChat follower silent for 48 hours, a
+                # bot blocked on Telegram): the resident still has their phone.
+                outbox.fall_back_to_sms(message, clock())
             else:
                 report.retrying += 1
         else:

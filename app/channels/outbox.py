@@ -44,24 +44,62 @@ def after_quiet_hours(now: datetime, community: OrgUnit | None) -> datetime:
     return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(now.tzinfo)
 
 
+# Chat channels a notice goes by when the person linked one, in this order: WeChat is what
+# residents in mainland China use; Telegram is unreachable there.
+CHATS = ("wechat", "telegram")
+
+
 def _channel(person: Person | None, phone: str | None) -> tuple[str, str | None]:
-    """A text message to the phone given; else Telegram when the person linked a chat,
-    else a text message to their phone. ("sms", None) when that number texted STOP. One
-    statement."""
+    """A text message to the phone given; else WeChat or Telegram when the person linked a
+    chat, else a text message to their phone. ("sms", None) when that number texted STOP.
+    One statement."""
     chat: sa.ColumnElement[Any] = sa.null()
     if phone is None:
         assert person is not None  # queue() refuses a message with neither
         phone = person.phone
         chat = (
-            sa.select(ChatLink.chat_id)
-            .where(ChatLink.person_id == person.id, ChatLink.channel == "telegram")
+            sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
+            .where(ChatLink.person_id == person.id, ChatLink.channel.in_(CHATS))
+            .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
+            .limit(1)
             .scalar_subquery()
         )
     stopped = sa.exists().where(SmsOptOut.phone == phone)
     chat_id, texts_off = db.session.execute(sa.select(chat, stopped)).one()
     if chat_id is not None:
-        return "telegram", chat_id
+        channel, _colon, recipient = chat_id.partition(":")
+        return channel, recipient
     return "sms", None if texts_off else phone
+
+
+def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | None:
+    """A chat message given up on goes again as a text message to the person's phone
+    (unless that number texted STOP); None when there is nothing to fall back to."""
+    if message.channel == "sms" or message.person is None:
+        return None
+    if message.kind not in URGENT_KINDS and message.person.notifications_off:
+        return None
+    phone = message.person.phone
+    if texts_stopped(phone):
+        return None
+    copy = OutboxMessage(
+        person_id=message.person_id,
+        channel="sms",
+        recipient=phone,
+        kind=message.kind,
+        body=message.body,
+        status="pending",
+        next_attempt_at=(
+            now
+            if message.kind in URGENT_KINDS | TIMELY_KINDS
+            else after_quiet_hours(now, message.person.community)
+        ),
+        created_at=now,
+        broadcast_id=message.broadcast_id,
+    )
+    db.session.add(copy)
+    db.session.flush()
+    return copy
 
 
 def queue(

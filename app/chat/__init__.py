@@ -1,7 +1,8 @@
-"""Chat channels: the command language (parser.py, commands.py) and thin adapters (views.py)."""
+"""Chat channels: the command language (parser.py, commands.py) and thin adapters (views.py:
+SMS and Telegram; wechat.py: the WeChat Official Account)."""
 
 from flask import Blueprint
 
 bp = Blueprint("chat", __name__)
 
-from app.chat import views  # noqa: E402,F401
+from app.chat import views, wechat  # noqa: E402,F401

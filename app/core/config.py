@@ -166,6 +166,14 @@ def _load(instance_path: Path, env: _Source) -> dict:
         "TELEGRAM_BOT_TOKEN": env.str("TELEGRAM_BOT_TOKEN", None),
         "TELEGRAM_WEBHOOK_SECRET": env.str("TELEGRAM_WEBHOOK_SECRET", None),
         "TELEGRAM_API_URL": env.str("TELEGRAM_API_URL", "https://api.telegram.org"),
+        # WeChat Official Account (公众号): the server URL's token, and, for safe mode
+        # (encrypted messages), the EncodingAESKey and the account's AppID; the AppSecret
+        # lets the outbox send customer-service messages.
+        "WECHAT_TOKEN": env.str("WECHAT_TOKEN", None),
+        "WECHAT_AES_KEY": env.str("WECHAT_AES_KEY", None),
+        "WECHAT_APP_ID": env.str("WECHAT_APP_ID", None),
+        "WECHAT_APP_SECRET": env.str("WECHAT_APP_SECRET", None),
+        "WECHAT_API_URL": env.str("WECHAT_API_URL", "https://api.weixin.qq.com"),
         # Seconds to wait for a gateway or the Bot API before trying again later.
         "SEND_TIMEOUT": _number(env, "LINLI_SEND_TIMEOUT", 10, high=120),
         # Messages one outbox worker sends at once (threads sharing keep-alive connections).

@@ -77,15 +77,21 @@ class Broadcast(Model):
     # What the target was called when it was sent (a grid may be renamed later).
     target_name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    # The channels chosen: "sms,telegram", "sms" or "telegram".
+    # The channels chosen: "sms,wechat,telegram" or some of them.
     channels: Mapped[str] = mapped_column(String(30))
     sender_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     audience: Mapped[int]
     by_sms: Mapped[int]
+    by_wechat: Mapped[int]
     by_telegram: Mapped[int]
     sms_parts: Mapped[int]
     skipped: Mapped[int]
 
     sender: Mapped[Person] = relationship()
+
+    @property
+    def reached(self) -> int:
+        """The copies queued, over every channel."""
+        return self.by_sms + self.by_wechat + self.by_telegram

@@ -46,7 +46,12 @@ def broadcast_new():
     form = BroadcastForm()
     sent, preview = write_broadcast(to, form, community_ids=_scope(), source="panel")
     if sent is not None:
-        flash(_("Sent to the outbox: %(n)s people.", n=sent.by_sms + sent.by_telegram))
+        flash(
+            _(
+                "Sent to the outbox: %(n)s people.",
+                n=sent.reached,
+            )
+        )
         return redirect(url_for(".broadcast_detail", broadcast_id=sent.id))
     return render_template("panel/broadcast_form.html", to=to, form=form, preview=preview)
 

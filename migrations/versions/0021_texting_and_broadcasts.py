@@ -38,6 +38,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("audience", sa.Integer(), nullable=False),
         sa.Column("by_sms", sa.Integer(), nullable=False),
+        sa.Column("by_wechat", sa.Integer(), nullable=False),
         sa.Column("by_telegram", sa.Integer(), nullable=False),
         sa.Column("sms_parts", sa.Integer(), nullable=False),
         sa.Column("skipped", sa.Integer(), nullable=False),
