@@ -15,6 +15,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     got_request_exception,
     jsonify,
@@ -258,8 +259,11 @@ def register_error_handlers(app: Flask) -> None:
 def write_broadcast(to, form, *, community_ids, source: str):
     """The write → preview → send steps of a group message, for the panel and a 三长's
     phone alike: (the broadcast sent, or None; the preview to show, or None). The preview
-    draws the key the confirmed form carries, so sending it twice sends once."""
+    draws the key the confirmed form carries, so sending it twice sends once. A send is
+    flashed for the page the caller redirects to."""
     import secrets
+
+    from flask_babel import gettext as _
 
     from app.channels import broadcasts
     from app.core import clock
@@ -279,6 +283,7 @@ def write_broadcast(to, form, *, community_ids, source: str):
                 now=clock.now(),
                 source=source,
             )
+            flash(_("Sent to the outbox: %(n)s people.", n=sent.reached), "info")
             return sent, None
         preview = broadcasts.preview(to, form.body.data, channels)
         form.key.data = secrets.token_urlsafe(24)

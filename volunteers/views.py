@@ -589,13 +589,6 @@ def leader_message(node_id: int):
     form = BroadcastForm()
     sent, preview = write_broadcast(to, form, community_ids=set(), source="web")
     if sent is not None:
-        flash(
-            _(
-                "Sent to the outbox: %(n)s people.",
-                n=sent.reached,
-            ),
-            "info",
-        )
         return redirect(url_for(".index"))
     return render_template("volunteers/leader_message.html", to=to, form=form, preview=preview)
 

@@ -1,8 +1,7 @@
 """Panel pages for group messages (群发通知): write, preview who it reaches and what it costs,
 send once; the list of what was sent and how far each got."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.channels import broadcasts
@@ -46,12 +45,6 @@ def broadcast_new():
     form = BroadcastForm()
     sent, preview = write_broadcast(to, form, community_ids=_scope(), source="panel")
     if sent is not None:
-        flash(
-            _(
-                "Sent to the outbox: %(n)s people.",
-                n=sent.reached,
-            )
-        )
         return redirect(url_for(".broadcast_detail", broadcast_id=sent.id))
     return render_template("panel/broadcast_form.html", to=to, form=form, preview=preview)
 
