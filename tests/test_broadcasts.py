@@ -98,7 +98,9 @@ def test_the_preview_counts_who_it_reaches_by_channel_and_what_the_texts_cost(db
         broadcasts.preview(to, "字" * 301, ["sms"])
 
 
-def test_sending_queues_one_copy_each_in_their_language_spread_out_and_once(app, db, now, street):
+def test_sending_queues_one_copy_each_in_their_language_spread_out_and_once(
+    app, db, now, street, make_user
+):
     to = broadcasts.target("node", street["building"].id)
     app.config["BROADCAST_PER_SECOND"] = 2
     sent = broadcasts.send(
@@ -130,6 +132,9 @@ def test_sending_queues_one_copy_each_in_their_language_spread_out_and_once(app,
         now=now,
     )  # fmt: skip
     assert again.id == sent.id
+    colleague = make_user(communities=[street["community"]], phone="13900000902")
+    with pytest.raises(InvalidInput):  # another sender's key is not a way to see theirs
+        broadcasts.send(to, BODY, ["sms"], sender=colleague, community_ids=None, key="k1", now=now)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 4
     event = db.session.scalars(sa.select(AuditEvent).filter_by(action="broadcast.send")).one()
     assert event.actor_id == street["staff"].id and event.after["sms_parts"] == 3

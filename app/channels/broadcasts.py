@@ -294,6 +294,8 @@ def send(
         raise InvalidInput(_l("The form has expired; preview the message again."), field="key")
     found = db.session.scalar(sa.select(Broadcast).filter_by(idempotency_key=key))
     if found is not None:
+        if found.sender_id != sender.id:  # a key typed in, not the one our preview drew
+            raise InvalidInput(_l("The form has expired; preview the message again."), field="key")
         return found
     sent_today = db.session.scalar(
         sa.select(sa.func.count())
