@@ -8,6 +8,7 @@ of axe.min.js. Without it the test is skipped and says how to get it."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,31 @@ def test_the_panels_pages(live_server, demo_street, visitor, axe_source, audienc
     desk = visitor(DESK)
     sign_in(desk, live_server, audience)
     assert audit(desk, live_server, PAGES[audience](demo_street), axe_source) == []
+
+
+def test_a_group_message_previewed_on_the_panel_and_on_a_leaders_phone(
+    live_server,
+    demo_street,  # noqa: F811
+    visitor,
+    axe_source,
+):
+    """The preview (counts, cost, the send button) only shows after a POST: audited here,
+    at the desk and on a 三长's phone, where it once went 500 px wide."""
+    from tests.browser.conftest import sign_in_by_code
+
+    desk = visitor(DESK)
+    sign_in(desk, live_server, "panel")
+    desk.goto(live_server + f"/panel/broadcasts/new?kind=node&id={demo_street['grid']}")
+    desk.get_by_label("内容", exact=True).fill("本周六上午9点集中清理楼道杂物。")
+    desk.get_by_role("button", name="预览").click()
+    assert desk.get_by_role("button", name=re.compile("发送给")).is_visible()
+    problems = violations(desk, axe_source)
+    phone = visitor(PHONE)
+    sign_in_by_code(phone, live_server, demo_street["leader_phone"])
+    phone.goto(live_server + "/leader/message")
+    phone.get_by_label("内容", exact=True).fill("今晚8点停电检修，请提前准备。")
+    phone.get_by_role("button", name="预览").click()
+    assert phone.get_by_role("button", name=re.compile("发送给")).is_visible()
+    problems += violations(phone, axe_source)
+    wide = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0 and problems == [], (wide, problems)

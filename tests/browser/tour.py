@@ -20,7 +20,17 @@ def demo_street(committed_app, now):
     from app.activities import scan_codes
     from app.core.database import commit_unit_of_work
     from app.core.extensions import db
-    from app.models import Activity, DeedRule, Merchant, Offer, OrgUnit, Person, Redemption, Team
+    from app.models import (
+        Activity,
+        DeedRule,
+        LeaderRole,
+        Merchant,
+        Offer,
+        OrgUnit,
+        Person,
+        Redemption,
+        Team,
+    )
     from app.partners import personal_codes, redemptions
     from app.points import statements
 
@@ -45,6 +55,13 @@ def demo_street(committed_app, now):
             sa.select(Activity).where(Activity.starts_at <= now, Activity.ends_at > now).limit(1)
         )
         scan = scan_codes.scan_token(running, "in", now) if running else None
+        leader = db.session.scalar(
+            sa.select(Person.phone)
+            .join(LeaderRole, LeaderRole.person_id == Person.id)
+            .where(LeaderRole.role == "building_leader")
+            .order_by(LeaderRole.id)
+            .limit(1)
+        )
         commit_unit_of_work()
         return {
             "activity": first(sa.select(Activity.id).order_by(Activity.id)),
@@ -64,6 +81,7 @@ def demo_street(committed_app, now):
             "receipt": first(sa.select(Redemption.id).where(Redemption.merchant_id == shop)),
             "ticket": ticket,
             "scan": scan,
+            "leader_phone": leader,
         }
 
 
