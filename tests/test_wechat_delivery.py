@@ -99,3 +99,30 @@ def test_a_wrong_app_secret_fails_for_good_and_falls_back(app, db, now, wechat_a
     failed = db.session.scalars(sa.select(OutboxMessage).filter_by(channel="wechat")).one()
     assert "40125" in failed.last_error
     assert db.session.scalars(sa.select(OutboxMessage).filter_by(channel="sms")).one()
+
+
+def test_a_group_message_that_wechat_will_not_deliver_is_not_sent_again_by_sms(
+    db, now, wechat_api, gateway, follower, make_user
+):
+    from app.channels import broadcasts
+
+    staff = make_user(communities=[follower.community])
+    wechat_api.silent_followers.add("oLinli_elder_0001")
+    to = broadcasts.target("node", follower.community_id)
+    sent = broadcasts.send(
+        to, "停水通知", ["wechat"], sender=staff, community_ids=None, key="w1", now=now
+    )
+    assert sent.by_wechat == 1 and sent.by_sms == 0  # what the preview said it would cost
+    assert delivery.deliver_due(lambda: now).failed == 1
+    # The sender chose WeChat and saw no SMS cost: no text message is added behind them.
+    assert db.session.scalars(sa.select(OutboxMessage).filter_by(channel="sms")).all() == []
+
+
+def test_no_password_link_is_made_for_a_number_that_texted_stop(db, now, make_user):
+    from app.core.errors import BusinessRuleError
+    from app.people import accounts
+
+    staff = make_user(phone="13900000951")
+    outbox.stop_texts(staff.phone, now)
+    with pytest.raises(BusinessRuleError, match="订阅"):
+        accounts.send_password_link(staff, actor=None, now=now, link_url=lambda t: f"/p/{t}")

@@ -77,6 +77,8 @@ def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | N
     (unless that number texted STOP); None when there is nothing to fall back to."""
     if message.channel == "sms" or message.person is None:
         return None
+    if message.broadcast_id is not None:  # staff chose its channels and saw what it costs
+        return None
     if message.kind not in URGENT_KINDS and message.person.notifications_off:
         return None
     phone = message.person.phone
@@ -95,7 +97,6 @@ def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | N
             else after_quiet_hours(now, message.person.community)
         ),
         created_at=now,
-        broadcast_id=message.broadcast_id,
     )
     db.session.add(copy)
     db.session.flush()

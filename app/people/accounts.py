@@ -82,7 +82,16 @@ def send_password_link(
             hours=int(LINK_TTL.total_seconds() // 3600),
             url=link_url(token),
         )
-    outbox.queue(person=person, kind="password_link", body=body, now=now)
+    if outbox.queue(person=person, kind="password_link", body=body, now=now) is None:
+        # The only way the link reaches them is gone: say so, and keep nothing of it.
+        raise BusinessRuleError(
+            _l(
+                "No link can be sent to %(phone)s: that number texted STOP. Ask them to text "
+                "START (订阅) to the Linli number first."
+            ),
+            field="phone",
+            phone=person.phone,
+        )
     audit.record(
         "account.password_link",
         person,
