@@ -118,8 +118,10 @@ def test_the_server_url_check_answers_echostr_only_when_signed(client, db, app_c
 
 @pytest.mark.parametrize("safe", [False, True], ids=["plain", "safe-mode"])
 def test_an_elder_links_the_account_and_asks_for_points(
-    client, db, app_clock, wechat, make_volunteer, safe
+    app, client, db, app_clock, wechat, make_volunteer, safe
 ):
+    if not safe:
+        app.config["WECHAT_AES_KEY"] = None  # plain mode (明文模式): no key configured
     make_volunteer(name="王秀英", phone="+8613800138000", points=40)
     welcome = reply_of(post(client, app_clock, message("subscribe"), safe=safe), safe=safe)
     assert "绑定 13800138000" in welcome
@@ -148,8 +150,9 @@ def test_an_elder_links_the_account_and_asks_for_points(
 
 
 def test_each_msgid_is_handled_once_and_answered_the_same(
-    client, db, app_clock, wechat, make_volunteer
+    app, client, db, app_clock, wechat, make_volunteer
 ):
+    app.config["WECHAT_AES_KEY"] = None  # plain mode
     make_volunteer(name="王秀英", phone="+8613800138000")
     xml = message(content="绑定 13800138000", msg_id="24310566017829321")
     first = reply_of(post(client, app_clock, xml))
@@ -164,19 +167,22 @@ def test_forged_stale_or_undecryptable_messages_are_refused_and_nothing_is_read(
     client, db, app, app_clock, wechat
 ):
     assert post(client, app_clock, message(), token="guessed").status_code == 403
-    assert post(client, app_clock, message(), skew=-3600).status_code == 403  # a replay
+    assert post(client, app_clock, message(), safe=True, skew=-3600).status_code == 403
+    # With safe mode configured, a plain message is refused: WeChat signs only the query
+    # of a plain one, so its body (whose FromUserName says who wrote) could be anyone's.
+    assert post(client, app_clock, message()).status_code == 403
     response = post(client, app_clock, message(), safe=True)
     assert response.status_code == 200
     app.config["WECHAT_AES_KEY"] = "Z" * 43  # not the key WeChat encrypted with
     assert post(client, app_clock, message(), safe=True).status_code == 403
-    app.config["WECHAT_TOKEN"] = None  # not configured: nothing is accepted
+    app.config.update(WECHAT_TOKEN=None, WECHAT_AES_KEY=None)  # nothing is accepted
     assert post(client, app_clock, message()).status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 1
 
 
 def test_pictures_and_other_events_get_a_word_or_nothing(client, db, app_clock, wechat):
-    picture = reply_of(post(client, app_clock, message("image")))
+    picture = reply_of(post(client, app_clock, message("image"), safe=True), safe=True)
     assert "帮助" in picture
     click = message("subscribe").replace("subscribe", "CLICK")
-    answer = post(client, app_clock, click)
+    answer = post(client, app_clock, click, safe=True)
     assert (answer.status_code, answer.text) == (200, "success")

@@ -90,6 +90,11 @@ def wechat_inbound():
     token = _verify()
     args = request.args
     encrypted = args.get("encrypt_type", "raw") == "aes"
+    if not encrypted and current_app.config["WECHAT_AES_KEY"]:
+        # In plain mode WeChat signs only the query, not the message: with a key set (safe
+        # mode) a plain message could be anyone's, replaying a signed address.
+        log.warning("WeChat plain message refused: safe mode is configured")
+        abort(403)
     body = request.get_data(cache=False)[:20_000]
     if encrypted:
         try:
