@@ -60,10 +60,14 @@ def upgrade():
     op.create_index(
         "ix_broadcasts_sender_id_created_at", "broadcasts", ["sender_id", "created_at"]
     )
-    with op.batch_alter_table("people") as batch_op:
-        batch_op.add_column(
-            sa.Column("broadcasts_off", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ALTER TABLE … ADD COLUMN, not batch: on SQLite a batch would rebuild `people`,
+    # and every table refers to it, so its DROP fails on a street with data.
+    op.add_column(
+        "people",
+        sa.Column("broadcasts_off", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    # A foreign key needs the batch on SQLite, which rebuilds the outbox (nothing refers to
+    # it, and `flask purge` keeps it to 90 days of messages).
     with op.batch_alter_table("outbox_messages") as batch_op:
         batch_op.add_column(sa.Column("broadcast_id", sa.Integer(), nullable=True))
         batch_op.create_index(
@@ -84,8 +88,9 @@ def downgrade():
         )
         batch_op.drop_index(batch_op.f("ix_outbox_messages_broadcast_id"))
         batch_op.drop_column("broadcast_id")
-    with op.batch_alter_table("people") as batch_op:
-        batch_op.drop_column("broadcasts_off")
+    # Not batch: on SQLite that would rebuild `people`, which every other table refers to
+    # (the DROP TABLE fails its foreign keys); SQLite 3.35+ drops a plain column in place.
+    op.drop_column("people", "broadcasts_off")
     op.drop_index("ix_broadcasts_sender_id_created_at", table_name="broadcasts")
     op.drop_index(op.f("ix_broadcasts_community_id"), table_name="broadcasts")
     op.drop_table("broadcasts")
