@@ -347,6 +347,18 @@ def _shops(person: Person, command: Command, now: datetime) -> str:
     )
 
 
+def _deed(person: Person, command: Command, now: datetime) -> str:
+    """好人好事 …: a good deed the resident reports, for staff to award or decline."""
+    from app.points import deed_reports
+
+    if not command.typed:
+        return _(
+            "Text 好人好事 and what you did, for whom and where, e.g. 好人好事 帮3号楼王奶奶买菜."
+        )
+    deed_reports.report(person, command.typed, now=now, source="sms")
+    return _("Thank you! Staff will look at your good deed and tell you what they decide.")
+
+
 def _registered(person: Person, command: Command, now: datetime) -> str:
     return _("This number is already registered, to %(name)s.", name=person.name)
 
@@ -387,4 +399,5 @@ HANDLERS = {
     "english": _language("en"),
     "chinese": _language("zh"),
     "register": _registered,
+    "deed": _deed,
 }

@@ -30,6 +30,7 @@ KEYWORDS = {
     "start": ("订阅", "start"),
     "object": ("异议", "object"),
     "register": ("注册", "register"),
+    "deed": ("好人好事", "deed"),
     "english": ("英文", "english", "en"),
     "chinese": ("中文", "chinese", "zh"),
 }

@@ -5,7 +5,7 @@ from app.models.api import ApiToken, IdempotencyRecord, RateLimitCounter
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PasswordLink, PersonalCode, SignInCode, Strike
-from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedRule
+from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedReport, DeedRule
 from app.models.files import ResidentImport, StoredFile
 from app.models.ledger import Account, BoardCount, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
@@ -33,6 +33,7 @@ __all__ = [
     "ChatLink",
     "Adjustment",
     "DeedAward",
+    "DeedReport",
     "DeedCount",
     "DeedRule",
     "Honour",

@@ -120,3 +120,33 @@ class Adjustment(Model):
     checker: Mapped[Person | None] = relationship(foreign_keys=[checker_id])
 
     replayed = False
+
+
+class DeedReport(Model):
+    """A good deed a resident reports themselves (好人好事), for staff to award under a deed
+    rule or to decline with a reason the resident is told."""
+
+    __tablename__ = "deed_reports"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'declined')", name="status"),
+        Index("ix_deed_reports_status_community_id", "status", "community_id"),
+        Index("ix_deed_reports_person_id_day", "person_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    text: Mapped[str] = mapped_column(String(300))
+    # The resident's local day it was reported on: several the same day are flagged.
+    day: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("deed_rules.id"))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    rule: Mapped[DeedRule | None] = relationship()

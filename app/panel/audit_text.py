@@ -37,6 +37,11 @@ SENTENCES = {
     "broadcast.send": _l("%(who)s sent a group message to %(subject)s"),
     "community.create": _l("%(who)s created the community %(subject)s"),
     "community.settings": _l("%(who)s changed the settings of %(subject)s"),
+    "deed_report.approve": _l(
+        "%(who)s awarded the good deed %(person)s reported (%(points)s points)"
+    ),
+    "deed_report.create": _l("%(who)s reported a good deed"),
+    "deed_report.decline": _l("%(who)s declined the good deed %(person)s reported"),
     "deed_rule.create": _l("%(who)s created the deed rule %(subject)s"),
     "deed_rule.update": _l("%(who)s changed the deed rule %(subject)s"),
     "merchant.create": _l("%(who)s added the partner %(subject)s"),

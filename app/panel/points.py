@@ -16,7 +16,7 @@ from app.panel import bp
 from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
 from app.partners import offers
 from app.people import org, people
-from app.points import deeds, statements
+from app.points import deed_reports, deeds, statements
 from app.web import role_required
 
 
@@ -274,6 +274,46 @@ def adjustment_decide(adjustment_id: int):
     return redirect(url_for(".approvals"))
 
 
+@bp.route("/deed-reports/<int:report_id>", methods=["POST"])
+@role_required("staff", "admin")
+def deed_report_decide(report_id: int):
+    """A resident's own report of a good deed: awarded under a rule, or declined."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    scope = _scope()
+    try:
+        found = deed_reports.get(report_id, scope)
+    except LinliError:
+        abort(404)
+    try:
+        if request.form.get("decision") == "approve":
+            rule = deeds.get_rule(request.form.get("rule", type=db_id) or 0, scope)
+            deed_reports.approve(
+                found, rule, actor=current_user, community_ids=scope, now=clock.now()
+            )
+            flash(
+                _(
+                    "Awarded: %(points)s points for %(name)s.",
+                    points=rule.points,
+                    name=found.person.name,
+                ),
+                "info",
+            )
+        else:
+            deed_reports.decline(
+                found,
+                reason=request.form.get("reason", ""),
+                actor=current_user,
+                community_ids=scope,
+                now=clock.now(),
+            )
+            flash(_("Declined; %(name)s is told why.", name=found.person.name), "info")
+    except LinliError as exc:
+        rollback_unit_of_work()
+        flash(str(exc), "error")
+    return redirect(url_for(".approvals") + "#reports")
+
+
 @bp.route("/approvals")
 @role_required("staff", "admin")
 def approvals():
@@ -285,6 +325,8 @@ def approvals():
         adjustments=deeds.pending_adjustments(scope),
         offers=offers.pending_reviews(scope),
         objections=statements.open_objections(scope),
+        reports=deed_reports.pending(scope),
+        rules=deeds.rules_for(scope, active_only=True),
         form=ButtonForm(),
         names=deeds.CATEGORY_NAMES,
     )

@@ -312,6 +312,7 @@ class AwardResult:
     points: int
     status: str  # 'awarded', 'already' (posted before under this key) or 'skipped'
     reason: str = ""
+    transaction_id: int | None = None  # the posting, when awarded
 
 
 def award_many(
@@ -389,7 +390,7 @@ def award_many(
         except LinliError as exc:
             results.append(AwardResult(person, rule.points, "skipped", str(exc)))
         else:
-            results.append(AwardResult(person, rule.points, "awarded"))
+            results.append(AwardResult(person, rule.points, "awarded", transaction_id=txn.id))
     return results
 
 
