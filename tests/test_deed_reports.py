@@ -173,3 +173,72 @@ def test_two_staff_deciding_at_once_one_wins(committed_app, now):
         balance = ledger.balance(wallet) if wallet else 0
         assert (found.status, balance) in (("approved", 10), ("declined", 0))
         assert ledger.check() == []
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 40, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_deed_reported_on_the_phone_with_a_photo_is_seen_by_staff_only_and_paid(
+    app, client, db, now, rule, make_volunteer, make_user, make_community
+):
+    import io
+
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    elder = make_volunteer(name="王秀英", phone="+8613800138000")
+    sign_in_by_code(client, db, elder.phone)
+    page = client.get("/deeds/report")
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    token = csrf_from(page.text)
+    refused = client.post(
+        "/deeds/report",
+        data={
+            "csrf_token": token,
+            "text": "帮邻居修水管",
+            "photo": (io.BytesIO(b"%PDF-1.4"), "a.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert (
+        refused.status_code == 200
+        and db.session.scalar(sa.select(sa.func.count()).select_from(DeedReport)) == 0
+    )  # a PDF is not a photo: nothing is written, and the form says why
+    sent = client.post(
+        "/deeds/report",
+        data={"csrf_token": token, "text": "帮邻居修水管", "photo": (io.BytesIO(_jpeg()), "a.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 302
+    (report,) = db.session.scalars(sa.select(DeedReport)).all()
+    assert report.photo and report.source == "web"
+    photo_url = f"/panel/deed-reports/{report.id}/photo"
+    assert client.get(photo_url).status_code == 403  # the resident's phone is not the panel
+
+    def desk(person):
+        browser = app.test_client()
+        page = browser.get("/login")
+        browser.post(
+            "/login",
+            data={
+                "login": person.phone,
+                "password": "correct horse",
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+        return browser
+
+    other = make_user(communities=[make_community()], phone="13900000932")
+    assert desk(other).get(photo_url).status_code == 404
+    staff = make_user(communities=[elder.community], phone="13900000933")
+    photo = desk(staff).get(photo_url)
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    assert "no-store" in photo.headers["Cache-Control"]
+    deed_reports.approve(report, rule, actor=staff, community_ids=None, now=now)
+    assert ledger.balance(ledger.wallet_for(elder)) == 10

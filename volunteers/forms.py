@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from flask_wtf.file import FileField
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -47,3 +48,18 @@ class JoinForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form that is only a button (sign up, cancel, confirm): it carries the CSRF token."""
+
+
+class DeedReportForm(FlaskForm):
+    """A good deed the resident reports (好人好事): what, for whom, where; a photo if any."""
+
+    text = TextAreaField(
+        _l("What did you do, for whom, and where?"),
+        validators=[
+            DataRequired(message=_l("Say what was done, for whom, and where.")),
+            Length(max=300),
+        ],
+        render_kw={"rows": 4, "maxlength": 300},
+    )
+    photo = FileField(_l("A photo (optional)"), render_kw={"accept": "image/*"})
+    submit = SubmitField(_l("Send it to the staff"))

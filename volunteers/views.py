@@ -30,10 +30,10 @@ from app.forms import BroadcastForm
 from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
-from app.points import deeds, honours, ledger, rankings, reports, statements
+from app.points import deed_reports, deeds, honours, ledger, rankings, reports, statements
 from app.web import public_url, safe_next, write_broadcast
 from volunteers import bp
-from volunteers.forms import ButtonForm, CodeForm, JoinForm, PhoneForm
+from volunteers.forms import ButtonForm, CodeForm, DeedReportForm, JoinForm, PhoneForm
 
 _PHOTO_NAME = re.compile(r"^\d+-[0-9a-f]{16}\.jpg$")
 # How long a scanned check-in code is held while the volunteer signs in first.
@@ -561,6 +561,34 @@ def statement_public(statement_id: int):
         form=form,
         names=deeds.CATEGORY_NAMES,
     )
+
+
+# --- a good deed the resident reports (好人好事) ------------------------------------------
+
+
+@bp.route("/deeds/report", methods=["GET", "POST"])
+@login_required
+def deed_report():
+    if current_user.community_id is None:
+        abort(403)
+    form = DeedReportForm()
+    if form.validate_on_submit():
+        try:
+            upload = form.photo.data
+            jpeg = offers.prepare_photo(upload.read()) if upload and upload.filename else None
+            deed_reports.report(
+                current_user, form.text.data, now=clock.now(), source="web", photo=jpeg
+            )
+        except LinliError as exc:
+            rollback_unit_of_work()
+            (form.photo if exc.field == "photo" else form.text).errors.append(str(exc))
+        else:
+            flash(
+                _("Thank you! Staff will look at your good deed and tell you what they decide."),
+                "info",
+            )
+            return redirect(url_for(".index"))
+    return render_template("volunteers/deed_report.html", form=form)
 
 
 # --- a 三长 writes to the residents of what they lead ------------------------------------

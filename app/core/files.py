@@ -27,6 +27,7 @@ MAX_BYTES = {
     "offer-photo": 1024 * 1024,
     "merchant-photo": 1024 * 1024,
     "activity-photo": 1024 * 1024,
+    "deed-photo": 1024 * 1024,
 }
 
 

@@ -137,6 +137,8 @@ class DeedReport(Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     text: Mapped[str] = mapped_column(String(300))
+    # A photo as evidence (stored_files, kind deed-photo): staff of the community see it.
+    photo: Mapped[str | None] = mapped_column(String(60))
     # The resident's local day it was reported on: several the same day are flagged.
     day: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(10))

@@ -27,7 +27,8 @@ class StoredFile(Model):
     __table_args__ = (
         UniqueConstraint("kind", "name"),
         CheckConstraint(
-            "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo')", name="kind"
+            "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo', 'deed-photo')",
+            name="kind",
         ),
         # The purge job's question: what has run out.
         Index("ix_stored_files_expires_at", "expires_at"),

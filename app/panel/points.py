@@ -1,14 +1,15 @@
 """Panel pages for points: deed rules, awarding deeds, adjustments and the approvals inbox."""
 
+import io
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.activities import attendance
-from app.core import clock
+from app.core import clock, files
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
 from app.models.base import db_id, db_ids
@@ -312,6 +313,22 @@ def deed_report_decide(report_id: int):
         rollback_unit_of_work()
         flash(str(exc), "error")
     return redirect(url_for(".approvals") + "#reports")
+
+
+@bp.route("/deed-reports/<int:report_id>/photo")
+@role_required("staff", "admin")
+def deed_report_photo(report_id: int):
+    """A resident's evidence photo: staff of their community only, never cached."""
+    try:
+        found = deed_reports.get(report_id, _scope())
+    except LinliError:
+        abort(404)
+    stored = files.find("deed-photo", found.photo) if found.photo else None
+    if stored is None:
+        abort(404)
+    answer = send_file(io.BytesIO(stored.data), mimetype=stored.content_type)
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
 
 
 @bp.route("/approvals")

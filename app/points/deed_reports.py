@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.channels import outbox
-from app.core import audit, clock
+from app.core import audit, clock, files
 from app.core.errors import BusinessRuleError, NotFound, NotPermitted
 from app.core.extensions import db
 from app.core.text import one_line
@@ -24,8 +24,11 @@ from app.points import deeds
 MAX_TEXT = 300
 
 
-def report(person: Person, text: str, *, now: datetime, source: str) -> DeedReport:
-    """The resident's report, waiting for staff."""
+def report(
+    person: Person, text: str, *, now: datetime, source: str, photo: bytes | None = None
+) -> DeedReport:
+    """The resident's report, waiting for staff; `photo` a JPEG the edge has checked and
+    re-encoded (`offers.prepare_photo`), kept for the community's staff to see."""
     if person.community_id is None:
         raise NotPermitted(_l("Only a resident of a community can report a good deed."))
     text = one_line(
@@ -45,6 +48,8 @@ def report(person: Person, text: str, *, now: datetime, source: str) -> DeedRepo
         decline_reason="",
         created_at=now,
     )
+    if photo:
+        found.photo = files.replace_photo("deed-photo", person.id, None, photo, now=now)
     db.session.add(found)
     db.session.flush()
     audit.record("deed_report.create", found, actor=person, source=source, now=now)

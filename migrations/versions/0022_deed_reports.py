@@ -1,4 +1,5 @@
-"""good deeds residents report themselves (好人好事): deed_reports
+"""good deeds residents report themselves (好人好事): deed_reports, and their photos in
+stored_files (kind deed-photo)
 
 Revision ID: 0022
 Revises: 0021
@@ -15,6 +16,8 @@ down_revision = "0021"
 branch_labels = None
 depends_on = None
 
+KINDS = "'import', 'offer-photo', 'merchant-photo', 'activity-photo'"
+
 
 def upgrade():
     op.create_table(
@@ -23,6 +26,7 @@ def upgrade():
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
         sa.Column("text", sa.String(length=300), nullable=False),
+        sa.Column("photo", sa.String(length=60), nullable=True),
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("source", sa.String(length=10), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
@@ -58,9 +62,16 @@ def upgrade():
         "ix_deed_reports_status_community_id", "deed_reports", ["status", "community_id"]
     )
     op.create_index("ix_deed_reports_person_id_day", "deed_reports", ["person_id", "day"])
+    with op.batch_alter_table("stored_files") as batch_op:
+        batch_op.drop_constraint("kind", type_="check")
+        batch_op.create_check_constraint("kind", f"kind IN ({KINDS}, 'deed-photo')")
 
 
 def downgrade():
+    op.execute("DELETE FROM stored_files WHERE kind = 'deed-photo'")
+    with op.batch_alter_table("stored_files") as batch_op:
+        batch_op.drop_constraint("kind", type_="check")
+        batch_op.create_check_constraint("kind", f"kind IN ({KINDS})")
     op.drop_index("ix_deed_reports_person_id_day", table_name="deed_reports")
     op.drop_index("ix_deed_reports_status_community_id", table_name="deed_reports")
     op.drop_table("deed_reports")

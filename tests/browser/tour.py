@@ -111,6 +111,7 @@ def volunteer_pages(ids: dict) -> list[str]:
         "/boards",
         "/boards/groups",
         "/settings",
+        "/deeds/report",
         "/certificate",
         "/card",
         *scanned,
