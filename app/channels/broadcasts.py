@@ -112,25 +112,21 @@ def may_send(person: Person, to: Target, community_ids: set[int] | None) -> bool
     and what lies under it."""
     if person.has_role("admin"):
         return True
-    if _is_staff(person) and (community_ids is None or to.community_id in community_ids):
+    if person.has_role("staff") and (community_ids is None or to.community_id in community_ids):
         return True
-    return to.kind == "node" and to.id in _led_subtree_ids(person, to)
+    return to.kind == "node" and _leads(person, to.id)
 
 
-def _is_staff(person: Person) -> bool:
-    return person.has_role("staff")
-
-
-def _led_subtree_ids(person: Person, to: Target) -> set[int]:
-    """The target's id when it is a node a 三长 role of `person` lies on or above."""
-    node = db.session.get(OrgUnit, to.id)
+def _leads(person: Person, node_id: int) -> bool:
+    """Whether a 三长 role of `person` lies on the node or above it."""
+    node = db.session.get(OrgUnit, node_id)
     assert node is not None
     led = db.session.scalars(
         sa.select(OrgUnit.path)
         .join(LeaderRole, LeaderRole.org_unit_id == OrgUnit.id)
         .where(LeaderRole.person_id == person.id)
     ).all()
-    return {node.id} if any(node.path.startswith(path) for path in led) else set()
+    return any(node.path.startswith(path) for path in led)
 
 
 def led_targets(person: Person) -> list[Target]:
