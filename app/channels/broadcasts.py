@@ -1,12 +1,13 @@
 """Group messages (群发通知): staff, or a 三长 for the node they lead, write once to a community,
 grid, building, unit, team or an activity's volunteers.
 
-`preview` counts who it reaches and how (Telegram where a chat is linked and Telegram was
-chosen, else a text message), who it skips (退订 to group messages, 退订 of everything,
-STOP from the number) and what the texts cost in parts; `send` writes one outbox message a
-person, in one statement, spread out at LINLI_BROADCAST_PER_SECOND and held past each
-community's quiet hours, and records the broadcast with its counts and an audit event. A
-second send with the preview's key sends nothing more.
+`preview` counts who it reaches and how (WeChat, then Telegram, where a chat is linked
+and that channel was chosen, else a text message), who it skips (退订 to group messages,
+全部退订 of everything, STOP from the number) and what the texts cost in parts; `send`
+writes one outbox message a person, in one statement, spread out at
+LINLI_BROADCAST_PER_SECOND and held past each community's quiet hours, and records the
+broadcast with its counts and an audit event. A second send with the preview's key sends
+nothing more.
 """
 
 from __future__ import annotations
@@ -97,14 +98,7 @@ def target(kind: str, target_id: int) -> Target:
 
 def _node_name(node: OrgUnit) -> str:
     """ "阳光社区 · 第1网格 · 3号楼": the node with the places above it, up to its community."""
-    names = [node.name]
-    parent = node.parent
-    while parent is not None and node.kind != "community" and parent.kind != "street":
-        names.insert(0, parent.name)
-        if parent.kind == "community":
-            break
-        parent = parent.parent
-    return " · ".join(names)[:200]
+    return " · ".join(n.name for n in org.ancestors(node) if n.kind != "street")[:200]
 
 
 def may_send(person: Person, to: Target, community_ids: set[int] | None) -> bool:
@@ -407,9 +401,3 @@ def delivered(broadcast_ids: list[int]) -> dict[int, dict[str, int]]:
         for bid, status, count in rows:
             found[bid or 0][status] = count  # bid is never None: the WHERE names it
     return found
-
-
-def target_of(broadcast: Broadcast) -> Target:
-    return Target(
-        broadcast.target_kind, broadcast.target_id, broadcast.target_name, broadcast.community_id
-    )
