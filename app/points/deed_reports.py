@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import aliased
 
 from app.channels import outbox
 from app.core import audit, clock, files
@@ -65,13 +66,11 @@ class Waiting:
 def pending(community_ids: set[int] | None) -> list[Waiting]:
     """Reports waiting for staff of these communities, oldest first, each with how many
     its author made that day."""
+    other = aliased(DeedReport)
     same_day = (
         sa.select(sa.func.count())
-        .select_from(table_of(DeedReport).alias("other"))
-        .where(
-            sa.literal_column("other.person_id") == DeedReport.person_id,
-            sa.literal_column("other.day") == DeedReport.day,
-        )
+        .select_from(other)
+        .where(other.person_id == DeedReport.person_id, other.day == DeedReport.day)
         .scalar_subquery()
     )
     query = (
