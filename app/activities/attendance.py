@@ -544,16 +544,19 @@ def _tell_corrected(attendance: Attendance, reason: str, now: datetime) -> None:
 
 def _ask_for_second_worker(attendance: Attendance, actor: Person, now: datetime) -> None:
     for colleague in people.staff_of(attendance.activity.community_id, besides=actor.id):
-        with force_locale(colleague.locale):
-            body = _(
+        outbox.tell(
+            colleague,
+            "approval_needed",
+            _l(
                 "Approval needed: %(maker)s corrected %(name)s's attendance at %(title)s to "
-                "%(minutes)s minutes. Open the approvals page of the Linli panel.",
-                maker=actor.name,
-                name=attendance.person.name,
-                title=attendance.activity.title,
-                minutes=attendance.minutes,
-            )
-        outbox.queue(person=colleague, kind="approval_needed", body=body, now=now)
+                "%(minutes)s minutes. Open the approvals page of the Linli panel."
+            ),
+            now=now,
+            maker=actor.name,
+            name=attendance.person.name,
+            title=attendance.activity.title,
+            minutes=attendance.minutes,
+        )
 
 
 def close_overdue(now: datetime, limit: int = 1000) -> int:

@@ -597,23 +597,23 @@ def propose_adjustment(
 
 def _ask_for_approval(adjustment: Adjustment, now: datetime) -> None:
     """Tell the other staff of the person's community that a second approver is needed."""
-    from flask_babel import force_locale
-    from flask_babel import gettext as _
-
     from app.people import people
 
     colleagues = people.staff_of(adjustment.person.community_id, besides=adjustment.maker_id)
     for colleague in colleagues:
-        with force_locale(colleague.locale):
-            body = _(
+        outbox.tell(
+            colleague,
+            "approval_needed",
+            _l(
                 "Approval needed: %(maker)s proposes %(points)+d points for %(name)s (%(reason)s). "
-                "Open the approvals page of the Linli panel.",
-                maker=adjustment.maker.name,
-                points=adjustment.points,
-                name=adjustment.person.name,
-                reason=adjustment.reason,
-            )
-        outbox.queue(person=colleague, kind="approval_needed", body=body, now=now)
+                "Open the approvals page of the Linli panel."
+            ),
+            now=now,
+            maker=adjustment.maker.name,
+            points=adjustment.points,
+            name=adjustment.person.name,
+            reason=adjustment.reason,
+        )
 
 
 def decide_adjustment(
