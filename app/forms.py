@@ -125,17 +125,25 @@ def offer_error_field(form: OfferForm, field: str | None) -> Field:
     return field_for_error(form, field, form.title)
 
 
+def uploaded_photo(field) -> bytes | None:
+    """The photo a file field brought, checked and re-encoded small (`offers.prepare_photo`),
+    or None when none came. It is decoded outside any transaction (`finish_reads`), so on
+    SQLite the request holds no write lock meanwhile; a bad one raises before anything is
+    written."""
+    upload = field.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    finish_reads()
+    return offers.prepare_photo(upload.read())
+
+
 def save_offer_form(merchant, form: OfferForm, offer, *, actor, by_staff: bool, source: str, now):
     """Create or update the offer from a filled form, and keep a new photo if one came.
 
     A shop's own changes may wait for staff review; staff changes go live (`by_staff`).
     A photo is checked and decoded first, outside any transaction (app.database.finish_reads).
     """
-    upload = form.photo.data
-    photo = None
-    if upload and getattr(upload, "filename", ""):
-        finish_reads()
-        photo = offers.prepare_photo(upload.read())
+    photo = uploaded_photo(form.photo)
     if offer is None:
         offer = offers.create_offer(
             merchant, offer_fields(form), actor=actor, by_staff=by_staff, now=now, source=source

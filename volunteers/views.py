@@ -26,7 +26,7 @@ from app.core.database import after_commit, rollback_unit_of_work
 from app.core.errors import CodeRecentlySent, LinliError
 from app.core.extensions import limiter
 from app.core.phones import normalize_phone
-from app.forms import BroadcastForm
+from app.forms import BroadcastForm, uploaded_photo
 from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
@@ -574,8 +574,7 @@ def deed_report():
     form = DeedReportForm()
     if form.validate_on_submit():
         try:
-            upload = form.photo.data
-            jpeg = offers.prepare_photo(upload.read()) if upload and upload.filename else None
+            jpeg = uploaded_photo(form.photo)
             deed_reports.report(
                 current_user, form.text.data, now=clock.now(), source="web", photo=jpeg
             )

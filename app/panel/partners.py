@@ -16,6 +16,7 @@ from app.forms import (
     fill_offer_form,
     offer_error_field,
     save_offer_form,
+    uploaded_photo,
 )
 from app.panel import bp
 from app.panel.changes import after_change
@@ -81,10 +82,9 @@ def _partner_page(merchant=None):
         form.communities.data = [c.id for c in merchant.communities]
         form.category.data = merchant.category
     if form.validate_on_submit():
-        upload = form.photo.data
         try:
             # The photo is checked before anything is written (a bad one changes nothing).
-            jpeg = offers.prepare_photo(upload.read()) if upload and upload.filename else None
+            jpeg = uploaded_photo(form.photo)
             fields = _partner_fields(form)
             now = clock.now()
             if merchant is None:

@@ -20,11 +20,11 @@ from app.channels import outbox
 from app.core import clock, qr
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
+from app.forms import uploaded_photo
 from app.models import Activity
 from app.models.base import db_id, db_ids
 from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
-from app.partners import offers
 from app.people import org, people
 from app.points import dashboard as dashboard_data
 from app.points import deeds, reports
@@ -130,7 +130,7 @@ def activity_new():
     if form.validate_on_submit():
         community = org.community_by_id(form.community.data)
         try:
-            jpeg = _cover(form)  # checked before anything is written
+            jpeg = uploaded_photo(form.photo)  # checked before anything is written
             activity = activities.create_activity(
                 community,
                 _fields(form, community),
@@ -149,12 +149,6 @@ def activity_new():
     return render_template("panel/activity_form.html", form=form, activity=None)
 
 
-def _cover(form) -> bytes | None:
-    """The uploaded cover picture, checked and made small, or None when none came."""
-    upload = form.photo.data
-    return offers.prepare_photo(upload.read()) if upload and upload.filename else None
-
-
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
 @role_required("staff", "admin")
 def activity_edit(activity_id: int):
@@ -171,7 +165,7 @@ def activity_edit(activity_id: int):
     form.community.data = activity.community_id
     if form.validate_on_submit():
         try:
-            jpeg = _cover(form)
+            jpeg = uploaded_photo(form.photo)
             activities.update_activity(
                 activity,
                 _fields(form, activity.community),
