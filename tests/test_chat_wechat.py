@@ -74,12 +74,21 @@ def message(kind: str = "text", content: str = "积分", msg_id: str | None = No
     )
 
 
-def post(client, app_clock, xml: str, *, safe: bool = False, token: str = TOKEN, skew: int = 0):
+def post(
+    client,
+    app_clock,
+    xml: str,
+    *,
+    safe: bool = False,
+    token: str = TOKEN,
+    skew: int = 0,
+    encrypted: str | None = None,
+):
     timestamp, nonce = str(int(app_clock().timestamp()) + skew), "1320562132"
     query = {"signature": sha1(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
     query["openid"] = OPENID
     if safe:
-        encrypted = encrypt(xml)
+        encrypted = encrypted or encrypt(xml)
         query |= {"encrypt_type": "aes", "msg_signature": sha1(token, timestamp, nonce, encrypted)}
         xml = (
             "<xml><ToUserName><![CDATA[gh_3f2a1b9c8d7e]]></ToUserName>"
@@ -186,3 +195,23 @@ def test_pictures_and_other_events_get_a_word_or_nothing(client, db, app_clock, 
     click = message("subscribe").replace("subscribe", "CLICK")
     answer = post(client, app_clock, click, safe=True)
     assert (answer.status_code, answer.text) == (200, "success")
+
+
+def test_a_message_read_with_another_key_is_refused_even_when_it_reads_as_empty(
+    client, db, app, app_clock, wechat
+):
+    """Decrypted with the wrong key, a message is random bytes; when their last byte (the
+    padding's length) is 0 nothing is left to read a length from. That is a 403 too, not a
+    500: a key is searched for that does exactly this to this message."""
+    encrypted = encrypt(message())
+    raw = base64.b64decode(encrypted)
+    for n in range(5000):
+        wrong = base64.b64encode(hashlib.sha256(f"wrong-{n}".encode()).digest()).decode()[:43]
+        key = base64.b64decode(wrong + "=")
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+        if (decryptor.update(raw) + decryptor.finalize())[-1] == 0:
+            break
+    else:
+        pytest.fail("no key found that leaves the padding 0")
+    app.config["WECHAT_AES_KEY"] = wrong
+    assert post(client, app_clock, "", safe=True, encrypted=encrypted).status_code == 403

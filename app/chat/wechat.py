@@ -14,6 +14,7 @@ decrypts, encrypts and reads and writes the XML.
 from __future__ import annotations
 
 import logging
+import struct
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, request
@@ -101,7 +102,15 @@ def wechat_inbound():
             body = _crypto(token).decrypt_message(
                 body, args.get("msg_signature", ""), args["timestamp"], args["nonce"]
             )
-        except (InvalidSignatureException, InvalidAppIdException, ValueError, KeyError):
+        except (
+            InvalidSignatureException,
+            InvalidAppIdException,
+            ValueError,
+            KeyError,
+            IndexError,
+            struct.error,  # another key's plaintext can end in a padding that leaves no length
+            UnicodeDecodeError,
+        ):
             log.warning("WeChat message refused: it does not decrypt with our key")
             abort(403)
     try:
