@@ -164,8 +164,11 @@ def test_counts_add_up_across_workers_and_survive_a_killed_worker(committed_app,
         # Ten, and the start-up probes of tests/servers.py (one, or more on a slow machine).
         before = scrape_server()[served]
         assert before >= 11
-        first = server.workers()
-        assert len(first) == 2
+        # The second worker may still be starting on a busy machine: wait for it.
+        deadline = time.monotonic() + 60
+        while len(first := server.workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(first) == 2, server.output()
         for pid in first:
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
