@@ -303,6 +303,13 @@ def register_request_hooks(app: Flask) -> None:
 
         return clock.local(moment, community).strftime(pattern) if moment else ""
 
+    @app.template_filter("masked_name")
+    def masked_name(name: str) -> str:
+        """A person's name as the public and their neighbours see it (张*明)."""
+        from app.core.text import mask_name
+
+        return mask_name(name or "")
+
     @app.template_filter("dict_without")
     def dict_without(mapping, *keys) -> dict:
         return {k: v for k, v in mapping.items() if k not in keys}

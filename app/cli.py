@@ -27,7 +27,7 @@ from app.core.extensions import db
 from app.core.phones import display_phone
 from app.partners import partners, personal_codes
 from app.people import api_tokens, org, people, residents_import
-from app.points import awards, board_counts, ledger
+from app.points import awards, board_counts, ledger, needs
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
@@ -466,6 +466,7 @@ telegram_cli = AppGroup("telegram", help="The Telegram bot.")
 @unit_of_work
 def outbox_reminders() -> None:
     activities.send_reminders(clock.now())
+    needs.escalate_due(clock.now())
 
 
 def _report(report) -> None:
@@ -491,6 +492,15 @@ def outbox_remind():
     """Queue the "starts in an hour" reminders that are due (run it every few minutes)."""
     count = activities.send_reminders(clock.now())
     click.echo(_("%(count)s reminders queued.", count=count))
+
+
+@outbox_cli.command("escalate")
+@unit_of_work
+def outbox_escalate():
+    """Pass each request (需求) whose triage step is overdue to the next step, with a notice
+    (the runner does this on every look; run it every few minutes without the runner)."""
+    count = needs.escalate_due(clock.now())
+    click.echo(_("%(count)s overdue requests passed on.", count=count))
 
 
 @outbox_cli.command("run")

@@ -208,6 +208,7 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     awarded = _award_history(communities, residents, staff, now, rng)
     made = _make_activities(communities, residents, staff, now, rng)
     redeemed = _make_redemptions(communities, residents, merchants, now, rng)
+    asked = _make_needs(communities, residents, staff, admin, now, rng)
     this_month = clock.local(now, None).strftime("%Y-%m")
     for community_name, title in (("阳光社区", "社区好人"), ("和平社区", "活力小哥")):
         honours.grant(
@@ -227,7 +228,64 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
         "awards": awarded,
         "activities": made,
         "redemptions": redeemed,
+        "needs": asked,
     }
+
+
+# The street's kinds of request (需求类型): name, words that pick it from a text, points,
+# hours each triage step has.
+NEED_KINDS = (
+    ("生活帮扶", "", 10, 24),
+    ("安全隐患", "安全 隐患 电动车 飞线 高空", 15, 4),
+    ("维修", "水管 漏水 电 灯 门 锁 修", 20, 12),
+    ("照护老人", "老人 陪 看病 取药 买菜", 20, 12),
+    ("邻里纠纷", "纠纷 吵 噪音", 15, 24),
+    ("环境卫生", "垃圾 卫生 杂物 楼道", 10, 24),
+)
+DEMO_NEEDS = (
+    ("厨房水管漏水，地上都是水", "taken"),
+    ("帮忙去社区医院取药", "confirmed"),
+    ("楼道堆了很多杂物", "open"),
+    ("楼下电动车飞线充电", "open"),
+)
+
+
+def _make_needs(communities, residents, staff, admin, now: datetime, rng: random.Random) -> int:
+    """The street's kinds of request, and a few requests in 阳光社区 at each stage: one
+    waiting, one being handled, one solved and rated; none of them the demo volunteer's."""
+    from app.points import needs
+
+    for name, keywords, points, hours in NEED_KINDS:
+        needs.create_kind(
+            None,
+            needs.KindFields(name=name, keywords=keywords, points=points, step_hours=hours),
+            actor=admin,
+            now=now,
+        )
+    people_here = residents["阳光社区"]
+    made = 0
+    for n, (text, stage) in enumerate(DEMO_NEEDS):
+        asked_at = now - timedelta(hours=30 - n * 6)
+        resident = people_here[-1 - n]
+        kind = needs.kind_for_text(resident.community_id or 0, text)
+        need = needs.post(resident, text, kind=kind, now=asked_at, source="text")
+        made += 1
+        if stage == "open":
+            continue
+        helper = next(
+            p
+            for p in people_here[1:]
+            if needs.take_refusal(need, p) is None and p.id != resident.id
+        )
+        needs.take(need, helper, now=asked_at + timedelta(hours=1), source="web")
+        if stage == "confirmed":
+            needs.done(
+                need, helper, note="已送到家", now=asked_at + timedelta(hours=3), source="web"
+            )
+            needs.confirm(need, resident, now=asked_at + timedelta(hours=4), source="text")
+            needs.rate(need, resident, 5, comment="很及时，谢谢", now=asked_at + timedelta(hours=4))
+    needs.escalate_due(now)  # what `flask outbox run` would have done meanwhile
+    return made
 
 
 def _rooms(rng: random.Random) -> list[str]:

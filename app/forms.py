@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.core import clock
 from app.core.database import finish_reads
+from app.core.errors import InvalidInput
 from app.partners import offers
 
 KINDS = [
@@ -130,11 +131,19 @@ def uploaded_photo(field) -> bytes | None:
     or None when none came. It is decoded outside any transaction (`finish_reads`), so on
     SQLite the request holds no write lock meanwhile; a bad one raises before anything is
     written."""
-    upload = field.data
-    if not upload or not getattr(upload, "filename", ""):
-        return None
-    finish_reads()
-    return offers.prepare_photo(upload.read())
+    photos = uploaded_photos([field.data] if field.data else [], limit=1, field=field.name)
+    return photos[0] if photos else None
+
+
+def uploaded_photos(uploads, *, limit: int, field: str) -> list[bytes]:
+    """The photos of a multiple file field (its `data`), each as `uploaded_photo` makes it;
+    more than `limit` are refused before any is decoded."""
+    chosen = [upload for upload in uploads or [] if getattr(upload, "filename", "")]
+    if len(chosen) > limit:
+        raise InvalidInput(_l("At most %(max)s photos."), field=field, max=limit)
+    if chosen:
+        finish_reads()
+    return [offers.prepare_photo(upload.read()) for upload in chosen]
 
 
 def save_offer_form(merchant, form: OfferForm, offer, *, actor, by_staff: bool, source: str, now):

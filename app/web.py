@@ -22,6 +22,7 @@ from flask import (
     make_response,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -67,6 +68,19 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def private_photo(kind: str, name: str | None) -> Response:
+    """A stored photo only the caller's checks let them see (evidence, a resident's
+    request): sent with no-store so no cache keeps it; 404 when there is none."""
+    from app.core import files
+
+    stored = files.find(kind, name) if name else None
+    if stored is None:
+        abort(404)
+    answer = send_file(io.BytesIO(stored.data), mimetype=stored.content_type)
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
 
 
 def public_url(path: str) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from app.models import Person
 from app.partners import personal_codes
+from app.points import needs
 
 ROLES = ("anonymous", "volunteer", "merchant", "staff_here", "staff_other", "admin")
 
@@ -26,6 +27,9 @@ def world(
         "admin": api(make_user(kind="admin")),
     }
     activity = make_activity(community=here)
+    kind = needs.create_kind(
+        None, needs.KindFields(name="帮忙", points=5, step_hours=24), actor=volunteer, now=now
+    )
     # One redemption to void.
     code = personal_codes.issue(volunteer, now=now).digits
     sale = callers["merchant"].post("/redemptions", {"code": code, "offer_id": offer.id})
@@ -39,11 +43,30 @@ def world(
         "redemption": sale.get_json()["id"],
         "callers": callers,
         "now": now,
+        "kind": kind,
+        "make_resident": lambda: make_volunteer(community=here, name="求助人"),
     }
 
 
 def _fresh_code(w) -> str:
     return personal_codes.issue(w["volunteer"], now=w["now"]).digits
+
+
+def _need(w, stage: str = "open") -> int:
+    """A fresh resident's request, taken by the world's volunteer and carried to `stage`."""
+    resident = w["make_resident"]()
+    need = needs.post(resident, "矩阵求助", kind=w["kind"], now=w["now"], source="test")
+    if stage != "open":
+        needs.take(need, w["volunteer"], now=w["now"], source="test")
+    if stage in ("done", "confirmed"):
+        needs.done(need, w["volunteer"], now=w["now"], source="test")
+    if stage == "confirmed":
+        needs.confirm(need, resident, now=w["now"], source="test")
+    return need.id
+
+
+def _need_step(action: str, stage: str, statuses: tuple, body=None):
+    return (lambda w: (f"/needs/{_need(w, stage)}/{action}", body or {}), statuses)
 
 
 # (method, rule) → (path and body from the world, statuses in ROLES order)
@@ -122,6 +145,47 @@ MATRIX = {
     ("GET", "/api/v1/rankings"): (
         lambda w: (f"/rankings?scope=community:{w['here'].id}", None),
         (401, 200, 200, 200, 200, 200),
+    ),
+    ("GET", "/api/v1/need-kinds"): (
+        lambda w: ("/need-kinds", None),
+        (401, 200, 403, 200, 200, 200),
+    ),
+    ("GET", "/api/v1/needs"): (
+        lambda w: ("/needs", None),
+        (401, 200, 403, 200, 200, 200),  # staff elsewhere: their (empty) list
+    ),
+    ("POST", "/api/v1/needs"): (
+        lambda w: ("/needs", {"text": "矩阵求助", "phone": w["make_resident"]().phone}),
+        (401, 404, 403, 201, 404, 201),  # a volunteer may not post for a neighbour
+    ),
+    ("GET", "/api/v1/needs/<int:need_id>"): (
+        lambda w: (f"/needs/{_need(w)}", None),
+        (401, 200, 403, 200, 404, 200),
+    ),
+    # Staff take nothing (they assign); only the taker gives back or marks done; only the
+    # resident (none of these) confirms, disputes, rates or withdraws.
+    ("POST", "/api/v1/needs/<int:need_id>/take"): _need_step(
+        "take", "open", (401, 200, 403, 422, 404, 422)
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/release"): _need_step(
+        "release", "taken", (401, 200, 403, 403, 404, 403)
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/done"): _need_step(
+        "done", "taken", (401, 200, 403, 403, 404, 403)
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/confirm"): _need_step(
+        "confirm",
+        "done",
+        (401, 403, 403, 422, 404, 422),  # staff: not before the days pass
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/dispute"): _need_step(
+        "dispute", "done", (401, 403, 403, 403, 404, 403), {"note": "没修好"}
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/rate"): _need_step(
+        "rate", "confirmed", (401, 403, 403, 403, 404, 403), {"rating": 5}
+    ),
+    ("POST", "/api/v1/needs/<int:need_id>/withdraw"): _need_step(
+        "withdraw", "open", (401, 403, 403, 403, 404, 403)
     ),
     ("GET", "/api/v1/openapi.json"): (
         lambda w: ("/openapi.json", None),

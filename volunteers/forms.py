@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -63,3 +63,47 @@ class DeedReportForm(FlaskForm):
     )
     photo = FileField(_l("A photo (optional)"), render_kw={"accept": "image/*"})
     submit = SubmitField(_l("Send it to the staff"))
+
+
+class NeedForm(FlaskForm):
+    """A need or problem (求助): what, of which kind, where; up to three photos. A 三长 or
+    worker may post it for a resident (by the resident's phone number)."""
+
+    kind = SelectField(_l("What kind of help"), coerce=int)
+    text = TextAreaField(
+        _l("What is needed?"),
+        validators=[
+            DataRequired(message=_l("Say what is needed, e.g. the kitchen tap leaks.")),
+            Length(max=300),
+        ],
+        render_kw={"rows": 4, "maxlength": 300},
+    )
+    place = SelectField(_l("Where"), coerce=int)
+    place_note = StringField(
+        _l("A public place (optional), e.g. the east gate"),
+        validators=[Length(max=100)],
+        render_kw={"maxlength": 100},
+    )
+    for_phone = StringField(
+        _l("For a resident (their phone number; leave empty for yourself)"),
+        validators=[Length(max=30)],
+        render_kw={"inputmode": "tel", "type": "tel", "autocomplete": "off"},
+    )
+    photos = MultipleFileField(
+        _l("Up to 3 photos (optional)"), render_kw={"accept": "image/*", "multiple": True}
+    )
+    submit = SubmitField(_l("Ask for help"))
+
+
+class NeedActionForm(FlaskForm):
+    """A step on a need (take, done, confirm, dispute, rate …): the note or reason and the
+    stars the step asks for; the CSRF token."""
+
+    note = StringField(_l("Note"), validators=[Length(max=200)], render_kw={"maxlength": 200})
+    rating = SelectField(
+        _l("Stars"),
+        choices=[(n, "★" * n) for n in range(5, 0, -1)],
+        coerce=int,
+        default=5,
+        validate_choice=False,  # only the rating step reads it; the service checks 1–5
+    )

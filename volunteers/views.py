@@ -30,7 +30,16 @@ from app.forms import BroadcastForm, uploaded_photo
 from app.models.base import db_id
 from app.partners import offers, personal_codes
 from app.people import org, people, signin
-from app.points import deed_reports, deeds, honours, ledger, rankings, reports, statements
+from app.points import (
+    deed_reports,
+    deeds,
+    honours,
+    ledger,
+    needs,
+    rankings,
+    reports,
+    statements,
+)
 from app.web import public_url, safe_next, write_broadcast
 from volunteers import bp
 from volunteers.forms import ButtonForm, CodeForm, DeedReportForm, JoinForm, PhoneForm
@@ -312,6 +321,7 @@ def card():
         earned_this_year=ledger.period_total(wallet, year) if wallet else 0,
         qr_svg=qr.svg(staff_link, label=_("Volunteer card: staff scan it to open your record")),
         number=f"{current_user.id:08d}",
+        ratings=needs.ratings_of(current_user),
     )
 
 

@@ -13,6 +13,7 @@ from app.api import (  # noqa: E402,F401
     base,
     docs,
     me,
+    needs,
     people,
     points,
     rankings,

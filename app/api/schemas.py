@@ -487,3 +487,95 @@ class Rankings(Schema):
     period = Str(required=True)
     scope = Str(required=True)
     items = fields.List(fields.Nested(RankingLine), required=True)
+
+
+# --- needs (需求) ------------------------------------------------------------------------
+
+NEED_VIEWS = ("open", "mine", "taken", "staff")
+
+
+class NeedQuery(PageQuery):
+    view = Str(
+        validate=one_of(NEED_VIEWS),
+        metadata={
+            "description": _l(
+                "open (a volunteer's default): requests of the caller's grid they may take "
+                "(whole=true: the community's); mine: the caller's own; taken: what the "
+                "caller took; staff (a staff token's default): the active requests of the "
+                "caller's communities."
+            )
+        },
+    )
+    whole = Bool(load_default=False)
+    status = Str(
+        validate=one_of(["open", "taken", "done", "disputed", "confirmed", "closed", "merged"])
+    )
+
+
+class NeedIn(Strict):
+    text = Str(required=True, validate=length(1, 300))
+    kind_id = Int(
+        load_default=None,
+        allow_none=True,
+        validate=between(1, MAX_ID),
+        metadata={"description": _l("GET /need-kinds; null: the kind the words name.")},
+    )
+    place_note = Str(load_default="", validate=length(0, 100))
+    phone = Str(
+        load_default=None,
+        allow_none=True,
+        validate=length(1, 30),
+        metadata={"description": _l("For a resident (staff, or the 三长 of their home).")},
+    )
+
+
+class NeedStepIn(Strict):
+    note = Str(
+        load_default="",
+        validate=length(0, 200),
+        metadata={"description": _l("done: what was done; dispute: what is still wrong.")},
+    )
+
+
+class NeedRatingIn(Strict):
+    rating = Int(required=True, validate=between(1, 5))
+    comment = Str(load_default="", validate=length(0, 200))
+
+
+class NeedOut(Schema):
+    id = Int(required=True)
+    community_id = Int(required=True)
+    kind_id = Int(required=True)
+    kind = Str(required=True)
+    text = Str(required=True)
+    place = Str(
+        required=True, metadata={"description": _l("Down to the room only for those close to it.")}
+    )
+    grid_id = Int(allow_none=True, required=True)
+    status = Str(required=True)
+    step = Str(required=True, metadata={"description": _l("Who looks at it while it is open.")})
+    step_due_at = fields.AwareDateTime(allow_none=True, required=True, default_timezone=UTC)
+    mine = Bool(required=True)
+    taken_by_me = Bool(required=True)
+    taker_name = Str(allow_none=True, required=True)
+    points = Int(required=True)
+    paid = Bool(required=True)
+    rating = Int(allow_none=True, required=True)
+    created_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    done_at = fields.AwareDateTime(allow_none=True, required=True, default_timezone=UTC)
+
+
+class NeedPage(Schema):
+    items = fields.List(fields.Nested(NeedOut), required=True)
+    next_cursor = Int(allow_none=True, required=True)
+
+
+class NeedKindOut(Schema):
+    id = Int(required=True)
+    name = Str(required=True)
+    points = Int(required=True)
+    step_hours = Int(required=True)
+
+
+class NeedKindList(Schema):
+    items = fields.List(fields.Nested(NeedKindOut), required=True)

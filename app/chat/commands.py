@@ -13,12 +13,13 @@ from datetime import datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.activities import activities, attendance, scan_codes
 from app.channels import outbox
 from app.chat.parser import Command, digits, parse
 from app.core import clock, strikes
-from app.core.errors import LinliError
+from app.core.errors import InvalidInput, LinliError
 from app.core.extensions import db
 from app.models import Person
 from app.partners import offers, personal_codes
@@ -81,6 +82,10 @@ def respond(
             return Reply(_register(command, sender, language, now))
         if person is None or person.community_id is None:
             return Reply(_unknown_sender(sender))
+        if command.name == "help" and len(command.typed) > 1:  # HELP the tap leaks: a need
+            command = Command("need", command.argument, command.typed)
+        elif command.name == "unknown" and re.fullmatch(r"[12](\s.*)?", command.argument):
+            command = Command("answer", command.argument, command.typed)
         handler = HANDLERS.get(command.name, _help)
         try:
             with db.session.begin_nested():
@@ -185,7 +190,8 @@ def _help(person: Person, command: Command, now: datetime) -> str:
     return _(
         "Linli commands: 积分 BAL balance · 记录 HIST history · 排行 TOP ranking · "
         "签到 1234 CHECKIN · 签退 1234 CHECKOUT · 活动 EVENTS · 报名 N JOIN · "
-        "兑换码 CODE · 商家 SHOPS · 退订 TD · 全部退订 STOP / 订阅 START · EN / 中文"
+        "兑换码 CODE · 商家 SHOPS · 求助 HELP … · 需求 NEEDS · 接单 N TAKE · 完成 N DONE · "
+        "退订 TD · 全部退订 STOP / 订阅 START · EN / 中文"
     )
 
 
@@ -359,6 +365,124 @@ def _deed(person: Person, command: Command, now: datetime) -> str:
     return _("Thank you! Staff will look at your good deed and tell you what they decide.")
 
 
+def _need(person: Person, command: Command, now: datetime) -> str:
+    """求助 … / HELP …: a need, of the kind its words name, sent to the 三长 of the home."""
+    from app.points import needs
+
+    if not command.typed:
+        return _("Text 求助 and what you need, e.g. 求助 厨房水管漏水.")
+    kind = needs.kind_for_text(person.community_id or 0, command.typed)
+    need = needs.post(person, command.typed, kind=kind, now=now, source="text")
+    return _(
+        "Your request #%(id)s (%(kind)s) was sent to %(step)s. You will be told who takes it. "
+        "To withdraw it, text 撤销 %(id)s.",
+        id=need.id,
+        kind=kind.name,
+        step=needs.STEP_NAMES[need.step],
+    )
+
+
+def _need_number(command: Command, example: str) -> int:
+    number = digits(command.argument.split(" ")[0]) if command.argument else ""
+    if not number:
+        raise InvalidInput(
+            _l("Text the word and the request's number, e.g. %(example)s."), example=example
+        )
+    return int(number)
+
+
+def _needs(person: Person, command: Command, now: datetime) -> str:
+    """需求: the open needs of the volunteer's grid (or the community's), oldest first."""
+    from app.points import needs
+
+    found = needs.open_for(person, limit=5) or needs.open_for(person, whole_community=True, limit=5)
+    if not found:
+        return _("No open requests in your community right now. Thank you for asking!")
+    lines = [
+        f"#{n.id} {_shortened(n.kind.name, 8)} {_shortened(n.text, 24)}"
+        + (f" @{_shortened(n.grid.name, 8)}" if n.grid else "")
+        for n in found
+    ]
+    lines.append(_("To take one, text 接单 and its number (TAKE N)."))
+    return "\n".join(lines)
+
+
+def _take(person: Person, command: Command, now: datetime) -> str:
+    from app.points import needs
+
+    need = needs.get(_need_number(command, "接单 12"), person)
+    needs.take(need, person, now=now, source="text")
+    return _(
+        "Request #%(id)s is yours: %(text)s. When it is done, text 完成 %(id)s; if you "
+        "cannot, text 放弃 %(id)s.",
+        id=need.id,
+        text=_shortened(need.text, 60),
+    )
+
+
+def _release(person: Person, command: Command, now: datetime) -> str:
+    from app.points import needs
+
+    need = needs.get(_need_number(command, "放弃 12"), person)
+    needs.release(need, person, now=now, source="text")
+    return _("Request #%(id)s is open again for someone else.", id=need.id)
+
+
+def _done(person: Person, command: Command, now: datetime) -> str:
+    from app.points import needs
+
+    need = needs.get(_need_number(command, "完成 12"), person)
+    note = command.typed.split(" ", 1)[1] if " " in command.typed else ""
+    needs.done(need, person, note=note, now=now, source="text")
+    return _(
+        "Thank you! The resident is asked to confirm #%(id)s; you are paid when they do.",
+        id=need.id,
+    )
+
+
+def _answer(person: Person, command: Command, now: datetime) -> str:
+    """1 / 2 …: the resident's answer to "is your request done?" (the oldest asked)."""
+    from app.points import needs
+
+    need = needs.waiting_confirmation(person)
+    if need is None:
+        return _("Nothing of yours is waiting for a confirmation.")
+    if command.argument.startswith("1"):
+        needs.confirm(need, person, now=now, source="text")
+        return _(
+            "Thank you for confirming #%(id)s. How was the help? Text 评分 and 1 to 5, "
+            "e.g. 评分 5 很及时.",
+            id=need.id,
+        )
+    reason = command.typed[1:].strip()
+    if not reason:
+        return _("Text 2 and what is still wrong, e.g. 2 水管还在漏.")
+    needs.dispute(need, person, reason=reason, now=now, source="text")
+    return _("We told the staff that #%(id)s is not done yet; they will look at it.", id=need.id)
+
+
+def _rate(person: Person, command: Command, now: datetime) -> str:
+    from app.points import needs
+
+    need = needs.waiting_rating(person)
+    stars = command.argument[:1]
+    if need is None:
+        return _("Nothing of yours is waiting for a rating.")
+    if not stars.isdigit():
+        return _("Text 评分 and 1 to 5, e.g. 评分 5 很及时.")
+    comment = command.typed[1:].strip()
+    needs.rate(need, person, int(stars), comment=comment, now=now)
+    return _("Thank you! Your rating of #%(id)s was given to the volunteer.", id=need.id)
+
+
+def _withdraw(person: Person, command: Command, now: datetime) -> str:
+    from app.points import needs
+
+    need = needs.get(_need_number(command, "撤销 12"), person)
+    needs.close(need, actor=person, reason="", now=now)
+    return _("Your request #%(id)s is withdrawn.", id=need.id)
+
+
 def _registered(person: Person, command: Command, now: datetime) -> str:
     return _("This number is already registered, to %(name)s.", name=person.name)
 
@@ -400,4 +524,12 @@ HANDLERS = {
     "chinese": _language("zh"),
     "register": _registered,
     "deed": _deed,
+    "need": _need,
+    "needs": _needs,
+    "take": _take,
+    "release": _release,
+    "done": _done,
+    "answer": _answer,
+    "rate": _rate,
+    "withdraw": _withdraw,
 }

@@ -31,6 +31,16 @@ KEYWORDS = {
     "object": ("异议", "object"),
     "register": ("注册", "register"),
     "deed": ("好人好事", "deed"),
+    # Needs (需求): ask for help (HELP with words after it asks too), list the open ones,
+    # take one, give it back, mark it done, rate it, withdraw one's own. A bare 1 / 2 answers
+    # "is it done?" (commands.respond).
+    "need": ("求助",),
+    "needs": ("需求", "needs"),
+    "take": ("接单", "take"),
+    "release": ("放弃", "release"),
+    "done": ("完成", "done"),
+    "rate": ("评分", "rate"),
+    "withdraw": ("撤销", "cancel"),
     "english": ("英文", "english", "en"),
     "chinese": ("中文", "chinese", "zh"),
 }

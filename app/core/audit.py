@@ -106,4 +106,5 @@ ACTION_GROUPS = (
     "offer",
     "merchant",
     "redemption",
+    "need",
 )

@@ -182,6 +182,12 @@ def _load(instance_path: Path, env: _Source) -> dict:
         # sender number may send), and one sender may send this many broadcasts a day.
         "BROADCAST_PER_SECOND": _number(env, "LINLI_BROADCAST_PER_SECOND", 10, high=1000, low=1),
         "BROADCASTS_PER_DAY": _number(env, "LINLI_BROADCASTS_PER_DAY", 10, high=1000, low=1),
+        # Needs (需求): how many one resident may have open at once, and the days a resident
+        # has to confirm one done (after them a worker may).
+        "NEEDS_OPEN_PER_RESIDENT": _number(
+            env, "LINLI_NEEDS_OPEN_PER_RESIDENT", 5, high=100, low=1
+        ),
+        "NEED_CONFIRM_DAYS": _number(env, "LINLI_NEED_CONFIRM_DAYS", 7, high=60, low=1),
         "LINLI_TIMEZONE": timezone,
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": timezone,

@@ -28,6 +28,7 @@ MAX_BYTES = {
     "merchant-photo": 1024 * 1024,
     "activity-photo": 1024 * 1024,
     "deed-photo": 1024 * 1024,
+    "need-photo": 1024 * 1024,
 }
 
 

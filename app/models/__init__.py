@@ -19,6 +19,7 @@ from app.models.merchants import (
     Settlement,
     SettlementMonth,
 )
+from app.models.needs import Need, NeedCount, NeedEvent, NeedKind, NeedPhoto
 from app.models.org import OrgUnit, Team, TeamMember
 from app.models.outbox import Broadcast, OutboxMessage, SmsOptOut
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
@@ -46,6 +47,11 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Merchant",
+    "Need",
+    "NeedCount",
+    "NeedEvent",
+    "NeedKind",
+    "NeedPhoto",
     "MerchantCommunity",
     "MerchantOperator",
     "Objection",

@@ -27,7 +27,8 @@ class StoredFile(Model):
     __table_args__ = (
         UniqueConstraint("kind", "name"),
         CheckConstraint(
-            "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo', 'deed-photo')",
+            "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo', 'deed-photo', "
+            "'need-photo')",
             name="kind",
         ),
         # The purge job's question: what has run out.

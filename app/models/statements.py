@@ -29,6 +29,9 @@ class Statement(Model):
     month: Mapped[str] = mapped_column(String(7))  # 2026-11
     status: Mapped[str] = mapped_column(String(10), default="draft")
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The month's needs per grid (raised, solved, still open, median hours, mean rating),
+    # frozen with the lines; None for statements made before needs were counted.
+    need_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

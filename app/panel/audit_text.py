@@ -41,6 +41,15 @@ SENTENCES = {
         "%(who)s awarded the good deed %(person)s reported (%(points)s points)"
     ),
     "deed_report.create": _l("%(who)s reported a good deed"),
+    "need.assign": _l("%(who)s assigned the request %(subject)s"),
+    "need.close": _l("%(who)s closed the request %(subject)s"),
+    "need.confirm": _l("%(who)s confirmed the request %(subject)s was done"),
+    "need.create": _l("%(who)s posted the request %(subject)s"),
+    "need.merge": _l("%(who)s merged the request %(subject)s into another"),
+    "need.reopen": _l("%(who)s opened the request %(subject)s again"),
+    "need.take": _l("%(who)s took the request %(subject)s"),
+    "need_kind.create": _l("%(who)s added the kind of request %(subject)s"),
+    "need_kind.update": _l("%(who)s changed the kind of request %(subject)s"),
     "deed_report.decline": _l("%(who)s declined the good deed %(person)s reported"),
     "deed_rule.create": _l("%(who)s created the deed rule %(subject)s"),
     "deed_rule.update": _l("%(who)s changed the deed rule %(subject)s"),
@@ -103,6 +112,7 @@ GROUP_LABELS = {
     "offer": _l("Offers"),
     "merchant": _l("Red partners"),
     "redemption": _l("Redemptions"),
+    "need": _l("Requests"),
 }
 
 

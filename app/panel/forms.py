@@ -229,3 +229,55 @@ class StaffForm(PersonForm):
 class ScopeForm(FlaskForm):
     communities = SelectMultipleField(_l("Communities"), coerce=int)
     submit = SubmitField(_l("Save"))
+
+
+class NeedKindForm(FlaskForm):
+    """A kind of need (需求类型): who handles it by default, each triage step's time, the
+    taker's points and how many a month one taker is paid for."""
+
+    name = StringField(
+        _l("Kind"), validators=[DataRequired(message=_l("Give the kind a name.")), Length(max=50)]
+    )
+    keywords = StringField(
+        _l("Words that pick it from a text message, separated by spaces (水管 漏水 灯)"),
+        validators=[Length(max=200)],
+    )
+    # 0: the whole street (administrators); otherwise one of the staff member's communities.
+    community = SelectField(_l("Used in"), coerce=int)
+    team = SelectField(
+        _l("Handled first by (empty: the unit, building and grid leaders)"), coerce=int
+    )
+    points = IntegerField(
+        _l("Points to the volunteer who does it"),
+        validators=[InputRequired(message=_l("How many points?")), NumberRange(min=0, max=1000)],
+    )
+    step_hours = IntegerField(
+        _l("Hours each step has before it climbs to the next"),
+        default=24,
+        validators=[InputRequired(), NumberRange(min=1, max=24 * 14)],
+    )
+    monthly_limit = IntegerField(
+        _l("Paid at most this many times per volunteer per month (empty: no limit)"),
+        validators=[Optional(), NumberRange(min=1, max=1000)],
+    )
+    active = BooleanField(_l("In use"), default=True)
+    submit = SubmitField(_l("Save"))
+
+
+class NeedForStaffForm(FlaskForm):
+    """A need posted by a worker for a resident who phoned or came in."""
+
+    phone = StringField(
+        _l("The resident's phone number"),
+        validators=[DataRequired(message=_l("Whose request is it?")), Length(max=30)],
+    )
+    kind = SelectField(_l("Kind"), coerce=int)
+    text = TextAreaField(
+        _l("What is needed?"),
+        validators=[
+            DataRequired(message=_l("Say what is needed, e.g. the kitchen tap leaks.")),
+            Length(max=300),
+        ],
+        render_kw={"rows": 3, "maxlength": 300},
+    )
+    submit = SubmitField(_l("Post the request"))

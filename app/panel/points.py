@@ -1,15 +1,14 @@
 """Panel pages for points: deed rules, awarding deeds, adjustments and the approvals inbox."""
 
-import io
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.activities import attendance
-from app.core import clock, files
+from app.core import clock
 from app.core.database import rollback_unit_of_work
 from app.core.errors import LinliError
 from app.models.base import db_id, db_ids
@@ -18,7 +17,7 @@ from app.panel.forms import AdjustmentForm, ButtonForm, RuleForm
 from app.partners import offers
 from app.people import org, people
 from app.points import deed_reports, deeds, statements
-from app.web import role_required
+from app.web import private_photo, role_required
 
 
 def _scope():
@@ -323,12 +322,7 @@ def deed_report_photo(report_id: int):
         found = deed_reports.get(report_id, _scope())
     except LinliError:
         abort(404)
-    stored = files.find("deed-photo", found.photo) if found.photo else None
-    if stored is None:
-        abort(404)
-    answer = send_file(io.BytesIO(stored.data), mimetype=stored.content_type)
-    answer.headers["Cache-Control"] = "private, no-store"
-    return answer
+    return private_photo("deed-photo", found.photo)
 
 
 @bp.route("/approvals")

@@ -122,6 +122,7 @@ def statement_category_names() -> dict[str, str]:
         **{key: str(value) for key, value in deeds.CATEGORY_NAMES.items()},
         "award": _("Awards"),
         "adjustment": _("Corrections"),
+        "need": _("Help for neighbours"),
     }
 
 

@@ -35,8 +35,9 @@ from app.web import csv_download, role_required, scan_url
 @role_required("staff", "admin")
 def index():
     visible = people.visible_community_ids(current_user)
-    rows = reports.community_overview(clock.now(), visible)
-    return render_template("panel/index.html", rows=rows, to_do=reports.to_do(visible))
+    now = clock.now()
+    rows = reports.community_overview(now, visible)
+    return render_template("panel/index.html", rows=rows, to_do=reports.to_do(visible, now))
 
 
 @bp.route("/outbox")

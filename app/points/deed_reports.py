@@ -63,6 +63,14 @@ class Waiting:
     same_day: int  # reports by the same person on the same day, this one included
 
 
+def pending_query(community_ids: set[int] | None) -> sa.Select:
+    """The reports waiting for staff of these communities (the panel home counts them)."""
+    query = sa.select(DeedReport.id).where(DeedReport.status == "pending")
+    if community_ids is not None:
+        query = query.where(DeedReport.community_id.in_(community_ids))
+    return query
+
+
 def pending(community_ids: set[int] | None) -> list[Waiting]:
     """Reports waiting for staff of these communities, oldest first, each with how many
     its author made that day."""

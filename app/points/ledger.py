@@ -57,7 +57,7 @@ from app.points import board_counts, ledger_fingerprint
 
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
-EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment"})
+EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment", "need"})
 # The accounts whose part in an earning is kept in period totals: what a wallet earned,
 # what an issuance account issued.
 COUNTED = frozenset({"wallet", "issuance"})

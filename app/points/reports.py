@@ -125,14 +125,16 @@ class ToDo:
     count: int
 
 
-def to_do(community_ids: set[int] | None) -> list[ToDo]:
+def to_do(community_ids: set[int] | None, now: datetime) -> list[ToDo]:
     """What waits for staff of these communities (None: the street), by kind: the panel's
-    home. Counted with the queries the approvals inbox lists them by."""
+    home. Counted with the queries the approvals inbox and the needs list show them by."""
     from app.activities import attendance
     from app.partners import offers
-    from app.points import deeds, statements
+    from app.points import deed_reports, deeds, needs, statements
 
     queries = {
+        "needs": needs.waiting_for_staff_query(community_ids, now),
+        "deed_reports": deed_reports.pending_query(community_ids),
         "attendances": attendance.pending_query(community_ids),
         "adjustments": deeds.pending_adjustments_query(community_ids),
         "objections": statements.open_objections_query(community_ids),

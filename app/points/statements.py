@@ -35,7 +35,7 @@ from app.models import (
     Person,
     Statement,
 )
-from app.points import deeds, honours, ledger
+from app.points import deeds, honours, ledger, needs
 
 DISPLAY_DAYS = 7
 
@@ -107,7 +107,7 @@ def _lines(community: OrgUnit, month: str) -> list[dict]:
             earned[person_id][activity_kind.get(txn_id, "other")] += amount
         elif kind == "deed":
             earned[person_id][deed_kind.get(txn_id, "other")] += amount
-        elif kind in ("award", "adjustment"):
+        elif kind in ("award", "adjustment", "need"):
             earned[person_id][kind] += amount
     minutes = dict(
         db.session.execute(
@@ -144,8 +144,11 @@ def _lines(community: OrgUnit, month: str) -> list[dict]:
     return lines
 
 
-def _hash(lines: list[dict]) -> str:
-    canonical = json.dumps(lines, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def _hash(lines: list[dict], need_lines: list[dict] | None = None) -> str:
+    """The SHA-256 of the frozen figures (the lines alone for a statement made before
+    needs were counted, so its published hash still holds)."""
+    content = lines if need_lines is None else {"lines": lines, "needs": need_lines}
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -161,10 +164,12 @@ def generate(community: OrgUnit, month: str, *, actor: Person, now: datetime) ->
             month=month,
         )
     lines = _lines(community, month)
+    need_lines = needs.month_lines(community, month)
     if statement is None:
         statement = Statement(community_id=community.id, month=month, status="draft")
         db.session.add(statement)
     statement.lines = lines
+    statement.need_lines = need_lines
     statement.generated_at = now
     db.session.flush()
     return statement
@@ -174,7 +179,7 @@ def publish(statement: Statement, *, actor: Person, now: datetime) -> Statement:
     if statement.status == "published":
         return statement
     statement.status = "published"
-    statement.content_hash = _hash(statement.lines)
+    statement.content_hash = _hash(statement.lines, statement.need_lines)
     statement.published_at = now
     statement.published_by_id = actor.id
     statement.display_until = now + timedelta(days=DISPLAY_DAYS)
@@ -196,7 +201,7 @@ def publish(statement: Statement, *, actor: Person, now: datetime) -> Statement:
 
 def intact(statement: Statement) -> bool:
     """Whether a published statement still matches the hash it was published with."""
-    return statement.content_hash == _hash(statement.lines)
+    return statement.content_hash == _hash(statement.lines, statement.need_lines)
 
 
 def get(statement_id: int) -> Statement:

@@ -25,6 +25,8 @@ def demo_street(committed_app, now):
         DeedRule,
         LeaderRole,
         Merchant,
+        Need,
+        NeedKind,
         Offer,
         OrgUnit,
         Person,
@@ -82,6 +84,14 @@ def demo_street(committed_app, now):
             "ticket": ticket,
             "scan": scan,
             "leader_phone": leader,
+            "community": zhang.community_id,
+            # A request 张明 may take (open, in his community), and the street's first kind.
+            "need": first(
+                sa.select(Need.id)
+                .where(Need.community_id == zhang.community_id, Need.status == "open")
+                .order_by(Need.id)
+            ),
+            "need_kind": first(sa.select(NeedKind.id).order_by(NeedKind.id)),
         }
 
 
@@ -95,6 +105,7 @@ def public_pages(ids: dict) -> list[str]:
         "/boards/groups",
         "/boards/screen",
         f"/statements/{ids['statement']}",
+        f"/needs/board/{ids['community']}",
     ]
 
 
@@ -112,6 +123,11 @@ def volunteer_pages(ids: dict) -> list[str]:
         "/boards/groups",
         "/settings",
         "/deeds/report",
+        "/needs",
+        "/needs?all=1",
+        "/needs/new",
+        f"/needs/{ids['need']}",
+        "/needs/board",
         "/certificate",
         "/card",
         *scanned,
@@ -164,6 +180,11 @@ def panel_pages(ids: dict) -> list[str]:
         "/panel/outbox",
         "/panel/broadcasts",
         f"/panel/broadcasts/new?kind=node&id={ids['grid']}",
+        "/panel/needs",
+        "/panel/needs?status=confirmed",
+        f"/panel/needs/{ids['need']}",
+        "/panel/need-kinds",
+        "/panel/need-kinds/new",
         "/account/password",
     ]
 
@@ -175,6 +196,7 @@ def admin_pages(ids: dict) -> list[str]:
         f"/panel/settlements/{ids['last_month']}",
         f"/panel/merchants/{ids['shop']}/edit",
         f"/panel/rules/{ids['rule']}/edit",  # the street's catalogue
+        f"/panel/need-kinds/{ids['need_kind']}",  # the street's kinds
     ]
 
 

@@ -1,0 +1,157 @@
+"""A neighbour's request at phone size (issue 21): the elder asks for help on the phone with
+a photo, a volunteer of the grid finds it, takes it and marks it done, the elder confirms
+and rates it; the volunteer's card and the grid's public board show the rating; the
+worker sees the whole story in the panel."""
+
+import io
+
+import pytest
+
+from tests.browser.conftest import no_horizontal_scroll, screenshot, sign_in_by_code
+from tests.conftest import Clock
+
+pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
+
+
+@pytest.fixture
+def grid(committed_app, now):
+    from app.core.database import commit_unit_of_work
+    from app.people import org, people
+    from app.points import needs
+
+    committed_app.config["LINLI_CLOCK"] = Clock(now)
+    with committed_app.app_context():
+        community = org.create_community("阳光社区", monthly_budget=5000)
+        elder_home = org.place(community, "第一网格", "3号楼", "2单元", "502")
+        helper_home = org.place(community, "第一网格", "5号楼", "1单元", "101")
+        for name, phone, home in (
+            ("王秀英", "13800138000", elder_home),
+            ("李小哥", "13800138001", helper_home),
+        ):
+            people.create_person(
+                name=name, phone=phone, community=community, org_unit=home, now=now,
+                actor=None, source="test",
+            )  # fmt: skip
+        staff = people.create_user(
+            kind="staff", name="李社工", phone="13900000010", password="correct horse",
+            login="lishegong", communities=[community], now=now, actor=None, source="test",
+        )  # fmt: skip
+        needs.create_kind(
+            None,
+            needs.KindFields(name="维修", points=20, step_hours=4, keywords="水管 漏水"),
+            actor=staff,
+            now=now,
+        )
+        commit_unit_of_work()
+    yield
+    committed_app.config.pop("LINLI_CLOCK", None)
+
+
+def sign_in(page, base: str, phone: str) -> None:
+    sign_in_by_code(page, base, phone)
+    page.wait_for_url(base + "/")
+
+
+def check_page(page, name: str) -> None:
+    assert no_horizontal_scroll(page), name
+    assert page.errors == [], page.errors
+    screenshot(page, name)
+
+
+def _photo() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (30, 90, 160)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_request_is_asked_taken_done_confirmed_and_rated_on_phones(
+    committed_app, live_server, grid, browser
+):
+    from tests.browser.conftest import PHONE
+
+    def phone_page():
+        context = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=2)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        return page
+
+    elder = phone_page()
+    sign_in(elder, live_server, "13800138000")
+    elder.get_by_role("link", name="求助，或帮邻居一把").click()
+    elder.get_by_role("link", name="我要求助").click()
+    elder.get_by_label("需要什么帮助？").fill("厨房水管漏水，地上都是水")
+    elder.get_by_label("最多 3 张照片（可不传）").set_input_files(
+        [{"name": "leak.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
+    check_page(elder, "need-ask")
+    elder.get_by_role("button", name="我要求助").click()
+    assert "先由单元长" in elder.locator(".flash").inner_text() or "社区工作人员" in (
+        elder.locator(".flash").inner_text()
+    )
+    need_url = elder.url
+    assert elder.locator("img.evidence-photo").count() == 1
+    check_page(elder, "need-asked")
+
+    helper = phone_page()
+    sign_in(helper, live_server, "13800138001")
+    helper.goto(live_server + "/needs")
+    item = helper.locator("li", has_text="厨房水管漏水")
+    assert "维修" in item.inner_text()
+    check_page(helper, "need-list-volunteer")
+    item.get_by_role("link").click()
+    # A neighbour sees the building, not the room.
+    facts = helper.locator(".facts").inner_text()
+    assert "3号楼" in facts and "502" not in facts
+    helper.get_by_role("button", name="我来办").click()
+    assert "由您办理" in helper.locator(".flash").inner_text()
+    assert "502" in helper.locator(".facts").inner_text()  # the taker may find the door
+    helper.get_by_label("做了什么？（可不填）").fill("换了阀门")
+    helper.get_by_role("button", name="已经办好了").click()
+    check_page(helper, "need-done")
+
+    elder.goto(need_url)
+    assert "已办好，等居民确认" in elder.locator(".tag").inner_text()
+    elder.get_by_role("button", name="办好了").click()
+    elder.get_by_label("星级").select_option("5")
+    elder.get_by_label("说句感谢或建议（可不填）").fill("很及时")
+    elder.get_by_role("button", name="评价这次帮助").click()
+    assert "已转告志愿者" in elder.locator(".flash").inner_text()
+    assert "★★★★★" in elder.locator(".facts").inner_text()
+    check_page(elder, "need-confirmed")
+
+    helper.goto(live_server + "/card")
+    assert "解决了 1 个求助" in helper.locator(".volunteer-card-facts").inner_text()
+    helper.goto(live_server + "/history")
+    assert "+20" in helper.locator(".ledger-lines li").first.inner_text()
+
+    board = phone_page()
+    with committed_app.app_context():
+        from app.people import org
+
+        community_id = org.find_community("阳光社区").id
+    board.goto(f"{live_server}/needs/board/{community_id}")
+    text = board.locator("main").inner_text()
+    assert "第一网格" in text and "★ 5.0" in text and "李*哥" in text
+    assert "厨房" not in text and "502" not in text and "王秀英" not in text
+    check_page(board, "need-board")
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    staff = desk.new_page()
+    staff.goto(live_server + "/login")
+    staff.get_by_label("手机号或登录名").fill("lishegong")
+    staff.get_by_label("密码").fill("correct horse")
+    staff.get_by_role("button", name="登录").click()
+    staff.goto(live_server + "/panel/needs?status=confirmed")
+    staff.get_by_role("link", name="厨房水管漏水，地上都是水").click()
+    story = staff.locator("main").inner_text()
+    for step in ("提出求助", "已接单", "标为已办好", "已确认", "积分已发放", "已评价"):
+        assert step in story
+    screenshot(staff, "panel-need")
+    desk.close()
+    with committed_app.app_context():
+        from app.points import ledger
+
+        assert ledger.check() == []
