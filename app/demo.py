@@ -20,7 +20,7 @@ from app.core.extensions import db
 from app.models import Merchant, MerchantCommunity, Offer, OrgUnit, Person, Team, TeamMember
 from app.partners import personal_codes, redemptions
 from app.people import org, people
-from app.points import awards, honours, ledger
+from app.points import awards, deeds, honours, ledger
 
 DEMO_PASSWORD = "linli-demo-2026"  # noqa: S105  (demo mode only; listed on the sign-in page)
 DEMO_LOGINS = [
@@ -209,6 +209,7 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     made = _make_activities(communities, residents, staff, now, rng)
     redeemed = _make_redemptions(communities, residents, merchants, now, rng)
     asked = _make_needs(communities, residents, staff, admin, now, rng)
+    _make_deductions(residents, staff, admin, now)
     this_month = clock.local(now, None).strftime("%Y-%m")
     for community_name, title in (("阳光社区", "社区好人"), ("和平社区", "活力小哥")):
         honours.grant(
@@ -230,6 +231,37 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
         "redemptions": redeemed,
         "needs": asked,
     }
+
+
+def _make_deductions(residents, staff, admin, now: datetime) -> None:
+    """The street's two deduction rules (扣分), and one deduction in 阳光社区."""
+    from app.points import deductions
+
+    rules = [
+        deeds.create_rule(
+            deeds.RuleFields(
+                title=title,
+                category="safety",
+                points=points,
+                daily_limit=1,
+                deducts=True,
+                owe_beyond_balance=owe,
+            ),
+            community=None,
+            actor=admin,
+            now=now,
+        )
+        for title, points, owe in (("高空抛物", 20, True), ("违规停车占用消防通道", 5, False))
+    ]
+    deductions.deduct(
+        rules[1],
+        residents["阳光社区"][-5],
+        reason="电动车停在3号楼消防通道，劝说后仍未挪走",
+        key="demo-deduction-1",
+        actor=staff["阳光社区"],
+        community_ids=None,
+        now=now - timedelta(hours=20),
+    )
 
 
 # The street's kinds of request (需求类型): name, words that pick it from a text, points,

@@ -29,6 +29,7 @@ MAX_BYTES = {
     "activity-photo": 1024 * 1024,
     "deed-photo": 1024 * 1024,
     "need-photo": 1024 * 1024,
+    "deduction-photo": 1024 * 1024,
 }
 
 

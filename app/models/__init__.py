@@ -5,7 +5,7 @@ from app.models.api import ApiToken, IdempotencyRecord, RateLimitCounter
 from app.models.audit import AuditEvent
 from app.models.chat import ChatLink, InboundMessage
 from app.models.codes import PasswordLink, PersonalCode, SignInCode, Strike
-from app.models.deeds import Adjustment, DeedAward, DeedCount, DeedReport, DeedRule
+from app.models.deeds import Adjustment, Deduction, DeedAward, DeedCount, DeedReport, DeedRule
 from app.models.files import ResidentImport, StoredFile
 from app.models.ledger import Account, BoardCount, LedgerEntry, LedgerTransaction, PeriodTotal
 from app.models.merchants import (
@@ -37,6 +37,7 @@ __all__ = [
     "DeedReport",
     "DeedCount",
     "DeedRule",
+    "Deduction",
     "Honour",
     "InboundMessage",
     "Activity",

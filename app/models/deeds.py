@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -50,8 +51,49 @@ class DeedRule(Model):
     monthly_limit: Mapped[int | None]
     evidence_required: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # A deduction (扣分: 违规停车, 高空抛物): staff take `points` from a wallet under it.
+    deducts: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # For a deduction: what the wallet cannot cover is owed and taken from what the person
+    # earns next (else it is waived).
+    owe_beyond_balance: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
+
+
+class Deduction(Model):
+    """Points staff took from a person under a deduction rule, with the reason and
+    evidence; what the wallet could not cover is owed (collected from later earnings) or
+    waived, as the rule says. A reversed deduction gave its points back."""
+
+    __tablename__ = "deductions"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points"),
+        CheckConstraint("taken >= 0 AND owed >= 0 AND taken + owed <= points", name="parts"),
+        CheckConstraint("status IN ('active', 'reversed')", name="status"),
+        Index("ix_deductions_person_id_owed", "person_id", "owed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("deed_rules.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    points: Mapped[int]
+    # Taken from the wallet so far (at once, and from later earnings), and still owed.
+    taken: Mapped[int] = mapped_column(default=0)
+    owed: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(String(200))
+    photo: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reverse_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    rule: Mapped[DeedRule] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    actor: Mapped[Person] = relationship(foreign_keys=[actor_id])
 
 
 class DeedCount(Model):

@@ -28,7 +28,7 @@ class StoredFile(Model):
         UniqueConstraint("kind", "name"),
         CheckConstraint(
             "kind IN ('import', 'offer-photo', 'merchant-photo', 'activity-photo', 'deed-photo', "
-            "'need-photo')",
+            "'need-photo', 'deduction-photo')",
             name="kind",
         ),
         # The purge job's question: what has run out.

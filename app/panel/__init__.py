@@ -8,6 +8,7 @@ from app.panel import (  # noqa: E402,F401
     api_tokens,
     audit_log,
     broadcasts,
+    deductions,
     needs,
     organisation,
     partners,

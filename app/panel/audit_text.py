@@ -41,6 +41,8 @@ SENTENCES = {
         "%(who)s awarded the good deed %(person)s reported (%(points)s points)"
     ),
     "deed_report.create": _l("%(who)s reported a good deed"),
+    "deduction.create": _l("%(who)s made a deduction of %(points)s points for %(person)s"),
+    "deduction.reverse": _l("%(who)s undid a deduction of %(person)s"),
     "need.assign": _l("%(who)s assigned the request %(subject)s"),
     "need.close": _l("%(who)s closed the request %(subject)s"),
     "need.confirm": _l("%(who)s confirmed the request %(subject)s was done"),

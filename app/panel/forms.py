@@ -117,7 +117,27 @@ class RuleForm(FlaskForm):
     )
     evidence_required = BooleanField(_l("Evidence (a note or photo) is required"))
     active = BooleanField(_l("In use"), default=True)
+    deducts = BooleanField(_l("A deduction (扣分): staff take these points, with a reason"))
+    owe_beyond_balance = BooleanField(
+        _l("What the wallet lacks is owed and taken from what the person earns next")
+    )
     submit = SubmitField(_l("Save"))
+
+
+class DeductionForm(FlaskForm):
+    """Points taken under a deduction rule, with the reason the person reads, evidence."""
+
+    rule = SelectField(_l("Rule"), coerce=int)
+    reason = StringField(
+        _l("What happened (the resident reads it)"),
+        validators=[
+            DataRequired(message=_l("Say what happened: the resident reads it.")),
+            Length(max=200),
+        ],
+    )
+    photo = FileField(_l("A photo as evidence"), render_kw={"accept": "image/*"})
+    key = StringField(validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField(_l("Deduct"))
 
 
 class AdjustmentForm(FlaskForm):

@@ -33,6 +33,8 @@ def _fields(form: RuleForm) -> deeds.RuleFields:
         monthly_limit=form.monthly_limit.data,
         evidence_required=form.evidence_required.data,
         active=form.active.data,
+        deducts=form.deducts.data,
+        owe_beyond_balance=form.owe_beyond_balance.data,
     )
 
 
@@ -122,7 +124,7 @@ def _chosen_people():
 def award_deeds():
     """Step 1: pick a rule and people. POST shows the preview (nothing is posted yet)."""
     scope = _scope()
-    rules = deeds.rules_for(scope, active_only=True)
+    rules = deeds.rules_for(scope, active_only=True, deducts=False)
     visible = [c.id for c in org.communities() if scope is None or c.id in scope]
     query = request.args.get("q", "")
     context = {
@@ -337,7 +339,7 @@ def approvals():
         offers=offers.pending_reviews(scope),
         objections=statements.open_objections(scope),
         reports=deed_reports.pending(scope),
-        rules=deeds.rules_for(scope, active_only=True),
+        rules=deeds.rules_for(scope, active_only=True, deducts=False),
         form=ButtonForm(),
         names=deeds.CATEGORY_NAMES,
     )

@@ -123,6 +123,7 @@ def statement_category_names() -> dict[str, str]:
         "award": _("Awards"),
         "adjustment": _("Corrections"),
         "need": _("Help for neighbours"),
+        "deduction": _("Deductions"),
     }
 
 

@@ -14,7 +14,7 @@ from app.core.errors import BusinessRuleError, InvalidAmount
 from app.core.text import one_line
 from app.models import LedgerTransaction, OrgUnit, Person
 from app.people import org
-from app.points import ledger
+from app.points import deductions, ledger
 
 MAX_AWARD = 100_000
 MAX_REASON = 200
@@ -83,6 +83,8 @@ def award(
             after={"person_id": person.id, "points": points},
             reason=reason,
         )
+    # What the person owes on deductions (扣分) comes out of what they just earned.
+    owed_taken = 0 if txn.replayed else deductions.collect_owed(person, txn, now=now)
     if not txn.replayed and notify:
         with force_locale(person.locale):
             body = _(
@@ -91,5 +93,7 @@ def award(
                 reason=reason,
                 balance=ledger.balance(wallet),
             )
+            if owed_taken:
+                body += " " + _("%(owed)s of them went to a deduction you owed.", owed=owed_taken)
         outbox.queue(person=person, kind="points_earned", body=body, now=now)
     return txn

@@ -70,6 +70,9 @@ class RuleFields:
     monthly_limit: int | None = None
     evidence_required: bool = False
     active: bool = True
+    # A deduction (扣分) takes the points; what the wallet lacks is owed, or waived.
+    deducts: bool = False
+    owe_beyond_balance: bool = False
 
 
 def _clean_rule(fields: RuleFields) -> dict:
@@ -98,6 +101,8 @@ def _clean_rule(fields: RuleFields) -> dict:
         "monthly_limit": fields.monthly_limit,
         "evidence_required": bool(fields.evidence_required),
         "active": bool(fields.active),
+        "deducts": bool(fields.deducts),
+        "owe_beyond_balance": bool(fields.deducts and fields.owe_beyond_balance),
     }
 
 
@@ -110,6 +115,8 @@ def _rule_snapshot(rule: DeedRule) -> dict:
         "monthly_limit": rule.monthly_limit,
         "evidence_required": rule.evidence_required,
         "active": rule.active,
+        "deducts": rule.deducts,
+        "owe_beyond_balance": rule.owe_beyond_balance,
     }
 
 
@@ -131,6 +138,10 @@ def create_rule(
 
 
 def update_rule(rule: DeedRule, fields: RuleFields, *, actor: Person, now: datetime) -> DeedRule:
+    if bool(fields.deducts) != rule.deducts:
+        raise InvalidInput(
+            _l("A rule stays an award or a deduction: make a new rule instead."), field="deducts"
+        )
     before = _rule_snapshot(rule)
     for key, value in _clean_rule(fields).items():
         setattr(rule, key, value)
@@ -150,9 +161,14 @@ def update_rule(rule: DeedRule, fields: RuleFields, *, actor: Person, now: datet
     return rule
 
 
-def rules_for(community_ids: set[int] | None, *, active_only: bool = False) -> list[DeedRule]:
-    """The street's rules and those of the given communities (None: every rule)."""
+def rules_for(
+    community_ids: set[int] | None, *, active_only: bool = False, deducts: bool | None = None
+) -> list[DeedRule]:
+    """The street's rules and those of the given communities (None: every rule); only the
+    awarding ones (`deducts` False) or only the deductions (True), or both."""
     query = sa.select(DeedRule).order_by(DeedRule.category, DeedRule.points, DeedRule.id)
+    if deducts is not None:
+        query = query.where(DeedRule.deducts.is_(deducts))
     if community_ids is not None:
         query = query.where(
             sa.or_(DeedRule.community_id.is_(None), DeedRule.community_id.in_(community_ids))
@@ -251,7 +267,7 @@ def people_from_phones(text: str, community_ids: set[int] | None) -> Chosen:
 # --- awarding -----------------------------------------------------------------------------
 
 
-def _periods(now: datetime) -> tuple[str, str]:
+def periods(now: datetime) -> tuple[str, str]:
     local = clock.local(now, None)
     return local.strftime("D%Y-%m-%d"), local.strftime("M%Y-%m")
 
@@ -277,7 +293,7 @@ def _blocked(
         return str(_l("Lives outside your communities."))
     if rule.community_id is not None and person.community_id != rule.community_id:
         return str(_l("This rule belongs to another community."))
-    day, month = _periods(now)
+    day, month = periods(now)
     if rule.daily_limit is not None and _used(rule, person, day) >= rule.daily_limit:
         return str(_l("Already awarded %(n)s times today (the limit).") % {"n": rule.daily_limit})
     if rule.monthly_limit is not None and _used(rule, person, month) >= rule.monthly_limit:
@@ -297,7 +313,9 @@ def preview(
     ]
 
 
-def _count(rule: DeedRule, person: Person, period: str, ceiling: int | None) -> bool:
+def count_use(rule: DeedRule, person: Person, period: str, ceiling: int | None) -> bool:
+    """Count one more use of the rule for the person in the period, unless that passes
+    `ceiling` (one atomic upsert: parallel uses cannot pass it together)."""
     keys = {"rule_id": rule.id, "person_id": person.id, "period": period}
     return add_to_counter(table_of(DeedCount), keys, "used", 1, ceiling)
 
@@ -329,6 +347,8 @@ def award_many(
     """Award the rule to each chosen person who is not blocked; report on everyone."""
     if not rule.active:
         raise BusinessRuleError(_l("This rule is switched off."), field="rule")
+    if rule.deducts:
+        raise BusinessRuleError(_l("This rule deducts points; it awards none."), field="rule")
     note = one_line(
         note,
         field="note",
@@ -343,7 +363,7 @@ def award_many(
         )
     if not batch_key or len(batch_key) > 60:
         raise InvalidInput(_l("An idempotency key is required."), field="batch_key")
-    day, month = _periods(now)
+    day, month = periods(now)
     results = []
     for person in chosen:
         key = f"deed:{batch_key}:{person.id}"
@@ -356,7 +376,7 @@ def award_many(
             continue
         try:
             with db.session.begin_nested():
-                if not _count(rule, person, day, rule.daily_limit) or not _count(
+                if not count_use(rule, person, day, rule.daily_limit) or not count_use(
                     rule, person, month, rule.monthly_limit
                 ):
                     raise BusinessRuleError(_l("The limit for this deed is reached."))

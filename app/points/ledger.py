@@ -57,7 +57,8 @@ from app.points import board_counts, ledger_fingerprint
 
 # Transactions whose wallet credits count as points *earned* (rankings, statements) and
 # whose issuance debits count against a community's monthly budget.
-EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment", "need"})
+# A deduction (扣分) is a negative earning: it lowers what the month counts.
+EARNING_KINDS = frozenset({"award", "attendance", "deed", "adjustment", "need", "deduction"})
 # The accounts whose part in an earning is kept in period totals: what a wallet earned,
 # what an issuance account issued.
 COUNTED = frozenset({"wallet", "issuance"})
@@ -471,11 +472,14 @@ def reverse(
     now: datetime,
     memo: str = "",
     actor: Person | None = None,
+    may_exceed_budget: bool = False,
 ) -> LedgerTransaction:
     """Undo `original` with a new transaction of the opposite entries.
 
     The reversal counts in the period it is made in: a published month stays as published.
     Reversing points a volunteer has already spent fails with InsufficientPoints.
+    `may_exceed_budget`: points going back to whom they were taken from (an undone
+    deduction) are no new issuing, and the month's budget does not stop them.
     """
     if original.reverses_id is not None:
         raise BusinessRuleError(_l("A reversal cannot itself be reversed."), field="transaction")
@@ -497,6 +501,7 @@ def reverse(
         memo=memo,
         actor=actor,
         reverses=original,
+        may_exceed_budget=may_exceed_budget,
     )
 
 

@@ -107,7 +107,7 @@ def _lines(community: OrgUnit, month: str) -> list[dict]:
             earned[person_id][activity_kind.get(txn_id, "other")] += amount
         elif kind == "deed":
             earned[person_id][deed_kind.get(txn_id, "other")] += amount
-        elif kind in ("award", "adjustment", "need"):
+        elif kind in ("award", "adjustment", "need", "deduction"):
             earned[person_id][kind] += amount
     minutes = dict(
         db.session.execute(

@@ -4,10 +4,16 @@ and rates it; the volunteer's card and the grid's public board show the rating; 
 worker sees the whole story in the panel."""
 
 import io
+import re
 
 import pytest
 
-from tests.browser.conftest import no_horizontal_scroll, screenshot, sign_in_by_code
+from tests.browser.conftest import (
+    no_horizontal_scroll,
+    screenshot,
+    sign_in_by_code,
+    sign_in_by_password,
+)
 from tests.conftest import Clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.once, pytest.mark.committing]
@@ -140,10 +146,7 @@ def test_a_request_is_asked_taken_done_confirmed_and_rated_on_phones(
 
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     staff = desk.new_page()
-    staff.goto(live_server + "/login")
-    staff.get_by_label("手机号或登录名").fill("lishegong")
-    staff.get_by_label("密码").fill("correct horse")
-    staff.get_by_role("button", name="登录").click()
+    sign_in_by_password(staff, live_server, "lishegong")
     staff.goto(live_server + "/panel/needs?status=confirmed")
     staff.get_by_role("link", name="厨房水管漏水，地上都是水").click()
     story = staff.locator("main").inner_text()
@@ -155,3 +158,61 @@ def test_a_request_is_asked_taken_done_confirmed_and_rated_on_phones(
         from app.points import ledger
 
         assert ledger.check() == []
+
+
+def test_a_deduction_made_at_the_desk_shows_on_the_phone_and_is_objected_to(
+    committed_app, live_server, grid, browser, now
+):
+    """扣分: the worker deducts at a desk with a reason; the resident sees it in their
+    history and in the published statement on the phone, and objects there."""
+    from app.core.database import commit_unit_of_work
+    from app.people import people
+    from app.points import awards, deeds
+    from tests.browser.conftest import PHONE
+
+    with committed_app.app_context():
+        person = people.get_by_phone("13800138001")
+        awards.award(
+            person, 50, reason="上月服务", idempotency_key="seed-50", now=now, actor=None,
+            source="test", notify=False,
+        )  # fmt: skip
+        deeds.create_rule(
+            deeds.RuleFields(title="高空抛物", category="safety", points=20, deducts=True),
+            community=None,
+            actor=people.get_by_phone("13900000010"),
+            now=now,
+        )
+        person_id = person.id
+        commit_unit_of_work()
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    staff = desk.new_page()
+    sign_in_by_password(staff, live_server, "lishegong")
+    staff.goto(f"{live_server}/panel/residents/{person_id}")
+    staff.get_by_role("link", name="扣分").click()
+    staff.get_by_label("发生了什么（居民会看到）").fill("从5楼扔下花盆")
+    staff.get_by_role("button", name="扣分").click()
+    assert "已扣除 李小哥 20 积分" in staff.locator(".flash").inner_text()
+    staff.goto(live_server + "/panel/statements")
+    staff.get_by_label("月份").fill(now.strftime("%Y-%m"))
+    staff.get_by_role("button", name="生成待审").click()
+    assert "扣分" in staff.locator("table.data thead").inner_text()
+    staff.get_by_role("button", name="公示（公示后不可修改）").click()
+    screenshot(staff, "panel-statement-deduction")
+
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=2)
+    phone = context.new_page()
+    phone.errors = []
+    phone.on("pageerror", lambda exc: phone.errors.append(str(exc)))
+    sign_in(phone, live_server, "13800138001")
+    phone.goto(live_server + "/history")
+    line = phone.locator(".ledger-lines li").first
+    assert "高空抛物：从5楼扔下花盆" in line.inner_text() and "-20" in line.inner_text()
+    check_page(phone, "deduction-history")
+    phone.goto(live_server + "/")
+    phone.get_by_role("link", name=re.compile("正在公示")).click()
+    assert "其中扣分 -20 分" in phone.locator("main").inner_text()
+    phone.get_by_label("有误？请告诉工作人员（异议）").fill("花盆不是我扔的")
+    phone.get_by_role("button", name="提交异议").click()
+    assert "异议已提交" in phone.locator(".flash").inner_text()
+    check_page(phone, "deduction-objected")
+    desk.close()

@@ -185,6 +185,8 @@ def panel_pages(ids: dict) -> list[str]:
         f"/panel/needs/{ids['need']}",
         "/panel/need-kinds",
         "/panel/need-kinds/new",
+        "/panel/deductions",
+        f"/panel/deductions/new?person={ids['resident']}",
         "/account/password",
     ]
 
