@@ -210,6 +210,7 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
     redeemed = _make_redemptions(communities, residents, merchants, now, rng)
     asked = _make_needs(communities, residents, staff, admin, now, rng)
     _make_deductions(residents, staff, admin, now)
+    _make_resources(communities, residents, staff, merchants, now)
     this_month = clock.local(now, None).strftime("%Y-%m")
     for community_name, title in (("阳光社区", "社区好人"), ("和平社区", "活力小哥")):
         honours.grant(
@@ -231,6 +232,42 @@ def seed(now: datetime, progress: Callable[[int], None] | None = None, seed: int
         "redemptions": redeemed,
         "needs": asked,
     }
+
+
+def _make_resources(communities, residents, staff, merchants, now: datetime) -> None:
+    """阳光社区's resources list: two service posts, a clinic's and a neighbour's offer; two
+    working party members who reported, one holding a post."""
+    from app.points import resources
+
+    here, worker = communities["阳光社区"], staff["阳光社区"]
+    people_here = residents["阳光社区"]
+    clinic = next((m for m in merchants if "诊所" in m.name or "药" in m.name), merchants[0])
+    lines = [
+        resources.ResourceFields(kind="post", title="周末楼道安全巡查", capacity=6),
+        resources.ResourceFields(kind="post", title="垃圾分类督导岗", capacity=4),
+        resources.ResourceFields(
+            kind="offer",
+            title="上门量血压、测血糖",
+            description="每周三下午，独居老人优先",
+            capacity=8,
+            capacity_unit="times",
+            provider_merchant_id=clinic.id,
+        ),
+        resources.ResourceFields(
+            kind="offer",
+            title="法律咨询（退休律师）",
+            description="继承、租房、邻里纠纷",
+            capacity=2,
+            capacity_unit="hours",
+            provider_phone=people_here[7].phone,
+        ),
+    ]
+    made = [resources.create(here, line, actor=worker, now=now) for line in lines]
+    for person, employer in ((people_here[3], "区税务局"), (people_here[9], "市第一医院")):
+        resources.report(
+            person, employer=employer, branch="机关第二支部", now=now, recorded_by=worker
+        )
+    resources.claim(made[0], people_here[3], now=now)
 
 
 def _make_deductions(residents, staff, admin, now: datetime) -> None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("volunteers", __name__)
 
-from volunteers import needs, views  # noqa: E402,F401
+from volunteers import needs, resources, views  # noqa: E402,F401

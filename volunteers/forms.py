@@ -107,3 +107,19 @@ class NeedActionForm(FlaskForm):
         default=5,
         validate_choice=False,  # only the rating step reads it; the service checks 1–5
     )
+
+
+class PartyReportForm(FlaskForm):
+    """A working party member reports to their residential community (在职党员报到)."""
+
+    employer = StringField(
+        _l("Where you work"),
+        validators=[DataRequired(message=_l("Say where you work.")), Length(max=100)],
+        render_kw={"autocomplete": "organization", "maxlength": 100},
+    )
+    branch = StringField(
+        _l("Your party branch (optional)"),
+        validators=[Length(max=100)],
+        render_kw={"maxlength": 100},
+    )
+    submit = SubmitField(_l("Report to my community"))

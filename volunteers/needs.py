@@ -30,7 +30,20 @@ def _resident() -> None:
 @bp.route("/needs")
 @login_required
 def need_list():
-    _resident()
+    if current_user.community_id is None:  # a partner unit's operator: the unit's requests
+        given = needs.for_units(current_user)
+        if not given and not current_user.has_role("merchant"):
+            abort(403)
+        return render_template(
+            "volunteers/needs.html",
+            open_needs=given,
+            unit=True,
+            whole=True,
+            mine=[],
+            taken=needs.taken_by(current_user, limit=20),
+            ratings=needs.ratings_of(current_user),
+            statuses=needs.STATUS_NAMES,
+        )
     whole = request.args.get("all") == "1"
     return render_template(
         "volunteers/needs.html",

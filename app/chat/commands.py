@@ -80,7 +80,10 @@ def respond(
             return Reply(_opt_out(person, command.name != "start", sender, now))
         if person is None and command.name == "register" and sender.channel == "sms":
             return Reply(_register(command, sender, language, now))
-        if person is None or person.community_id is None:
+        # A partner unit's operator (no community of their own) answers for requests
+        # given to the unit: those commands are theirs too.
+        unit_work = command.name in ("take", "done", "release")
+        if person is None or (person.community_id is None and not unit_work):
             return Reply(_unknown_sender(sender))
         if command.name == "help" and len(command.typed) > 1:  # HELP the tap leaks: a need
             command = Command("need", command.argument, command.typed)

@@ -19,7 +19,17 @@ from app.models.merchants import (
     Settlement,
     SettlementMonth,
 )
-from app.models.needs import Need, NeedCount, NeedEvent, NeedKind, NeedPhoto
+from app.models.needs import (
+    Need,
+    NeedCount,
+    NeedEvent,
+    NeedKind,
+    NeedPhoto,
+    PartyReport,
+    Resource,
+    ResourceClaim,
+    ResourceUse,
+)
 from app.models.org import OrgUnit, Team, TeamMember
 from app.models.outbox import Broadcast, OutboxMessage, SmsOptOut
 from app.models.people import LeaderRole, Person, PersonRole, PersonTag, StaffCommunity
@@ -53,6 +63,10 @@ __all__ = [
     "NeedEvent",
     "NeedKind",
     "NeedPhoto",
+    "PartyReport",
+    "Resource",
+    "ResourceClaim",
+    "ResourceUse",
     "MerchantCommunity",
     "MerchantOperator",
     "Objection",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
 from app.models.base import UTCDateTime, utc_default
+from app.models.merchants import Merchant
 from app.models.org import OrgUnit, Team
 from app.models.people import Person
 
@@ -90,6 +91,9 @@ class Need(Model):
     step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Who does it: a volunteer (or a team, whose member takes it).
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # Matched to an offer of the resources list; a partner unit's (its operators take it).
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id"))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     taker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -113,6 +117,8 @@ class Need(Model):
     posted_by: Mapped[Person] = relationship(foreign_keys=[posted_by_id])
     taker: Mapped[Person | None] = relationship(foreign_keys=[taker_id])
     team: Mapped[Team | None] = relationship()
+    resource: Mapped[Resource | None] = relationship()
+    merchant: Mapped[Merchant | None] = relationship()
     place: Mapped[OrgUnit | None] = relationship(foreign_keys=[place_id])
     grid: Mapped[OrgUnit | None] = relationship(foreign_keys=[grid_id])
     community: Mapped[OrgUnit] = relationship(foreign_keys=[community_id])
@@ -159,3 +165,99 @@ class NeedCount(Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
     period: Mapped[str] = mapped_column(String(8), primary_key=True)
     used: Mapped[int] = mapped_column(default=0)
+
+
+RESOURCE_KINDS = ("offer", "post")
+CAPACITY_UNITS = ("times", "hours", "people")
+
+
+class Resource(Model):
+    """One line of the resources list (资源清单): what a partner unit or a person offers (a
+    lawyer's two hours a month, a clinic's free checks, a volunteer's skill) — an `offer`,
+    matched to needs — or a service post (岗位) the community lists for working party members
+    and volunteers to claim — a `post`. `capacity` a month (offers: matches; posts: people)."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        CheckConstraint("kind IN ('offer', 'post')", name="kind"),
+        CheckConstraint("capacity_unit IN ('times', 'hours', 'people')", name="capacity_unit"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity"),
+        CheckConstraint(
+            "claimed >= 0 AND (capacity IS NULL OR claimed <= capacity)", name="claimed"
+        ),
+        CheckConstraint(
+            "provider_person_id IS NULL OR provider_merchant_id IS NULL", name="one_provider"
+        ),
+        Index("ix_resources_community_id_kind", "community_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: the street's, for every community.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    # Who gives it (an offer): a person, or a partner unit (共建单位, a red partner) whose
+    # operators answer for it. A post is the community's own.
+    provider_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    provider_merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    capacity: Mapped[int | None]
+    capacity_unit: Mapped[str] = mapped_column(String(10), default="times")
+    # A post's people who hold it now (kept beside the capacity: a claim is one UPDATE).
+    claimed: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_default)
+
+    provider_person: Mapped[Person | None] = relationship(foreign_keys=[provider_person_id])
+    provider_merchant: Mapped[Merchant | None] = relationship()
+
+
+class ResourceClaim(Model):
+    """A person holding a service post (岗位认领), from when to when."""
+
+    __tablename__ = "resource_claims"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'ended')", name="status"),
+        Index("ix_resource_claims_person_id_status", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    resource: Mapped[Resource] = relationship()
+    person: Mapped[Person] = relationship()
+
+
+class ResourceUse(Model):
+    """How many needs an offer was matched to in a month ('M2026-12'), against its capacity."""
+
+    __tablename__ = "resource_uses"
+
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+
+
+class PartyReport(Model):
+    """A working party member's report to their residential community (在职党员报到):
+    when, where they work, their party branch."""
+
+    __tablename__ = "party_reports"
+    __table_args__ = (UniqueConstraint("person_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    employer: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str] = mapped_column(String(100), default="")
+    # The community's local day of the report.
+    reported_on: Mapped[str] = mapped_column(String(10))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])

@@ -15,6 +15,7 @@ from app.panel import (  # noqa: E402,F401
     points,
     publication,
     residents,
+    resources,
     settlement,
     staff,
     views,

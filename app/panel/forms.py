@@ -301,3 +301,52 @@ class NeedForStaffForm(FlaskForm):
         render_kw={"rows": 3, "maxlength": 300},
     )
     submit = SubmitField(_l("Post the request"))
+
+
+class ResourceForm(FlaskForm):
+    """A line of the resources list: an offer (a unit's or a person's) or a service post."""
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            ("offer", _l("An offer (a partner unit or a person gives it)")),
+            ("post", _l("A service post to take up (岗位)")),
+        ],
+    )
+    title = StringField(
+        _l("Title"), validators=[DataRequired(message=_l("A title is required.")), Length(max=100)]
+    )
+    description = TextAreaField(
+        _l("Description"), validators=[Length(max=500)], render_kw={"rows": 3}
+    )
+    # 0: the whole street (administrators); otherwise one of the staff member's communities.
+    community = SelectField(_l("Used in"), coerce=int)
+    provider_merchant = SelectField(_l("Offered by a partner unit"), coerce=int)
+    provider_phone = StringField(
+        _l("… or by a person (their phone number)"), validators=[Length(max=30)]
+    )
+    capacity = IntegerField(
+        _l("Capacity a month (offers) or places (posts); empty: no limit"),
+        validators=[Optional(), NumberRange(min=1, max=10_000)],
+    )
+    capacity_unit = SelectField(
+        _l("Counted in"),
+        choices=[("times", _l("times a month")), ("hours", _l("hours a month"))],
+    )
+    active = BooleanField(_l("In use"), default=True)
+    submit = SubmitField(_l("Save"))
+
+
+class PartyReportStaffForm(FlaskForm):
+    """A worker records a working party member's report for them."""
+
+    phone = StringField(
+        _l("The member's phone number"),
+        validators=[DataRequired(message=_l("Whose report is it?")), Length(max=30)],
+    )
+    employer = StringField(
+        _l("Where they work"),
+        validators=[DataRequired(message=_l("Say where you work.")), Length(max=100)],
+    )
+    branch = StringField(_l("Party branch (optional)"), validators=[Length(max=100)])
+    submit = SubmitField(_l("Record the report"))

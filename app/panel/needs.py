@@ -15,10 +15,10 @@ from app.models.base import db_id
 from app.panel import bp
 from app.panel.forms import ButtonForm, NeedForStaffForm, NeedKindForm
 from app.people import org, people
-from app.points import needs
+from app.points import needs, resources
 from app.web import private_photo, role_required
 
-STAFF_ACTIONS = ("assign", "team", "close", "merge", "confirm", "reopen", "pay")
+STAFF_ACTIONS = ("assign", "team", "match", "close", "merge", "confirm", "reopen", "pay")
 
 
 def _scope():
@@ -93,6 +93,9 @@ def need_detail(need_id: int):
         actions=needs.ACTION_NAMES,
         chain=needs.chain(need) if need.status == "open" else [],
         teams=org.teams_of([need.community_id]),
+        offers=resources.listed({need.community_id}, kind="offer", active_only=True)
+        if need.status == "open"
+        else [],
         overdue=needs.is_overdue(need, now),
         may_confirm=needs.may_staff_confirm(need, now),
         where=needs.where(need, current_user),
@@ -134,6 +137,10 @@ def need_act(need_id: int, action: str):
                 raise NotFound(_("There is no such team."), field="team")
             needs.assign(need, actor=me, team=team, now=now)
             message = _("Given to the team %(team)s; its members are told.", team=team.name)
+        elif action == "match":
+            offer = resources.get(form.get("resource", type=db_id) or 0, {need.community_id})
+            resources.match(need, offer, actor=me, now=now)
+            message = _("Matched to %(title)s; its provider is told.", title=offer.title)
         elif action == "close":
             needs.close(need, actor=me, reason=form.get("reason", ""), now=now)
             message = _("Closed; the resident is told why.")

@@ -205,6 +205,24 @@ def period_total(account: Account, period: str) -> int:
     return row.amount if row else 0
 
 
+def period_totals_of(person_ids: Sequence[int], period: str) -> dict[int, int]:
+    """What each of these people's wallets earned in `period` ('Y2026', 'M2026-12'), in one
+    query; a person who earned nothing is left out."""
+    if not person_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Account.owner_id, PeriodTotal.amount)
+        .join(PeriodTotal, PeriodTotal.account_id == Account.id)
+        .where(
+            Account.kind == "wallet",
+            Account.owner_type == "person",
+            Account.owner_id.in_(list(person_ids)),
+            PeriodTotal.period == period,
+        )
+    )
+    return {owner: int(amount) for owner, amount in rows}
+
+
 def earned_this_month(account: Account, now: datetime) -> int:
     return period_total(account, period_keys(now)[0])
 

@@ -34,6 +34,8 @@ from app.core.extensions import db
 from app.core.text import one_line
 from app.models import (
     LeaderRole,
+    Merchant,
+    MerchantOperator,
     Need,
     NeedCount,
     NeedEvent,
@@ -78,6 +80,7 @@ ACTION_NAMES = {
     "overdue": _l("Overdue: passed to %(step)s"),
     "assigned": _l("Assigned"),
     "team": _l("Given to a team"),
+    "unit": _l("Given to a partner unit"),
     "taken": _l("Taken"),
     "released": _l("Given back"),
     "done": _l("Marked done"),
@@ -483,6 +486,10 @@ def take_refusal(need: Need, person: Person, *, any_team: bool = False) -> str |
     not bind (a worker chose the person)."""
     if need.status != "open":
         return str(_l("This request was already taken."))
+    if need.merchant_id is not None:  # a partner unit's: its operators take it
+        if not _operates(person, need.merchant_id):
+            return str(_l("This request was given to a partner unit."))
+        return None
     if person.community_id != need.community_id:
         return str(_l("Only volunteers of the request's community may take it."))
     if person.id in (need.resident_id, need.posted_by_id):
@@ -522,10 +529,22 @@ def leads_step(actor: Person, need: Need) -> bool:
     )
 
 
+def _operates(person: Person, merchant_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(MerchantOperator.person_id).filter_by(
+                merchant_id=merchant_id, person_id=person.id
+            )
+        )
+    )
+
+
 def close_to(person: Person, need: Need) -> bool:
-    """Its resident, poster and taker, the leaders of its place and its community's staff:
-    those who may read its whole address."""
+    """Its resident, poster and taker, the operators of the partner unit it was given to,
+    the leaders of its place and its community's staff: those who may read its address."""
     if person.id in (need.resident_id, need.posted_by_id, need.taker_id):
+        return True
+    if need.merchant_id is not None and _operates(person, need.merchant_id):
         return True
     if staff_may(person, need):
         return True
@@ -598,6 +617,20 @@ def open_for(person: Person, *, whole_community: bool = False, limit: int = 50) 
     if grid is not None:
         query = query.where(Need.grid_id == grid.id)
     return list(db.session.scalars(query))
+
+
+def for_units(person: Person, *, limit: int = 50) -> list[Need]:
+    """Requests given to the partner units the person operates that are open or theirs."""
+    return list(
+        db.session.scalars(
+            sa.select(Need)
+            .join(MerchantOperator, MerchantOperator.merchant_id == Need.merchant_id)
+            .where(MerchantOperator.person_id == person.id, Need.status.in_(("open", "taken")))
+            .options(selectinload(Need.kind))
+            .order_by(Need.created_at, Need.id)
+            .limit(limit)
+        )
+    )
 
 
 def mine(person: Person, *, limit: int = 50) -> list[Need]:
@@ -762,6 +795,45 @@ def assign(
     return need
 
 
+def give_to_unit(need: Need, merchant_id: int, *, actor: Person, now: datetime) -> Need:
+    """Give an open need to a partner unit (共建单位): its operators are told, and one of
+    them takes it through their own account (the unit is not paid in points)."""
+    if not (staff_may(actor, need) or leads_step(actor, need)):
+        raise NotPermitted(_l("Only the community's staff or its leader may assign it."))
+    _move(
+        need,
+        ("open",),
+        {"merchant_id": merchant_id, "team_id": None, "resource_id": need.resource_id},
+        _l("This request was already taken."),
+    )
+    merchant = db.session.get(Merchant, merchant_id)
+    _event(need, "unit", actor, now, merchant.name if merchant else "")
+    for operator in db.session.scalars(
+        sa.select(Person)
+        .join(MerchantOperator, MerchantOperator.person_id == Person.id)
+        .where(MerchantOperator.merchant_id == merchant_id)
+    ):
+        outbox.tell(
+            operator,
+            "need",
+            _l(
+                "Linli: a community asks your unit for help: %(need)s. Text 接单 %(id)s to take it."
+            ),
+            now=now,
+            need=_summary(need),
+            id=need.id,
+        )
+    audit.record(
+        "need.assign",
+        need,
+        actor=actor,
+        source="panel",
+        now=now,
+        after={"merchant_id": merchant_id},
+    )
+    return need
+
+
 def release(need: Need, person: Person, *, now: datetime, source: str) -> Need:
     """The taker gives it back: open again, at the step it was with, with a fresh time."""
     if need.taker_id != person.id:
@@ -855,7 +927,7 @@ def pay(need: Need, *, actor: Person, now: datetime, may_exceed_budget: bool = F
     if need.status != "confirmed" or need.taker_id is None or need.transaction_id is not None:
         return need
     kind = need.kind
-    if kind.points <= 0:
+    if kind.points <= 0 or need.merchant_id is not None:  # a partner unit's work: no points
         return need
     taker = need.taker
     assert taker is not None

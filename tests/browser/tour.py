@@ -128,6 +128,8 @@ def volunteer_pages(ids: dict) -> list[str]:
         "/needs/new",
         f"/needs/{ids['need']}",
         "/needs/board",
+        "/resources",
+        "/party",
         "/certificate",
         "/card",
         *scanned,
@@ -186,6 +188,9 @@ def panel_pages(ids: dict) -> list[str]:
         "/panel/need-kinds",
         "/panel/need-kinds/new",
         "/panel/deductions",
+        "/panel/resources",
+        "/panel/resources/new",
+        "/panel/party-members",
         f"/panel/deductions/new?person={ids['resident']}",
         "/account/password",
     ]
