@@ -19,7 +19,7 @@ from app.activities import scan_codes
 from app.channels import sms_text
 from app.models import ChatLink
 from app.people import org
-from app.points import awards
+from app.points import awards, needs
 from tests.test_chat_sms import messages, text
 
 GOLDEN = Path(__file__).parent / "samples" / "sms_replies"
@@ -35,6 +35,9 @@ def _masked(command: str, reply: str) -> str:
         reply = re.sub(r"^\d+\.", "#.", reply, flags=re.M)
     if command == "code":
         reply = re.sub(r"\d{8}", "########", reply)
+    if command in NEED_COMMANDS:  # a request's number
+        reply = re.sub(r"#\d+", "#N", reply)
+        reply = re.sub(r"(接单|完成|放弃|撤销|TAKE|DONE|RELEASE|CANCEL) \d+", r"\1 N", reply)
     return reply
 
 
@@ -58,7 +61,17 @@ COMMANDS = [
     ("quiet", "退订", "TD"),
     ("stop", "全部退订", "STOP"),
     ("start", "订阅", "START"),
+    # Requests (需求): ask, list the open ones, take one, finish it, the answers with nothing
+    # waiting, and withdraw one's own.
+    ("need", "求助 " + LONG_TITLE[:200], "HELP " + ("the kitchen tap leaks all night " * 7)[:200]),
+    ("needs", "需求", "NEEDS"),
+    ("take", "接单 {need}", "TAKE {need}"),
+    ("done", "完成 {need} " + LONG_TITLE[:150], "DONE {need} " + ("changed the valve " * 8)),
+    ("answer-none", "1", "1"),
+    ("rate-none", "评分 5", "RATE 5"),
+    ("withdraw", "撤销 {mine}", "CANCEL {mine}"),
 ]
+NEED_COMMANDS = {"need", "needs", "take", "done", "withdraw"}
 STRANGER_COMMANDS = [
     ("stranger", "积分", "BAL"),
     ("stranger-register", "注册 {name}", "REGISTER {name}"),
@@ -105,7 +118,19 @@ def world(db, app_clock, make_community, make_volunteer, make_activity, make_mer
             points_cost=120,
         )
     now_open = make_activity(community=community, title=LONG_TITLE[:100], points=30, hours=3)
-    return dict(community=community, people=people, activity=now_open)
+    kind = needs.create_kind(
+        None,
+        needs.KindFields(name="居家照护与生活帮扶（独居老人优先）", points=20, step_hours=24),
+        actor=people["zh"],
+        now=app_clock(),
+    )
+    asked = []
+    for n in range(6):  # more open requests than a reply lists
+        resident = make_volunteer(community=community, name=LONG_NAME["zh"][: 40 + n])
+        asked.append(
+            needs.post(resident, LONG_TITLE[:300], kind=kind, now=app_clock(), source="test")
+        )
+    return dict(community=community, people=people, activity=now_open, asked=asked)
 
 
 TELEGRAM_USER, OPENID = 5288413701, "oLinli_elder_0001"
@@ -162,6 +187,7 @@ def test_every_commands_longest_reply_matches_its_golden_file_and_fits(
         "in": scan_codes.short_code(activity, "in", app_clock()),
         "activity": str(activity.id),
         "name": person.name,
+        "need": str(world["asked"][0 if locale == "zh" else 1].id),
     }
     org.communities()  # the list's order is the ids'
     replies = {}
@@ -169,6 +195,8 @@ def test_every_commands_longest_reply_matches_its_golden_file_and_fits(
         if name == "checkout":
             app_clock.advance(hours=2)
             codes["out"] = scan_codes.short_code(activity, "out", app_clock())
+        if name == "withdraw":  # the request the person asked for above
+            codes["mine"] = str(needs.mine(person, limit=1)[0].id)
         sender = STRANGER if name.startswith("stranger") else person.phone
         body = (zh if locale == "zh" else en).format(**codes)
         replies[name] = _masked(name, _send(client, app_clock, channel, sender, body))

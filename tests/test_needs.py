@@ -526,3 +526,58 @@ def test_a_requests_photos_are_for_those_who_may_see_it_and_four_are_refused(
     sign_in_by_code(client, db, stranger.phone)
     assert client.get(photo).status_code == 404  # another community's
     assert client.get(f"/needs/{need.id}").status_code == 404
+
+
+def test_a_problem_passed_to_a_department_is_answered_by_staff_and_pays_nobody(db, now, street):
+    elder, staff = street["elder"], street["staff"]
+    need = needs.post(elder, "小区门口路灯坏了一个月", kind=street["kind"], now=now, source="text")
+    with pytest.raises(NotPermitted):
+        needs.whistle(need, "城管", actor=street["unit_leader"], now=now)
+    needs.whistle(need, "区城管局", actor=staff, now=now)
+    assert (need.status, need.department, need.taker_id) == ("taken", "区城管局", None)
+    assert "区城管局" in notices(db, elder)[-1]
+    with pytest.raises(NotPermitted):
+        needs.done(need, street["volunteer"], now=now, source="web")
+    needs.done(need, staff, note="已换新灯", now=now, source="panel")
+    assert "区城管局" in notices(db, elder)[-1] and "回复1" in notices(db, elder)[-1]
+    needs.confirm(need, elder, now=now, source="text")
+    assert need.status == "confirmed" and need.transaction_id is None
+    assert needs.departments_used({street["community"].id}) == ["区城管局"]
+
+
+def test_the_best_rated_helpers_of_the_month_lead_to_the_honours(db, now, street, make_volunteer):
+    elder, volunteer, leader = street["elder"], street["volunteer"], street["grid_leader"]
+    for helper, stars, text_ in (
+        (volunteer, 5, "买菜"),
+        (leader, 4, "修灯"),
+        (volunteer, 4, "取药"),
+    ):
+        resident = make_volunteer(community=street["community"], name="居民")
+        need = needs.post(resident, text_, kind=street["kind"], now=now, source="web")
+        needs.take(need, helper, now=now, source="web")
+        needs.done(need, helper, now=now, source="web")
+        needs.confirm(need, resident, now=now, source="web")
+        needs.rate(need, resident, stars, now=now)
+    best = needs.best_rated({street["community"].id}, needs.period_month(now, None))
+    assert [(h.person.name, h.average, h.rated, h.leader) for h in best] == [
+        ("李小哥", 4.5, 2, False),
+        ("孙网格长", 4.0, 1, True),
+    ]
+    assert elder.id not in [h.person.id for h in best]
+
+
+def test_the_dashboard_charts_requests_raised_solved_and_their_time(client, db, now, street, login):
+    from app.points import dashboard
+
+    elder, volunteer = street["elder"], street["volunteer"]
+    need = needs.post(elder, "修门锁", kind=street["kind"], now=now, source="web")
+    needs.take(need, volunteer, now=now, source="web")
+    needs.done(need, volunteer, now=now, source="web")
+    needs.confirm(need, elder, now=now + timedelta(hours=5), source="web")
+    needs.post(elder, "再修一次", kind=street["kind"], now=now, source="web")
+    series = dashboard.needs_by_month({street["community"].id}, now + timedelta(hours=6))
+    assert (series.values["raised"][-1], series.values["solved"][-1]) == (2, 1)
+    assert series.values["median_hours"][-1] == 5.0
+    login(street["staff"])
+    page = client.get(f"/panel/dashboard?community={street['community'].id}")
+    assert page.status_code == 200 and "每月居民求助" in page.text and "第一网格" in page.text

@@ -373,12 +373,12 @@ def _need(person: Person, command: Command, now: datetime) -> str:
     from app.points import needs
 
     if not command.typed:
-        return _("Text 求助 and what you need, e.g. 求助 厨房水管漏水.")
+        return _("Text HELP and what you need, e.g. HELP the kitchen tap leaks.")
     kind = needs.kind_for_text(person.community_id or 0, command.typed)
     need = needs.post(person, command.typed, kind=kind, now=now, source="text")
     return _(
         "Your request #%(id)s (%(kind)s) was sent to %(step)s. You will be told who takes it. "
-        "To withdraw it, text 撤销 %(id)s.",
+        "To withdraw it, text CANCEL %(id)s.",
         id=need.id,
         kind=kind.name,
         step=needs.STEP_NAMES[need.step],
@@ -406,7 +406,7 @@ def _needs(person: Person, command: Command, now: datetime) -> str:
         + (f" @{_shortened(n.grid.name, 8)}" if n.grid else "")
         for n in found
     ]
-    lines.append(_("To take one, text 接单 and its number (TAKE N)."))
+    lines.append(_("To take one, text TAKE and its number."))
     return "\n".join(lines)
 
 
@@ -416,8 +416,8 @@ def _take(person: Person, command: Command, now: datetime) -> str:
     need = needs.get(_need_number(command, "接单 12"), person)
     needs.take(need, person, now=now, source="text")
     return _(
-        "Request #%(id)s is yours: %(text)s. When it is done, text 完成 %(id)s; if you "
-        "cannot, text 放弃 %(id)s.",
+        "Request #%(id)s is yours: %(text)s. When it is done, text DONE %(id)s; if you "
+        "cannot, text RELEASE %(id)s.",
         id=need.id,
         text=_shortened(need.text, 60),
     )
@@ -453,13 +453,13 @@ def _answer(person: Person, command: Command, now: datetime) -> str:
     if command.argument.startswith("1"):
         needs.confirm(need, person, now=now, source="text")
         return _(
-            "Thank you for confirming #%(id)s. How was the help? Text 评分 and 1 to 5, "
-            "e.g. 评分 5 很及时.",
+            "Thank you for confirming #%(id)s. How was the help? Text RATE and 1 to 5, "
+            "e.g. RATE 5 very quick.",
             id=need.id,
         )
     reason = command.typed[1:].strip()
     if not reason:
-        return _("Text 2 and what is still wrong, e.g. 2 水管还在漏.")
+        return _("Text 2 and what is still wrong, e.g. 2 it still leaks.")
     needs.dispute(need, person, reason=reason, now=now, source="text")
     return _("We told the staff that #%(id)s is not done yet; they will look at it.", id=need.id)
 
@@ -472,7 +472,7 @@ def _rate(person: Person, command: Command, now: datetime) -> str:
     if need is None:
         return _("Nothing of yours is waiting for a rating.")
     if not stars.isdigit():
-        return _("Text 评分 and 1 to 5, e.g. 评分 5 很及时.")
+        return _("Text RATE and 1 to 5, e.g. RATE 5 very quick.")
     comment = command.typed[1:].strip()
     needs.rate(need, person, int(stars), comment=comment, now=now)
     return _("Thank you! Your rating of #%(id)s was given to the volunteer.", id=need.id)

@@ -94,6 +94,9 @@ class Need(Model):
     # Matched to an offer of the resources list; a partner unit's (its operators take it).
     resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id"))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    # Passed to a department of the street (社区吹哨、部门报到: 城管, 房管所 …), whose answer
+    # a worker records.
+    department: Mapped[str] = mapped_column(String(50), default="", server_default="")
     taker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -53,6 +53,7 @@ SENTENCES = {
     "need.create": _l("%(who)s posted the request %(subject)s"),
     "need.merge": _l("%(who)s merged the request %(subject)s into another"),
     "need.reopen": _l("%(who)s opened the request %(subject)s again"),
+    "need.whistle": _l("%(who)s passed the request %(subject)s to a department"),
     "need.take": _l("%(who)s took the request %(subject)s"),
     "need_kind.create": _l("%(who)s added the kind of request %(subject)s"),
     "need_kind.update": _l("%(who)s changed the kind of request %(subject)s"),

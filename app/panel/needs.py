@@ -4,6 +4,8 @@ and the kinds staff keep."""
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,7 +20,18 @@ from app.people import org, people
 from app.points import needs, resources
 from app.web import private_photo, role_required
 
-STAFF_ACTIONS = ("assign", "team", "match", "close", "merge", "confirm", "reopen", "pay")
+STAFF_ACTIONS = (
+    "assign",
+    "team",
+    "match",
+    "whistle",
+    "answered",
+    "close",
+    "merge",
+    "confirm",
+    "reopen",
+    "pay",
+)
 
 
 def _scope():
@@ -93,6 +106,7 @@ def need_detail(need_id: int):
         actions=needs.ACTION_NAMES,
         chain=needs.chain(need) if need.status == "open" else [],
         teams=org.teams_of([need.community_id]),
+        departments=needs.departments_used(_scope()),
         offers=resources.listed({need.community_id}, kind="offer", active_only=True)
         if need.status == "open"
         else [],
@@ -141,6 +155,14 @@ def need_act(need_id: int, action: str):
             offer = resources.get(form.get("resource", type=db_id) or 0, {need.community_id})
             resources.match(need, offer, actor=me, now=now)
             message = _("Matched to %(title)s; its provider is told.", title=offer.title)
+        elif action == "whistle":
+            needs.whistle(need, form.get("department", ""), actor=me, now=now)
+            message = _(
+                "Passed to %(department)s; the resident is told.", department=need.department
+            )
+        elif action == "answered":
+            needs.done(need, me, note=form.get("note", ""), now=now, source="panel")
+            message = _("Recorded; the resident is asked to confirm.")
         elif action == "close":
             needs.close(need, actor=me, reason=form.get("reason", ""), now=now)
             message = _("Closed; the resident is told why.")
@@ -165,6 +187,20 @@ def need_act(need_id: int, action: str):
     else:
         flash(message, "info")
     return redirect(url_for(".need_detail", need_id=need_id))
+
+
+@bp.route("/needs/helpers")
+@role_required("staff", "admin")
+def need_helpers():
+    """The month's best-rated helpers: what the honours (活力小哥, 星级老哥, 最美三长) are
+    chosen from; each links to the resident's page, where an honour is given."""
+    now = clock.now()
+    month = request.args.get("month", "")
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        month = needs.period_month(now, None)
+    return render_template(
+        "panel/need_helpers.html", month=month, helpers=needs.best_rated(_scope(), month)
+    )
 
 
 # --- kinds --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from app.panel import bp
 from app.panel.forms import ButtonForm, ImportForm, ResidentForm
 from app.people import org, people, residents_import
 from app.people.residents_import import TAG_SEPARATORS
-from app.points import honours, ledger
+from app.points import honours, ledger, needs
 from app.web import csv_download, role_required
 
 PAGE = 50
@@ -121,6 +121,7 @@ def resident_detail(person_id: int):
         lines=ledger.history(wallet, limit=50) if wallet else [],
         honours=honours.of(person),
         honour_titles=honours.titles(),
+        ratings=needs.ratings_of(person),
         this_month=clock.local(clock.now(), None).strftime("%Y-%m"),
         form=ButtonForm(),
     )

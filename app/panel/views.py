@@ -27,7 +27,7 @@ from app.panel import bp, charts
 from app.panel.forms import CATEGORY_CHOICES, ActivityForm, ButtonForm, ReasonForm, TimesForm
 from app.people import org, people
 from app.points import dashboard as dashboard_data
-from app.points import deeds, reports
+from app.points import deeds, needs, reports
 from app.web import csv_download, role_required, scan_url
 
 
@@ -449,6 +449,7 @@ def dashboard():
     hours = dashboard_data.hours_by_category(scope, now)
     teams = dashboard_data.top_teams(scope, now)
     budgets = dashboard_data.budget_use(scope, now)
+    asked = dashboard_data.needs_by_month(scope, now)
     names = deeds.CATEGORY_NAMES
     return render_template(
         "panel/dashboard.html",
@@ -484,5 +485,18 @@ def dashboard():
                 {str(names.get(k, k)): v for k, v in hours.items()},
             ),
             "teams": charts.horizontal(_("Top teams by hours (3 months)"), teams),
+            "needs": charts.bars(
+                _("Residents' requests per month"),
+                asked.labels,
+                {_("Raised"): asked.values["raised"], _("Solved"): asked.values["solved"]},
+            ),
+            "need_hours": charts.line(
+                _("Median hours from request to solved"),
+                asked.labels,
+                {_("Median hours"): asked.values["median_hours"]},
+            ),
         },
+        need_lines=needs.month_lines(org.community_by_id(chosen), needs.period_month(now, None))
+        if chosen
+        else [],
     )

@@ -6,6 +6,7 @@ transactions by time, redemptions by time, attendances and deed awards by time.
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from app.models import (
     Attendance,
     LedgerEntry,
     LedgerTransaction,
+    Need,
     OrgUnit,
     PeriodTotal,
     Person,
@@ -57,7 +59,7 @@ def _month_labels(now: datetime) -> list[str]:
 @dataclass
 class Series:
     labels: list[str]
-    values: dict[str, list[int]]  # series name → one value per label
+    values: dict[str, list]  # series name → one value per label (None: no value)
 
 
 def points_by_week(community_ids: set[int] | None, now: datetime) -> Series:
@@ -119,6 +121,39 @@ def active_volunteers_by_month(community_ids: set[int] | None, now: datetime) ->
         query = query.where(Account.community_id.in_(community_ids))
     counts = {keys[period]: count for period, count in db.session.execute(query)}
     return Series(labels, {"active": [counts.get(label, 0) for label in labels]})
+
+
+def needs_by_month(community_ids: set[int] | None, now: datetime) -> Series:
+    """Residents' requests per month (the street's zone): raised, solved (confirmed that
+    month), and the median hours from raised to confirmed of those solved."""
+    labels = _month_labels(now)
+    first = datetime.strptime(labels[0] + "-01", "%Y-%m-%d").replace(tzinfo=clock.zone_for(None))
+    query = sa.select(Need.created_at, Need.confirmed_at, Need.status).where(
+        Need.status != "merged",
+        sa.or_(Need.created_at >= first, Need.confirmed_at >= first),
+    )
+    if community_ids is not None:
+        query = query.where(Need.community_id.in_(community_ids))
+    raised: Counter[str] = Counter()
+    solved: Counter[str] = Counter()
+    hours: dict[str, list[float]] = {}
+    for created_at, confirmed_at, status in db.session.execute(query):
+        raised[clock.local(created_at, None).strftime("%Y-%m")] += 1
+        if status == "confirmed" and confirmed_at is not None:
+            month = clock.local(confirmed_at, None).strftime("%Y-%m")
+            solved[month] += 1
+            hours.setdefault(month, []).append((confirmed_at - created_at).total_seconds() / 3600)
+    return Series(
+        labels,
+        {
+            "raised": [raised.get(label, 0) for label in labels],
+            "solved": [solved.get(label, 0) for label in labels],
+            "median_hours": [
+                round(statistics.median(hours[label]), 1) if label in hours else None
+                for label in labels
+            ],
+        },
+    )
 
 
 def hours_by_category(community_ids: set[int] | None, now: datetime) -> dict[str, float]:

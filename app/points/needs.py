@@ -81,6 +81,7 @@ ACTION_NAMES = {
     "assigned": _l("Assigned"),
     "team": _l("Given to a team"),
     "unit": _l("Given to a partner unit"),
+    "department": _l("Passed to a department"),
     "taken": _l("Taken"),
     "released": _l("Given back"),
     "done": _l("Marked done"),
@@ -416,12 +417,12 @@ def _enter_step(need: Need, index: int, now: datetime, *, overdue: bool = False)
     for person in step.people:
         if overdue:
             text = _l(
-                "Linli: a request nobody took in time comes to you: %(need)s. Text 接单 %(id)s "
+                "Linli: a request nobody took in time comes to you: %(need)s. Text TAKE %(id)s "
                 "to take it, or pass it to a volunteer."
             )
         else:
             text = _l(
-                "Linli: a resident asks for help: %(need)s. Text 接单 %(id)s to take it, or "
+                "Linli: a resident asks for help: %(need)s. Text TAKE %(id)s to take it, or "
                 "pass it to a volunteer."
             )
         outbox.tell(person, "need", text, now=now, need=_summary(need), id=need.id)
@@ -766,7 +767,7 @@ def assign(
             outbox.tell(
                 member,
                 "need",
-                _l("Linli: a request for your team: %(need)s. Text 接单 %(id)s to take it."),
+                _l("Linli: a request for your team: %(need)s. Text TAKE %(id)s to take it."),
                 now=now,
                 need=_summary(need),
                 id=need.id,
@@ -781,8 +782,8 @@ def assign(
         person,
         "need",
         _l(
-            "Linli: %(who)s asks you to help with %(need)s. When it is done, text 完成 %(id)s; "
-            "if you cannot, text 放弃 %(id)s."
+            "Linli: %(who)s asks you to help with %(need)s. When it is done, text DONE %(id)s; "
+            "if you cannot, text RELEASE %(id)s."
         ),
         now=now,
         who=actor.name,
@@ -817,7 +818,7 @@ def give_to_unit(need: Need, merchant_id: int, *, actor: Person, now: datetime) 
             operator,
             "need",
             _l(
-                "Linli: a community asks your unit for help: %(need)s. Text 接单 %(id)s to take it."
+                "Linli: a community asks your unit for help: %(need)s. Text TAKE %(id)s to take it."
             ),
             now=now,
             need=_summary(need),
@@ -832,6 +833,50 @@ def give_to_unit(need: Need, merchant_id: int, *, actor: Person, now: datetime) 
         after={"merchant_id": merchant_id},
     )
     return need
+
+
+def whistle(need: Need, department: str, *, actor: Person, now: datetime) -> Need:
+    """社区吹哨、部门报到: a worker passes the need to a department of the street (城管,
+    房管所, 派出所 …); it is being handled there, and a worker records the department's answer
+    as done (`done`); the resident is told and confirms as for any other."""
+    if not staff_may(actor, need):
+        raise NotPermitted(_l("Only the community's staff may pass it to a department."))
+    department = one_line(
+        department,
+        field="department",
+        max_length=50,
+        required=_l("Name the department."),
+        too_long=_l("The department's name is longer than %(max)s characters."),
+    )
+    _move(
+        need,
+        ("open",),
+        {"status": "taken", "department": department, "taken_at": now, "step_due_at": None},
+        _l("This request was already taken."),
+    )
+    _event(need, "department", actor, now, department)
+    outbox.tell(
+        need.resident,
+        "need",
+        _l("Linli: your request %(need)s was passed to %(department)s; you will hear back."),
+        now=now,
+        need=_summary(need),
+        department=department,
+    )
+    audit.record(
+        "need.whistle", need, actor=actor, source="panel", now=now, after={"department": department}
+    )
+    return need
+
+
+def departments_used(community_ids: set[int] | None) -> list[str]:
+    """The departments requests were passed to before (to choose from again)."""
+    query = (
+        sa.select(Need.department).where(Need.department != "").distinct().order_by(Need.department)
+    )
+    if community_ids is not None:
+        query = query.where(Need.community_id.in_(community_ids))
+    return list(db.session.scalars(query.limit(50)))
 
 
 def release(need: Need, person: Person, *, now: datetime, source: str) -> Need:
@@ -851,8 +896,10 @@ def release(need: Need, person: Person, *, now: datetime, source: str) -> Need:
 
 
 def done(need: Need, person: Person, *, note: str = "", now: datetime, source: str) -> Need:
-    """The taker marks it done; the resident is asked to confirm."""
-    if need.taker_id != person.id:
+    """The taker marks it done (for a department, a worker records its answer); the
+    resident is asked to confirm."""
+    for_department = bool(need.department) and need.taker_id is None and staff_may(person, need)
+    if need.taker_id != person.id and not for_department:
         raise NotPermitted(_l("Only the volunteer who took it may mark it done."), field="need")
     note = one_line(
         note,
@@ -876,7 +923,7 @@ def done(need: Need, person: Person, *, note: str = "", now: datetime, source: s
             "what is still wrong."
         ),
         now=now,
-        name=person.name,
+        name=need.department if for_department else person.name,
         need=_summary(need),
     )
     return need
@@ -1018,7 +1065,7 @@ def reopen(need: Need, *, actor: Person, now: datetime) -> Need:
     _move(
         need,
         ("disputed",),
-        {"status": "open", "taker_id": None, "taken_at": None, "done_at": None},
+        {"status": "open", "taker_id": None, "taken_at": None, "done_at": None, "department": ""},
         _l("Only a disputed request can be opened again."),
     )
     _event(need, "reopened", actor, now)
@@ -1177,6 +1224,51 @@ def ratings_of(person: Person) -> Ratings:
 
 
 @dataclass(frozen=True)
+class Helper:
+    person: Person
+    rated: int
+    average: float
+    solved: int
+    leader: bool  # holds a 三长 role: a candidate for 最美三长
+
+
+def best_rated(community_ids: set[int] | None, month: str, *, limit: int = 20) -> list[Helper]:
+    """The month's helpers by their residents' ratings (mean, then how many): what staff
+    read when they choose 活力小哥, 星级老哥 or 最美三长. `month` is 'YYYY-MM' in the street's
+    zone, counted by when requests were confirmed."""
+    start = datetime.strptime(month + "-01", "%Y-%m-%d").replace(tzinfo=clock.zone_for(None))
+    end = (start + timedelta(days=32)).replace(day=1)
+    rated = sa.func.count(Need.rating)
+    average = sa.func.avg(Need.rating)
+    query = (
+        sa.select(Need.taker_id, rated, average, sa.func.count())
+        .where(
+            Need.status == "confirmed",
+            Need.taker_id.is_not(None),
+            Need.confirmed_at >= start,
+            Need.confirmed_at < end,
+        )
+        .group_by(Need.taker_id)
+        .having(rated > 0)
+        .order_by(average.desc(), rated.desc(), Need.taker_id)
+        .limit(limit)
+    )
+    if community_ids is not None:
+        query = query.where(Need.community_id.in_(community_ids))
+    rows = db.session.execute(query).all()
+    ids = [row[0] for row in rows]
+    found = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))}
+    leaders = set(
+        db.session.scalars(sa.select(LeaderRole.person_id).where(LeaderRole.person_id.in_(ids)))
+    )
+    return [
+        Helper(found[pid], int(n), round(float(avg), 1), int(solved), pid in leaders)
+        for pid, n, avg, solved in rows
+        if pid in found
+    ]
+
+
+@dataclass(frozen=True)
 class GridLine:
     grid: OrgUnit | None
     raised: int
@@ -1265,6 +1357,6 @@ def public_list(community: OrgUnit, *, grid_id: int | None = None, limit: int = 
     return list(db.session.scalars(query))
 
 
-def period_month(now: datetime, community: OrgUnit) -> str:
+def period_month(now: datetime, community: OrgUnit | None) -> str:
     """This month ('YYYY-MM') in the community's zone: the board's month."""
     return clock.local(now, community).strftime("%Y-%m")

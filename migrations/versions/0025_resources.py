@@ -1,6 +1,7 @@
 """the resources list (资源清单): offers of partner units and people, matched to needs, and
 service posts (岗位) to claim; working party members' reports (在职党员报到); needs matched
-to an offer or a unit (needs.resource_id, needs.merchant_id)
+to an offer or a unit (needs.resource_id, needs.merchant_id) or passed to a department
+(needs.department)
 
 Revision ID: 0025
 Revises: 0024
@@ -93,6 +94,11 @@ def upgrade():
     # refer to it): SQLite adds a column with an inline REFERENCES, which Alembic will not
     # write; PostgreSQL adds the column, then the named constraint.
     have = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("needs")}
+    if "department" not in have:
+        op.add_column(
+            "needs",
+            sa.Column("department", sa.String(length=50), nullable=False, server_default=""),
+        )
     for column, table in (("resource_id", "resources"), ("merchant_id", "merchants")):
         if op.get_bind().dialect.name == "sqlite":
             if column not in have:  # left by a downgrade (see there)
@@ -106,10 +112,11 @@ def upgrade():
 
 def downgrade():
     # SQLite cannot drop a column that holds a reference (nor rebuild needs, which others
-    # refer to): there the two columns stay, emptied, and an upgrade finds them.
+    # refer to): there the three columns stay, emptied, and an upgrade finds them.
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("UPDATE needs SET resource_id = NULL, merchant_id = NULL")
+        op.execute("UPDATE needs SET resource_id = NULL, merchant_id = NULL, department = ''")
     else:
+        op.drop_column("needs", "department")
         op.drop_constraint("fk_needs_merchant_id_merchants", "needs", type_="foreignkey")
         op.drop_constraint("fk_needs_resource_id_resources", "needs", type_="foreignkey")
         op.drop_column("needs", "merchant_id")

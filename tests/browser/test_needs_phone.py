@@ -216,3 +216,101 @@ def test_a_deduction_made_at_the_desk_shows_on_the_phone_and_is_objected_to(
     assert "异议已提交" in phone.locator(".flash").inner_text()
     check_page(phone, "deduction-objected")
     desk.close()
+
+
+def _text(base: str, phone: str, body: str, token: str) -> str:
+    """A text message to the live server as Twilio sends it (signed); the reply's words."""
+    import html
+    import urllib.parse
+    import urllib.request
+    import uuid
+
+    from app.chat.views import twilio_signature
+
+    url = base + "/chat/sms/inbound"
+    form = {
+        "From": phone,
+        "To": "+15005550006",
+        "Body": body,
+        "MessageSid": "SM" + uuid.uuid4().hex,
+    }
+    signature = twilio_signature(token, url, {k: [v] for k, v in form.items()})
+    data, headers = urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature}
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (ours)
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        xml = answer.read().decode()
+    return html.unescape("".join(re.findall(r"<Message>(.*?)</Message>", xml, re.S)))
+
+
+def test_an_elder_texts_for_help_it_climbs_a_volunteer_does_it_on_the_phone_and_1_pays_once(
+    committed_app, live_server, grid, phone, now
+):
+    """The issue's loop: 求助 by text → the unit leader is told → overdue, it climbs to the
+    building leader → a volunteer takes and finishes it on the phone → the elder's 1 pays
+    the volunteer once (a second 1 changes nothing) → the rating shows on the volunteer's
+    card and on the grid's board."""
+    import sqlalchemy as sa
+
+    from app.core.database import commit_unit_of_work
+    from app.core.extensions import db
+    from app.models import OutboxMessage
+    from app.people import org, people
+    from app.points import ledger, needs
+
+    token = "browser-sms-token"
+    committed_app.config["SMS_AUTH_TOKEN"] = token
+    clock = committed_app.config["LINLI_CLOCK"]
+    with committed_app.app_context():
+        home = org.place(org.find_community("阳光社区"), "第一网格", "3号楼", "2单元", "502")
+        leaders = {}
+        for role, node, name, number in (
+            ("unit_leader", home.parent, "赵单元长", "13800138011"),
+            ("building_leader", home.parent.parent, "钱楼栋长", "13800138012"),
+        ):
+            leader = people.create_person(
+                name=name, phone=number, community=org.find_community("阳光社区"),
+                org_unit=home.parent, now=now, actor=None, source="test",
+            )  # fmt: skip
+            people.make_leader(leader, node, role)
+            leaders[role] = leader.id
+        commit_unit_of_work()
+    try:
+        asked = _text(live_server, "+8613800138000", "求助 厨房水管漏水", token)
+        assert "单元长" in asked
+        need_id = int(re.search(r"#(\d+)", asked).group(1))
+        with committed_app.app_context():
+
+            def told(person_id):
+                return db.session.scalars(
+                    sa.select(OutboxMessage.body).filter_by(person_id=person_id, kind="need")
+                ).all()
+
+            assert len(told(leaders["unit_leader"])) == 1 and not told(leaders["building_leader"])
+            clock.advance(hours=4, minutes=1)
+            assert needs.escalate_due(clock()) == 1
+            commit_unit_of_work()
+            assert "没有人及时" in told(leaders["building_leader"])[0]
+
+        sign_in(phone, live_server, "13800138001")
+        phone.goto(f"{live_server}/needs/{need_id}")
+        phone.get_by_role("button", name="我来办").click()
+        phone.get_by_role("button", name="已经办好了").click()
+        check_page(phone, "need-done-by-text-elder")
+
+        assert "评分" in _text(live_server, "+8613800138000", "1", token)
+        assert "没有" in _text(live_server, "+8613800138000", "1", token)
+        assert "谢谢" in _text(live_server, "+8613800138000", "评分 5 很及时", token)
+
+        phone.goto(live_server + "/card")
+        card = phone.locator(".volunteer-card-facts").inner_text()
+        assert "解决了 1 个求助" in card and "★ 5.0" in card
+        with committed_app.app_context():
+            community_id = org.find_community("阳光社区").id
+            helper = people.get_by_phone("13800138001")
+            assert ledger.balance(ledger.wallet_for(helper)) == 20
+            assert ledger.check() == []
+        phone.goto(f"{live_server}/needs/board/{community_id}")
+        assert "★ 5.0" in phone.locator("main").inner_text()
+        check_page(phone, "need-board-after-text")
+    finally:
+        committed_app.config["SMS_AUTH_TOKEN"] = None

@@ -187,6 +187,7 @@ def panel_pages(ids: dict) -> list[str]:
         f"/panel/needs/{ids['need']}",
         "/panel/need-kinds",
         "/panel/need-kinds/new",
+        "/panel/needs/helpers",
         "/panel/deductions",
         "/panel/resources",
         "/panel/resources/new",
