@@ -310,6 +310,7 @@ NEED_KINDS = (
     ("照护老人", "老人 陪 看病 取药 买菜", 20, 12),
     ("邻里纠纷", "纠纷 吵 噪音", 15, 24),
     ("环境卫生", "垃圾 卫生 杂物 楼道", 10, 24),
+    ("代办事务", "代办 证明 社保 医保 材料", 10, 48),
 )
 DEMO_NEEDS = (
     ("厨房水管漏水，地上都是水", "taken"),
@@ -327,7 +328,9 @@ def _make_needs(communities, residents, staff, admin, now: datetime, rng: random
     for name, keywords, points, hours in NEED_KINDS:
         needs.create_kind(
             None,
-            needs.KindFields(name=name, keywords=keywords, points=points, step_hours=hours),
+            needs.KindFields(
+                name=name, keywords=keywords, points=points, step_hours=hours, monthly_limit=8
+            ),
             actor=admin,
             now=now,
         )

@@ -424,6 +424,19 @@ def test_staff_triage_in_the_panel(client, db, now, street, login):
     # Another community's worker finds nothing here.
     other = client.get(f"/panel/needs/{need.id + 1000}")
     assert other.status_code == 404
+    # A second request goes to a partner unit straight from the panel; then to a department.
+    second = needs.post(elder, "楼下商铺油烟太大", kind=street["kind"], now=now, source="text")
+    client.post(
+        f"/panel/needs/{second.id}/whistle", data={"csrf_token": token, "department": "区环保局"}
+    )
+    db.session.refresh(second)
+    assert (second.status, second.department) == ("taken", "区环保局")
+    answered = client.post(
+        f"/panel/needs/{second.id}/answered", data={"csrf_token": token, "note": "已责令整改"}
+    )
+    assert answered.status_code == 302
+    db.session.refresh(second)
+    assert second.status == "done" and second.done_note == "已责令整改"
 
 
 def test_a_teams_kind_goes_to_the_team_first_then_up_the_chain_to_anyone(
@@ -581,3 +594,34 @@ def test_the_dashboard_charts_requests_raised_solved_and_their_time(client, db, 
     login(street["staff"])
     page = client.get(f"/panel/dashboard?community={street['community'].id}")
     assert page.status_code == 200 and "每月居民求助" in page.text and "第一网格" in page.text
+
+
+def test_a_leader_posts_on_the_phone_for_a_resident_of_their_unit_only(
+    client, db, now, street, make_volunteer
+):
+    from tests.conftest import csrf_from
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    leader, elder = street["unit_leader"], street["elder"]
+    sign_in_by_code(client, db, leader.phone)
+    page = client.get("/needs/new")
+    assert "为居民代提" in page.text  # a 三长 may post for a resident
+    form = {
+        "csrf_token": csrf_from(page.text),
+        "kind": street["kind"].id,
+        "text": "王奶奶家水管漏水，她不会用手机",
+        "place": 0,
+        "place_note": "",
+    }
+    elsewhere = make_volunteer(name="外单元")
+    for phone in (elsewhere.phone, "+8613999999999"):  # not theirs, and nobody: the same
+        refused = client.post("/needs/new", data={**form, "for_phone": phone})
+        assert refused.status_code == 200 and "不能为这位居民代提" in refused.text
+    made = client.post("/needs/new", data={**form, "for_phone": elder.phone})
+    assert made.status_code == 302
+    need = db.session.scalars(sa.select(Need)).one()
+    assert (need.resident_id, need.posted_by_id, need.place_id) == (
+        elder.id,
+        leader.id,
+        street["home"].id,
+    )

@@ -296,7 +296,7 @@ def test_dashboard_draws_its_charts_as_svg(
     assert page.status_code == 200
     # The charts carry no script of their own (only our file is loaded, for the filter).
     main = page.text.split("<main")[1]
-    assert page.text.count("<svg") == 4 and main.count("<script") == 1
+    assert page.text.count("<svg") == 6 and main.count("<script") == 1
     assert re.search(r'<script src="/static/js/linli\.js\?v=[0-9a-f]{12}" defer></script>', main)
     assert "助老服务" in page.text  # hours by kind of service
     assert "每周积分" in page.text and "每月活跃志愿者" in page.text

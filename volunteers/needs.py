@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from app.channels import broadcasts
 from app.core import clock
 from app.core.database import rollback_unit_of_work
-from app.core.errors import BusinessRuleError, LinliError
+from app.core.errors import BusinessRuleError, LinliError, NotPermitted
 from app.forms import uploaded_photos
 from app.models.base import db_id
 from app.people import org, people
@@ -62,10 +62,8 @@ def _places(person) -> list[tuple[int, str]]:
     assert person.community_id is not None
     community = org.community_by_id(person.community_id)
     home = [(0, _("My home"))] if person.org_unit_id else []
-    nodes = [
-        node
-        for node in org.buildings_of([community.id])
-        + [n for n in org.children(community) if n.kind == "grid"]
+    nodes = org.buildings_of([community.id]) + [
+        n for n in org.children(community) if n.kind == "grid"
     ]
     return (
         home
@@ -92,7 +90,13 @@ def need_new():
             photos = uploaded_photos(form.photos.data, limit=needs.MAX_PHOTOS, field="photos")
             resident = current_user
             if (form.for_phone.data or "").strip():
-                resident = people.get_by_phone(form.for_phone.data)
+                # Whom one may not post for is not told apart from whom there is not.
+                found = people.find_by_phone(form.for_phone.data)
+                if found is None or not needs.may_post_for(current_user, found):
+                    raise NotPermitted(
+                        _("You may not post a need for this resident."), field="resident"
+                    )
+                resident = found
             place = None
             if form.place.data and resident.id == current_user.id:
                 place = org.get_node(form.place.data)

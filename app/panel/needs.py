@@ -24,6 +24,7 @@ STAFF_ACTIONS = (
     "assign",
     "team",
     "match",
+    "unit",
     "whistle",
     "answered",
     "close",
@@ -107,6 +108,7 @@ def need_detail(need_id: int):
         chain=needs.chain(need) if need.status == "open" else [],
         teams=org.teams_of([need.community_id]),
         departments=needs.departments_used(_scope()),
+        units=resources.partner_units() if need.status == "open" else [],
         offers=resources.listed({need.community_id}, kind="offer", active_only=True)
         if need.status == "open"
         else [],
@@ -155,6 +157,15 @@ def need_act(need_id: int, action: str):
             offer = resources.get(form.get("resource", type=db_id) or 0, {need.community_id})
             resources.match(need, offer, actor=me, now=now)
             message = _("Matched to %(title)s; its provider is told.", title=offer.title)
+        elif action == "unit":
+            unit = next(
+                (m for m in resources.partner_units() if m.id == form.get("merchant", type=int)),
+                None,
+            )
+            if unit is None:
+                raise NotFound(_("There is no such partner unit."), field="merchant")
+            needs.give_to_unit(need, unit.id, actor=me, now=now)
+            message = _("Given to %(unit)s; its operators are told.", unit=unit.name)
         elif action == "whistle":
             needs.whistle(need, form.get("department", ""), actor=me, now=now)
             message = _(

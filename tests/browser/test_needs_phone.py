@@ -314,3 +314,46 @@ def test_an_elder_texts_for_help_it_climbs_a_volunteer_does_it_on_the_phone_and_
         check_page(phone, "need-board-after-text")
     finally:
         committed_app.config["SMS_AUTH_TOKEN"] = None
+
+
+def test_a_good_deed_reported_with_a_photo_on_the_phone_is_approved_at_the_desk_and_paid(
+    committed_app, live_server, grid, browser, phone, now
+):
+    from app.core.database import commit_unit_of_work
+    from app.people import people
+    from app.points import deeds
+
+    with committed_app.app_context():
+        rule = deeds.create_rule(
+            deeds.RuleFields(title="帮助邻里", category="other", points=10),
+            community=None,
+            actor=people.get_by_phone("13900000010"),
+            now=now,
+        )
+        rule_id = rule.id
+        commit_unit_of_work()
+    sign_in(phone, live_server, "13800138001")
+    phone.goto(live_server + "/deeds/report")
+    phone.get_by_label("做了什么好事？帮了谁？在哪里？").fill("帮3号楼王奶奶把米扛上五楼")
+    phone.get_by_label("照片（可不传）").set_input_files(
+        [{"name": "rice.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
+    check_page(phone, "deed-report")
+    phone.get_by_role("button", name="提交给社区工作人员").click()
+    phone.wait_for_url(live_server + "/")
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    staff = desk.new_page()
+    sign_in_by_password(staff, live_server, "lishegong")
+    staff.goto(live_server + "/panel/approvals#reports")
+    item = staff.locator("#reports li", has_text="帮3号楼王奶奶把米扛上五楼")
+    assert item.locator("img.evidence-photo").count() == 1
+    item.locator("select[name=rule]").select_option(str(rule_id))
+    item.get_by_role("button", name="发放积分").click()
+    screenshot(staff, "panel-deed-approved")
+    desk.close()
+
+    phone.goto(live_server + "/history")
+    line = phone.locator(".ledger-lines li").first
+    assert "帮助邻里" in line.inner_text() and "+10" in line.inner_text()
+    check_page(phone, "deed-paid-history")

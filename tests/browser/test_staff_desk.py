@@ -98,7 +98,7 @@ def test_import_award_adjust_approve_audit_dashboard(
     assert "adjustment.approve" in page.locator("table.audit details").first.inner_text()
     screenshot(page, "panel-audit-after")
     page.goto(live_server + "/panel/dashboard")
-    assert page.locator(".chart svg").count() == 4
+    assert page.locator(".chart svg").count() == 6
     assert page.locator(".budget-bar").count() >= 1
     assert "每周积分" in page.locator(".charts").inner_text()
     screenshot(page, "panel-dashboard-after")
