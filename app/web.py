@@ -83,6 +83,34 @@ def private_photo(kind: str, name: str | None) -> Response:
     return answer
 
 
+def community_choices(scope: set[int] | None) -> list:
+    """Where a worker may put something the street or a community keeps (a kind, a rule, a
+    resource): 0, the whole street, for an administrator (scope None); their communities."""
+    from flask_babel import gettext
+
+    from app.people import org
+
+    communities = org.communities() if scope is None else [org.community_by_id(c) for c in scope]
+    from wtforms import SelectChoice
+
+    street = [SelectChoice(0, gettext("The whole street"))] if scope is None else []
+    return street + [SelectChoice(c.id, c.name) for c in communities]
+
+
+def chosen_community(community_id: int | None, scope: set[int] | None):
+    """The community a form chose for something new (None: the street's), refused unless
+    the worker may put it there: 403 for the street when not an administrator, 404 for a
+    community not theirs."""
+    from app.people import org
+
+    community = org.community_by_id(community_id) if community_id else None
+    if community is None and scope is not None:
+        abort(403)
+    if community is not None and scope is not None and community.id not in scope:
+        abort(404)
+    return community
+
+
 def public_url(path: str) -> str:
     """An absolute address for `path` as people reach this server: `LINLI_PUBLIC_URL`, else
     the address this request came to."""

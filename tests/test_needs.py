@@ -625,3 +625,38 @@ def test_a_leader_posts_on_the_phone_for_a_resident_of_their_unit_only(
         leader.id,
         street["home"].id,
     )
+
+
+def test_a_worker_keeps_kinds_and_resources_of_their_communities_only(
+    client, db, now, street, login, make_community, make_user
+):
+    from app.models import NeedKind, Resource
+    from tests.conftest import csrf_from
+
+    staff, community = street["staff"], street["community"]
+    other = make_community()
+    login(staff)
+    page = client.get("/panel/need-kinds/new")
+    kind = {"csrf_token": csrf_from(page.text), "name": "代办", "points": 5, "step_hours": 24,
+            "team": 0, "active": "y"}  # fmt: skip
+    for elsewhere in (0, other.id):  # the street's, another community's: not a choice here
+        refused = client.post("/panel/need-kinds/new", data={**kind, "community": elsewhere})
+        assert refused.status_code == 200 and "has-error" in refused.text
+    done = client.post("/panel/need-kinds/new", data={**kind, "community": community.id})
+    assert done.status_code == 302
+    assert db.session.scalars(sa.select(NeedKind.community_id).filter_by(name="代办")).all() == [
+        community.id
+    ]
+    page = client.get("/panel/resources/new")
+    post = {"csrf_token": csrf_from(page.text), "kind": "post", "title": "文明劝导岗",
+            "capacity_unit": "times", "provider_merchant": 0, "active": "y"}  # fmt: skip
+    client.post("/panel/resources/new", data={**post, "community": other.id})
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Resource)) == 0
+    assert (
+        client.post("/panel/resources/new", data={**post, "community": community.id}).status_code
+        == 302
+    )
+    found = db.session.scalars(sa.select(Resource)).one()
+    assert (found.community_id, found.kind, found.capacity) == (community.id, "post", None)
+    street_kind = street["kind"]  # the street's: the administrators'
+    assert client.get(f"/panel/need-kinds/{street_kind.id}").status_code == 403

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -102,7 +102,7 @@ class NeedActionForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Length(max=200)], render_kw={"maxlength": 200})
     rating = SelectField(
         _l("Stars"),
-        choices=[(n, "★" * n) for n in range(5, 0, -1)],
+        choices=[SelectChoice(n, "★" * n) for n in range(5, 0, -1)],
         coerce=int,
         default=5,
         validate_choice=False,  # only the rating step reads it; the service checks 1–5

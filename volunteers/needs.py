@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from app.channels import broadcasts
 from app.core import clock
@@ -56,19 +57,19 @@ def need_list():
     )
 
 
-def _places(person) -> list[tuple[int, str]]:
+def _places(person) -> list[SelectChoice]:
     """Where a need may be: the person's home first, then the buildings and grids of their
     community (a stairway light, a yard)."""
     assert person.community_id is not None
     community = org.community_by_id(person.community_id)
-    home = [(0, _("My home"))] if person.org_unit_id else []
+    home = [SelectChoice(0, _("My home"))] if person.org_unit_id else []
     nodes = org.buildings_of([community.id]) + [
         n for n in org.children(community) if n.kind == "grid"
     ]
     return (
         home
-        + [(node.id, label) for node, label in org.with_paths(nodes)]
-        + [(community.id, community.name)]
+        + [SelectChoice(node.id, label) for node, label in org.with_paths(nodes)]
+        + [SelectChoice(community.id, community.name)]
     )
 
 
@@ -78,7 +79,7 @@ def need_new():
     _resident()
     form = NeedForm()
     form.kind.choices = [
-        (kind.id, kind.name)
+        SelectChoice(kind.id, kind.name)
         for kind in needs.kinds_for({current_user.community_id}, active_only=True)
     ]
     form.place.choices = _places(current_user)

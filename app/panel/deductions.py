@@ -8,6 +8,7 @@ import uuid
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from app.core import clock
 from app.core.database import rollback_unit_of_work
@@ -42,7 +43,7 @@ def deduction_new():
         abort(404)
     form = DeductionForm()
     rules = deeds.rules_for({person.community_id}, active_only=True, deducts=True)
-    form.rule.choices = [(r.id, f"{r.title} −{r.points}") for r in rules]
+    form.rule.choices = [SelectChoice(r.id, f"{r.title} −{r.points}") for r in rules]
     if request.method == "GET":
         form.key.data = uuid.uuid4().hex
     if form.validate_on_submit():

@@ -309,8 +309,8 @@ class ResourceForm(FlaskForm):
     kind = SelectField(
         _l("Kind"),
         choices=[
-            ("offer", _l("An offer (a partner unit or a person gives it)")),
-            ("post", _l("A service post to take up (岗位)")),
+            SelectChoice("offer", _l("An offer (a partner unit or a person gives it)")),
+            SelectChoice("post", _l("A service post to take up (岗位)")),
         ],
     )
     title = StringField(
@@ -331,7 +331,10 @@ class ResourceForm(FlaskForm):
     )
     capacity_unit = SelectField(
         _l("Counted in"),
-        choices=[("times", _l("times a month")), ("hours", _l("hours a month"))],
+        choices=[
+            SelectChoice("times", _l("times a month")),
+            SelectChoice("hours", _l("hours a month")),
+        ],
     )
     active = BooleanField(_l("In use"), default=True)
     submit = SubmitField(_l("Save"))

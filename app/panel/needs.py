@@ -9,6 +9,7 @@ import re
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from app.core import clock
 from app.core.database import rollback_unit_of_work
@@ -18,7 +19,7 @@ from app.panel import bp
 from app.panel.forms import ButtonForm, NeedForStaffForm, NeedKindForm
 from app.people import org, people
 from app.points import needs, resources
-from app.web import private_photo, role_required
+from app.web import chosen_community, community_choices, private_photo, role_required
 
 STAFF_ACTIONS = (
     "assign",
@@ -39,8 +40,8 @@ def _scope():
     return people.visible_community_ids(current_user)
 
 
-def _kind_choices(scope) -> list[tuple[int, str]]:
-    return [(k.id, k.name) for k in needs.kinds_for(scope, active_only=True)]
+def _kind_choices(scope) -> list[SelectChoice]:
+    return [SelectChoice(k.id, k.name) for k in needs.kinds_for(scope, active_only=True)]
 
 
 @bp.route("/needs", methods=["GET", "POST"])
@@ -219,14 +220,11 @@ def need_helpers():
 
 def _kind_form(kind=None) -> NeedKindForm:
     form = NeedKindForm(obj=kind)
-    scope = _scope()
-    communities = org.communities() if scope is None else [org.community_by_id(c) for c in scope]
-    form.community.choices = ([(0, _("The whole street"))] if scope is None else []) + [
-        (c.id, c.name) for c in communities
-    ]
-    form.team.choices = [(0, "—")] + [
-        (t.id, f"{t.name} ({org.community_by_id(t.community_id).name})")
-        for t in org.teams_of([c.id for c in communities])
+    form.community.choices = community_choices(_scope())
+    ids = [choice.value for choice in form.community.choices if choice.value]
+    form.team.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(t.id, f"{t.name} ({org.community_by_id(t.community_id).name})")
+        for t in org.teams_of(ids)
     ]
     if kind is not None and request.method == "GET":
         form.community.data = kind.community_id or 0
@@ -269,13 +267,7 @@ def need_kind_form(kind_id: int | None = None):
     if form.validate_on_submit():
         try:
             if kind is None:
-                community = (
-                    org.community_by_id(form.community.data) if form.community.data else None
-                )
-                if community is None and scope is not None:
-                    abort(403)
-                if community is not None and scope is not None and community.id not in scope:
-                    abort(404)
+                community = chosen_community(form.community.data, scope)
                 needs.create_kind(
                     community, _kind_fields(form), actor=current_user, now=clock.now()
                 )

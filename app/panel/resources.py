@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from app.core import clock
 from app.core.database import rollback_unit_of_work
@@ -13,9 +14,9 @@ from app.core.errors import LinliError
 from app.models.base import db_id
 from app.panel import bp
 from app.panel.forms import PartyReportStaffForm, ResourceForm
-from app.people import org, people
+from app.people import people
 from app.points import resources
-from app.web import csv_download, role_required
+from app.web import chosen_community, community_choices, csv_download, role_required
 
 
 def _scope():
@@ -38,13 +39,9 @@ def resource_index():
 
 def _form(resource=None) -> ResourceForm:
     form = ResourceForm(obj=None if request.method == "POST" else resource)
-    scope = _scope()
-    communities = org.communities() if scope is None else [org.community_by_id(c) for c in scope]
-    form.community.choices = ([(0, _("The whole street"))] if scope is None else []) + [
-        (c.id, c.name) for c in communities
-    ]
-    form.provider_merchant.choices = [(0, "—")] + [
-        (m.id, m.name) for m in resources.partner_units()
+    form.community.choices = community_choices(_scope())
+    form.provider_merchant.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(m.id, m.name) for m in resources.partner_units()
     ]
     if resource is not None and request.method == "GET":
         form.community.data = resource.community_id or 0
@@ -85,13 +82,7 @@ def resource_form(resource_id: int | None = None):
     if form.validate_on_submit():
         try:
             if resource is None:
-                community = (
-                    org.community_by_id(form.community.data) if form.community.data else None
-                )
-                if community is None and scope is not None:
-                    abort(403)
-                if community is not None and scope is not None and community.id not in scope:
-                    abort(404)
+                community = chosen_community(form.community.data, scope)
                 resources.create(community, _fields(form), actor=current_user, now=clock.now())
             else:
                 resources.update(resource, _fields(form), actor=current_user, now=clock.now())
