@@ -660,3 +660,24 @@ def test_a_worker_keeps_kinds_and_resources_of_their_communities_only(
     assert (found.community_id, found.kind, found.capacity) == (community.id, "post", None)
     street_kind = street["kind"]  # the street's: the administrators'
     assert client.get(f"/panel/need-kinds/{street_kind.id}").status_code == 403
+
+
+def test_a_need_only_climbs_even_when_its_leader_left_meanwhile(db, now, app_clock, street):
+    from app.models import LeaderRole
+
+    need = needs.post(street["elder"], "楼道灯坏了", kind=street["kind"], now=now, source="web")
+    app_clock.advance(hours=4, minutes=1)
+    needs.escalate_due(app_clock())
+    assert need.step == "building_leader"
+    db.session.execute(
+        sa.delete(LeaderRole).where(LeaderRole.person_id == street["building_leader"].id)
+    )
+    app_clock.advance(hours=4, minutes=1)
+    needs.escalate_due(app_clock())
+    db.session.refresh(need)
+    assert need.step == "grid_leader"  # up, never back to the unit leader
+    app_clock.advance(hours=4, minutes=1)
+    needs.escalate_due(app_clock())
+    db.session.refresh(need)
+    assert (need.step, need.step_due_at) == ("community", None)
+    assert needs.escalate_due(app_clock() + timedelta(days=30)) == 0  # the staff: the last

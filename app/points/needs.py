@@ -47,6 +47,7 @@ from app.models import (
     TeamMember,
 )
 from app.models.base import table_of
+from app.models.needs import NEED_STEPS
 from app.people import org, people
 from app.points import awards
 
@@ -429,6 +430,14 @@ def _enter_step(need: Need, index: int, now: datetime, *, overdue: bool = False)
     db.session.flush()
 
 
+def _next_step(steps: list[str], current: str) -> int:
+    """The index in `steps` of the first step above `current` (a leader who left since is
+    passed over: a need only ever climbs), else the last (the staff)."""
+    level = NEED_STEPS.index(current)
+    above = [i for i, name in enumerate(steps) if NEED_STEPS.index(name) > level]
+    return above[0] if above else len(steps) - 1
+
+
 def escalate_due(now: datetime, *, limit: int = 200) -> int:
     """Move each open need whose step is overdue to the next step, with a notice; returns
     how many moved. Safe to run from several places at once: each move is claimed by a
@@ -445,7 +454,6 @@ def escalate_due(now: datetime, *, limit: int = 200) -> int:
     table = table_of(Need)
     for need in due:
         steps = [step.name for step in chain(need)]
-        here = steps.index(need.step) if need.step in steps else -1
         claimed = db.session.execute(
             sa.update(table)
             .where(
@@ -465,7 +473,7 @@ def escalate_due(now: datetime, *, limit: int = 200) -> int:
             db.session.flush()
             _enter_step(need, 0, now, overdue=True)
         else:
-            _enter_step(need, here + 1, now, overdue=True)
+            _enter_step(need, _next_step(steps, need.step), now, overdue=True)
         moved += 1
     return moved
 
@@ -891,7 +899,8 @@ def release(need: Need, person: Person, *, now: datetime, source: str) -> Need:
     )
     _event(need, "released", person, now)
     steps = [step.name for step in chain(need)]
-    _enter_step(need, steps.index(need.step) if need.step in steps else 0, now)
+    here = steps.index(need.step) if need.step in steps else _next_step(steps, need.step)
+    _enter_step(need, here, now)
     return need
 
 
