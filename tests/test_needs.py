@@ -681,3 +681,16 @@ def test_a_need_only_climbs_even_when_its_leader_left_meanwhile(db, now, app_clo
     db.session.refresh(need)
     assert (need.step, need.step_due_at) == ("community", None)
     assert needs.escalate_due(app_clock() + timedelta(days=30)) == 0  # the staff: the last
+
+
+def test_the_panel_list_pages_through_many_requests(client, db, now, street, login, make_volunteer):
+    for n in range(27):
+        resident = make_volunteer(community=street["community"], name=f"居民{n}")
+        needs.post(resident, f"第{n}件事", kind=street["kind"], now=now, source="web")
+    first = needs.for_staff({street["community"].id})
+    second = needs.for_staff({street["community"].id}, page=2)
+    assert (len(first.items), len(second.items), first.total) == (25, 2, 27)
+    assert first.items[0].text == "第0件事"  # oldest first: the longest waiting on top
+    login(street["staff"])
+    page = client.get("/panel/needs?page=2")
+    assert "第26件事" in page.text and "第0件事" not in page.text

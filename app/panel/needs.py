@@ -76,7 +76,7 @@ def need_list():
     now = clock.now()
     return render_template(
         "panel/needs.html",
-        found=needs.for_staff(scope, status=status),
+        page=needs.for_staff(scope, status=status, page=request.args.get("page", type=int)),
         status=status,
         statuses=needs.STATUS_NAMES,
         steps=needs.STEP_NAMES,

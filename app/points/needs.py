@@ -31,6 +31,7 @@ from app.core import audit, clock, files
 from app.core.database import add_to_counter
 from app.core.errors import BusinessRuleError, InvalidInput, LinliError, NotFound, NotPermitted
 from app.core.extensions import db
+from app.core.paging import Page, paginate
 from app.core.text import one_line
 from app.models import (
     LeaderRole,
@@ -668,19 +669,20 @@ def taken_by(person: Person, *, limit: int = 50) -> list[Need]:
 
 
 def for_staff(
-    community_ids: set[int] | None, *, status: str | None = None, limit: int = 200
-) -> list[Need]:
-    """The panel's list: the active ones (or those of `status`), oldest first."""
-    query = (
-        sa.select(Need)
-        .options(selectinload(Need.kind), selectinload(Need.resident), selectinload(Need.taker))
-        .order_by(Need.created_at, Need.id)
-        .limit(limit)
+    community_ids: set[int] | None, *, status: str | None = None, page: int | None = None
+) -> Page:
+    """The panel's list, a page at a time: the active ones, oldest first (or those of
+    `status`, newest first)."""
+    query = sa.select(Need).options(
+        selectinload(Need.kind), selectinload(Need.resident), selectinload(Need.taker)
     )
-    query = query.where(Need.status == status) if status else query.where(Need.status.in_(ACTIVE))
+    if status:
+        query = query.where(Need.status == status).order_by(Need.id.desc())
+    else:
+        query = query.where(Need.status.in_(ACTIVE)).order_by(Need.created_at, Need.id)
     if community_ids is not None:
         query = query.where(Need.community_id.in_(community_ids))
-    return list(db.session.scalars(query))
+    return paginate(query, page)
 
 
 def waiting_for_staff_query(community_ids: set[int] | None, now: datetime) -> sa.Select:
