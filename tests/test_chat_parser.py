@@ -79,3 +79,20 @@ def test_register_keeps_the_name_as_typed_and_language_words_are_commands():
     assert parse("中文") == Command("chinese")
     assert parse("events").name == "events"  # not "en" + "vents"
     assert parse("enter").name == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "said"),
+    [
+        ("求助 厨房水管漏水，请帮忙！", "need", "厨房水管漏水，请帮忙！"),
+        ("求助厨房水管漏水（3号楼）", "need", "厨房水管漏水（3号楼）"),
+        ("ＨＥＬＰ　the tap：leaks", "help", "the tap：leaks"),
+        ("好人好事  帮王奶奶买菜。  ", "deed", "帮王奶奶买菜。"),
+        ("异议 义诊只记了1小时，应为2小时", "object", "义诊只记了1小时，应为2小时"),
+        ("2 水管还在漏，地上有水", "unknown", "2 水管还在漏，地上有水"),
+        ("/help@LinliBot the tap", "help", "the tap"),
+    ],
+)
+def test_free_words_are_kept_as_written_full_width_punctuation_and_all(text, name, said):
+    command = parse(text)
+    assert (command.name, command.said) == (name, said)

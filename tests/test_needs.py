@@ -694,3 +694,8 @@ def test_the_panel_list_pages_through_many_requests(client, db, now, street, log
     login(street["staff"])
     page = client.get("/panel/needs?page=2")
     assert "第26件事" in page.text and "第0件事" not in page.text
+
+
+def test_a_texted_request_keeps_its_chinese_punctuation(client, db, gateway_token, street):
+    messages(text(client, street["elder"].phone, "求助 厨房水管漏水，请帮忙看看（急）"))
+    assert db.session.scalars(sa.select(Need.text)).one() == "厨房水管漏水，请帮忙看看（急）"

@@ -86,9 +86,9 @@ def respond(
         if person is None or (person.community_id is None and not unit_work):
             return Reply(_unknown_sender(sender))
         if command.name == "help" and len(command.typed) > 1:  # HELP the tap leaks: a need
-            command = Command("need", command.argument, command.typed)
+            command = Command("need", command.argument, command.typed, command.said)
         elif command.name == "unknown" and re.fullmatch(r"[12](\s.*)?", command.argument):
-            command = Command("answer", command.argument, command.typed)
+            command = Command("answer", command.argument, command.typed, command.said)
         handler = HANDLERS.get(command.name, _help)
         try:
             with db.session.begin_nested():
@@ -360,11 +360,11 @@ def _deed(person: Person, command: Command, now: datetime) -> str:
     """好人好事 …: a good deed the resident reports, for staff to award or decline."""
     from app.points import deed_reports
 
-    if not command.typed:
+    if not command.said:
         return _(
             "Text 好人好事 and what you did, for whom and where, e.g. 好人好事 帮3号楼王奶奶买菜."
         )
-    deed_reports.report(person, command.typed, now=now, source="sms")
+    deed_reports.report(person, command.said, now=now, source="sms")
     return _("Thank you! Staff will look at your good deed and tell you what they decide.")
 
 
@@ -372,10 +372,10 @@ def _need(person: Person, command: Command, now: datetime) -> str:
     """求助 … / HELP …: a need, of the kind its words name, sent to the 三长 of the home."""
     from app.points import needs
 
-    if not command.typed:
+    if not command.said:
         return _("Text HELP and what you need, e.g. HELP the kitchen tap leaks.")
-    kind = needs.kind_for_text(person.community_id or 0, command.typed)
-    need = needs.post(person, command.typed, kind=kind, now=now, source="text")
+    kind = needs.kind_for_text(person.community_id or 0, command.said)
+    need = needs.post(person, command.said, kind=kind, now=now, source="text")
     return _(
         "Your request #%(id)s (%(kind)s) was sent to %(step)s. You will be told who takes it. "
         "To withdraw it, text CANCEL %(id)s.",
@@ -435,7 +435,7 @@ def _done(person: Person, command: Command, now: datetime) -> str:
     from app.points import needs
 
     need = needs.get(_need_number(command, "完成 12"), person)
-    note = command.typed.split(" ", 1)[1] if " " in command.typed else ""
+    note = command.said.split(" ", 1)[1] if " " in command.said else ""
     needs.done(need, person, note=note, now=now, source="text")
     return _(
         "Thank you! The resident is asked to confirm #%(id)s; you are paid when they do.",
@@ -457,7 +457,7 @@ def _answer(person: Person, command: Command, now: datetime) -> str:
             "e.g. RATE 5 very quick.",
             id=need.id,
         )
-    reason = command.typed[1:].strip()
+    reason = command.said[1:].strip()
     if not reason:
         return _("Text 2 and what is still wrong, e.g. 2 it still leaks.")
     needs.dispute(need, person, reason=reason, now=now, source="text")
@@ -473,7 +473,7 @@ def _rate(person: Person, command: Command, now: datetime) -> str:
         return _("Nothing of yours is waiting for a rating.")
     if not stars.isdigit():
         return _("Text RATE and 1 to 5, e.g. RATE 5 very quick.")
-    comment = command.typed[1:].strip()
+    comment = command.said[1:].strip()
     needs.rate(need, person, int(stars), comment=comment, now=now)
     return _("Thank you! Your rating of #%(id)s was given to the volunteer.", id=need.id)
 
@@ -499,7 +499,7 @@ def _object(person: Person, command: Command, now: datetime) -> str:
         return _("No statement of your community is on display now.")
     if not command.argument:
         return _("Text 异议 and what is wrong with your line, e.g. 异议 义诊只记了1小时.")
-    statements.object_to(statement, person, command.argument, now=now)
+    statements.object_to(statement, person, command.said, now=now)
     return _(
         "Your objection to the %(month)s statement was sent to the staff.", month=statement.month
     )

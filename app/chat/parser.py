@@ -55,6 +55,9 @@ class Command:
     argument: str = ""  # lower case
     # The argument in the case it was typed (a name: 注册 Wang Xiuying).
     typed: str = field(default="", compare=False)
+    # The argument as it was written, full-width punctuation and all (words a person reads
+    # later: a request, a good deed, an objection, a note): only whitespace is tidied.
+    said: str = field(default="", compare=False)
 
 
 def normalise(text: str, *, lower: bool = True) -> str:
@@ -71,6 +74,8 @@ def parse(text: str) -> Command:
     A Telegram "/start ci_…" or "/bal" works too; Chinese keywords need no space before
     their argument ("签到1234").
     """
+    original = "".join(ch if ch.isprintable() else " " for ch in (text or "")[:MAX_LENGTH])
+    original = " ".join(original.split())
     typed = normalise(text, lower=False)
     if typed.startswith("/"):
         typed = re.sub(r"^/(\w+)@\w+", r"\1", typed).removeprefix("/")  # /bal@LinliBot
@@ -83,8 +88,24 @@ def parse(text: str) -> Command:
             ascii_word = spelling.isascii() and spelling[-1].isalnum()
             if ascii_word and rest and rest[0].isalnum():
                 continue  # "balance" is not "bal" + "ance"; "topic" is not "top"
-            return Command(_LOOKUP[spelling], rest.strip(), typed[len(spelling) :].strip())
-    return Command("unknown", words, typed)
+            said = (
+                _written_after(original, len(spelling))
+                if typed == normalise(original, lower=False)
+                else typed[len(spelling) :].strip()
+            )
+            return Command(_LOOKUP[spelling], rest.strip(), typed[len(spelling) :].strip(), said)
+    return Command(
+        "unknown", words, typed, original if typed == normalise(original, lower=False) else typed
+    )
+
+
+def _written_after(original: str, keyword_length: int) -> str:
+    """What follows a keyword of `keyword_length` normalised characters, as written: the
+    shortest start of the original text that normalises to that length is the keyword."""
+    for end in range(len(original) + 1):
+        if len(normalise(original[:end])) >= keyword_length:
+            return original[end:].strip()
+    return ""
 
 
 def digits(argument: str) -> str:
