@@ -188,3 +188,15 @@ def test_two_taking_up_the_last_place_at_once_one_wins(committed_app, now):
     assert sorted(run_threads(2, take_up)) == ["full", "holds"]
     with committed_app.app_context():
         assert resources.get(ids[0], None).claimed == 1
+        roomy = resources.create(
+            None,
+            resources.ResourceFields(kind="post", title="周末巡查", capacity=5),
+            actor=people.get(ids[1][0]),
+            now=now,
+        )
+        ids = (roomy.id, [ids[1][1], ids[1][1]])  # one person, a double tap
+        commit_unit_of_work()
+        db.session.remove()
+    assert sorted(run_threads(2, take_up)) == ["full", "holds"]
+    with committed_app.app_context():
+        assert resources.get(ids[0], None).claimed == 1

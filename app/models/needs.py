@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.extensions import Model
@@ -223,6 +231,15 @@ class ResourceClaim(Model):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'ended')", name="status"),
         Index("ix_resource_claims_person_id_status", "person_id", "status"),
+        # One person holds a post once at a time (a double tap claims one place).
+        Index(
+            "uq_resource_claims_holding",
+            "resource_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

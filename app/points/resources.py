@@ -18,6 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from app.channels import outbox
 from app.core import audit, clock
@@ -224,8 +225,12 @@ def claim(resource: Resource, person: Person, *, now: datetime) -> ResourceClaim
     held = ResourceClaim(
         resource_id=resource.id, person_id=person.id, status="active", claimed_at=now
     )
-    db.session.add(held)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(held)
+            db.session.flush()
+    except IntegrityError:  # the same person at the same moment (a double tap)
+        raise BusinessRuleError(_l("You hold this post already."), field="resource") from None
     audit.record("resource.claim", resource, actor=person, source="web", now=now)
     return held
 

@@ -82,6 +82,13 @@ def upgrade():
     with op.batch_alter_table('resource_claims', schema=None) as batch_op:
         batch_op.create_index('ix_resource_claims_person_id_status', ['person_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_resource_claims_resource_id'), ['resource_id'], unique=False)
+        batch_op.create_index(
+            "uq_resource_claims_holding",
+            ["resource_id", "person_id"],
+            unique=True,
+            postgresql_where=sa.text("status = 'active'"),
+            sqlite_where=sa.text("status = 'active'"),
+        )
 
     op.create_table('resource_uses',
     sa.Column('resource_id', sa.Integer(), nullable=False),
@@ -123,6 +130,7 @@ def downgrade():
         op.drop_column("needs", "resource_id")
     op.drop_table('resource_uses')
     with op.batch_alter_table('resource_claims', schema=None) as batch_op:
+        batch_op.drop_index("uq_resource_claims_holding")
         batch_op.drop_index(batch_op.f('ix_resource_claims_resource_id'))
         batch_op.drop_index('ix_resource_claims_person_id_status')
 
