@@ -699,3 +699,13 @@ def test_the_panel_list_pages_through_many_requests(client, db, now, street, log
 def test_a_texted_request_keeps_its_chinese_punctuation(client, db, gateway_token, street):
     messages(text(client, street["elder"].phone, "求助 厨房水管漏水，请帮忙看看（急）"))
     assert db.session.scalars(sa.select(Need.text)).one() == "厨房水管漏水，请帮忙看看（急）"
+
+
+def test_only_help_or_帮助_with_words_asks_a_question_mark_does_not(
+    client, db, gateway_token, street
+):
+    (answer,) = messages(text(client, street["elder"].phone, "? 积分怎么算"))
+    assert "邻里指令" in answer
+    (asked,) = messages(text(client, street["elder"].phone, "帮助 帮我换个灯泡"))
+    assert "求助 #" in asked
+    assert db.session.scalars(sa.select(Need.text)).all() == ["帮我换个灯泡"]

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.activities import activities, attendance, scan_codes
 from app.channels import outbox
-from app.chat.parser import Command, digits, parse
+from app.chat.parser import Command, digits, normalise, parse
 from app.core import clock, strikes
 from app.core.errors import InvalidInput, LinliError
 from app.core.extensions import db
@@ -85,7 +85,8 @@ def respond(
         unit_work = command.name in ("take", "done", "release")
         if person is None or (person.community_id is None and not unit_work):
             return Reply(_unknown_sender(sender))
-        if command.name == "help" and len(command.typed) > 1:  # HELP the tap leaks: a need
+        asks = normalise(text).startswith(("help", "帮助"))  # not "?" or 菜单 with words
+        if command.name == "help" and asks and len(command.typed) > 1:  # HELP the tap leaks
             command = Command("need", command.argument, command.typed, command.said)
         elif command.name == "unknown" and re.fullmatch(r"[12](\s.*)?", command.argument):
             command = Command("answer", command.argument, command.typed, command.said)
