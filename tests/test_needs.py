@@ -709,3 +709,34 @@ def test_only_help_or_帮助_with_words_asks_a_question_mark_does_not(
     (asked,) = messages(text(client, street["elder"].phone, "帮助 帮我换个灯泡"))
     assert "求助 #" in asked
     assert db.session.scalars(sa.select(Need.text)).all() == ["帮我换个灯泡"]
+
+
+def test_the_request_lists_run_as_many_statements_for_twenty_as_for_two(
+    client, db, now, street, login, make_volunteer
+):
+    """No statement per request on the phone's list or the panel's (they load together)."""
+    from tests.conftest import csrf_from
+    from tests.test_statement_counts import counting
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    def post_some(count: int) -> None:
+        for n in range(count):
+            resident = make_volunteer(community=street["community"], name=f"居民{n}")
+            needs.post(resident, f"第{n}件", kind=street["kind"], now=now, source="web")
+        db.session.flush()
+
+    def statements(path: str) -> int:
+        with counting() as seen:
+            assert client.get(path).status_code == 200
+        return sum(seen.values())
+
+    post_some(2)
+    sign_in_by_code(client, db, street["volunteer"].phone)
+    few = statements("/needs?all=1")
+    post_some(18)
+    assert statements("/needs?all=1") == few
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/").text)})
+    login(street["staff"])
+    few = statements("/panel/needs")
+    post_some(5)
+    assert statements("/panel/needs") == few

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from app.channels import outbox
 from app.core import audit, files
@@ -303,7 +304,16 @@ def get(deduction_id: int, community_ids: set[int] | None) -> Deduction:
 
 
 def recent(community_ids: set[int] | None, *, limit: int = 100) -> list[Deduction]:
-    query = sa.select(Deduction).order_by(Deduction.id.desc()).limit(limit)
+    query = (
+        sa.select(Deduction)
+        .options(
+            selectinload(Deduction.person).selectinload(Person.community),
+            selectinload(Deduction.rule),
+            selectinload(Deduction.actor),
+        )
+        .order_by(Deduction.id.desc())
+        .limit(limit)
+    )
     if community_ids is not None:
         query = query.where(Deduction.community_id.in_(community_ids))
     return list(db.session.scalars(query))

@@ -619,7 +619,7 @@ def open_for(person: Person, *, whole_community: bool = False, limit: int = 50) 
             Need.status == "open",
             Need.resident_id != person.id,
         )
-        .options(selectinload(Need.kind), selectinload(Need.grid))
+        .options(selectinload(Need.kind), selectinload(Need.grid), selectinload(Need.community))
         .order_by(Need.created_at, Need.id)
         .limit(limit)
     )
@@ -649,7 +649,7 @@ def mine(person: Person, *, limit: int = 50) -> list[Need]:
         db.session.scalars(
             sa.select(Need)
             .where(Need.resident_id == person.id)
-            .options(selectinload(Need.kind))
+            .options(selectinload(Need.kind), selectinload(Need.grid), selectinload(Need.community))
             .order_by(Need.created_at.desc(), Need.id.desc())
             .limit(limit)
         )
@@ -661,7 +661,7 @@ def taken_by(person: Person, *, limit: int = 50) -> list[Need]:
         db.session.scalars(
             sa.select(Need)
             .where(Need.taker_id == person.id)
-            .options(selectinload(Need.kind))
+            .options(selectinload(Need.kind), selectinload(Need.grid), selectinload(Need.community))
             .order_by(Need.status.in_(("taken", "disputed")).desc(), Need.id.desc())
             .limit(limit)
         )
@@ -674,7 +674,10 @@ def for_staff(
     """The panel's list, a page at a time: the active ones, oldest first (or those of
     `status`, newest first)."""
     query = sa.select(Need).options(
-        selectinload(Need.kind), selectinload(Need.resident), selectinload(Need.taker)
+        selectinload(Need.kind),
+        selectinload(Need.resident),
+        selectinload(Need.taker),
+        selectinload(Need.community),
     )
     if status:
         query = query.where(Need.status == status).order_by(Need.id.desc())

@@ -19,6 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.channels import outbox
 from app.core import audit, clock
@@ -156,9 +157,10 @@ def listed(
     community_ids: set[int] | None, *, kind: str | None = None, active_only: bool = False
 ) -> list[Resource]:
     """The street's resources and those of these communities (all, for None)."""
-    query = sa.select(Resource).order_by(
-        Resource.kind, Resource.community_id.is_not(None), Resource.id
+    query = sa.select(Resource).options(
+        selectinload(Resource.provider_person), selectinload(Resource.provider_merchant)
     )
+    query = query.order_by(Resource.kind, Resource.community_id.is_not(None), Resource.id)
     if community_ids is not None:
         query = query.where(
             sa.or_(Resource.community_id.is_(None), Resource.community_id.in_(community_ids))
