@@ -181,24 +181,29 @@ def seed(
             "WHERE e.account_id = accounts.id), 0)",
         )
     signed = "CASE WHEN a.kind = 'wallet' THEN e.amount ELSE -e.amount END"
+    person = "CASE WHEN a.kind = 'wallet' AND a.owner_type = 'person' THEN a.owner_id END"
     run(
         None,
         "CREATE TEMPORARY TABLE bench_months AS "
         "SELECT e.account_id AS account_id, a.kind AS kind, e.earned_in AS period, "
-        f"sum({signed}) AS amount "
+        f"sum({signed}) AS amount, {person} AS person_id "
         "FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
-        "WHERE e.earned_in IS NOT NULL GROUP BY e.account_id, a.kind, e.earned_in",
+        "WHERE e.earned_in IS NOT NULL GROUP BY e.account_id, a.kind, e.earned_in, "
+        "a.owner_type, a.owner_id",
     )
     for select in (
-        "SELECT account_id, kind, period, amount FROM bench_months",
-        "SELECT account_id, kind, 'Y' || substr(period, 2, 4), sum(amount) FROM bench_months "
-        "GROUP BY account_id, kind, substr(period, 2, 4)",
-        "SELECT account_id, kind, 'ALL', sum(amount) FROM bench_months GROUP BY account_id, kind",
+        "SELECT account_id, kind, period, amount, person_id FROM bench_months",
+        "SELECT account_id, kind, 'Y' || substr(period, 2, 4), sum(amount), person_id "
+        "FROM bench_months GROUP BY account_id, kind, substr(period, 2, 4), person_id",
+        "SELECT account_id, kind, 'ALL', sum(amount), person_id FROM bench_months "
+        "GROUP BY account_id, kind, person_id",
     ):
         run(
             None,
-            f"INSERT INTO period_totals (account_id, account_kind, period, amount) {select}",
+            "INSERT INTO period_totals (account_id, account_kind, period, amount, person_id) "
+            + select,
         )
+
     run(_l("period totals"), "DROP TABLE bench_months")
     counts = board_counts.rebuild()
     progress(_l("the boards' counts"), time.perf_counter() - started)

@@ -303,6 +303,29 @@ def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, sho
     assert f"reversal #{good.id}:" not in problems
 
 
+def test_each_total_is_kept_beside_the_wallets_person(make_volunteer, shop, db, now):
+    ann, bob = make_volunteer(points=40), make_volunteer(points=25)
+    wallet = ledger.wallet_for(ann)
+    kept = db.session.scalars(sa.select(PeriodTotal).filter_by(account_id=wallet.id)).all()
+    assert {row.period for row in kept} == {"ALL", *ledger.period_keys(now)}
+    assert {row.person_id for row in kept} == {ann.id}
+    # An issuance account's totals have nobody beside them.
+    issued = db.session.scalars(sa.select(PeriodTotal).filter_by(account_kind="issuance")).all()
+    assert issued and {row.person_id for row in issued} == {None}
+    assert ledger.check() == []
+    # Someone else beside a wallet's total would put their name on its line of the board.
+    db.session.execute(
+        sa.update(PeriodTotal)
+        .where(PeriodTotal.account_id == wallet.id, PeriodTotal.period == "ALL")
+        .values(person_id=bob.id)
+    )
+    db.session.flush()
+    assert ledger.check() == [
+        f"account #{wallet.id} period ALL: kept beside person #{bob.id}, "
+        f"the wallet's person is #{ann.id}"
+    ]
+
+
 def test_periods_follow_the_deployment_time_zone(make_volunteer, db, now):
     person = make_volunteer()
     community = org.get_community(person.community.name)

@@ -131,6 +131,23 @@ def test_a_stray_period_total_breaks_the_periods(busy, db):
     assert "periods" in ledger_fingerprint.failing()
 
 
+def test_a_total_beside_the_wrong_person_breaks_the_periods(busy, db):
+    # The boards name whoever is kept beside a wallet's total: someone else's name there
+    # is as wrong as a wrong amount, though every sum still agrees.
+    db.session.execute(
+        sa.update(PeriodTotal)
+        .where(PeriodTotal.account_id == busy.wallet.id, PeriodTotal.period == "ALL")
+        .values(person_id=busy.other.id)
+    )
+    db.session.flush()
+    assert ledger_fingerprint.failing() == {"periods"}
+    problems = ledger.check()
+    assert (
+        f"account #{busy.wallet.id} period ALL: kept beside person #{busy.other.id}, "
+        f"the wallet's person is #{busy.wallet.owner_id}"
+    ) in problems
+
+
 def test_an_issued_total_with_the_wrong_sign_breaks_the_periods(busy, db):
     issued = db.session.scalar(
         sa.select(PeriodTotal).where(PeriodTotal.account_kind == "issuance").limit(1)

@@ -107,14 +107,17 @@ class PeriodTotal(Model):
 
     Periods: 'M2026-11' (month), 'Y2026' (year), 'ALL'. Boards and budgets read these rows
     instead of scanning the ledger. A board's top is read straight off the index (period,
-    kind, amount, account): wallets only (the communities' far larger issued totals are not
-    in the way), in the board's own order, so even a tie of thousands at the top is not
-    sorted.
+    kind, amount, account, person): wallets only (the communities' far larger issued totals
+    are not in the way), in the board's own order, so even a tie of thousands at the top is
+    not sorted, and with the person whose wallet it is, so a line of the board goes from the
+    index to its person without reading the account.
     """
 
     __tablename__ = "period_totals"
     __table_args__ = (
-        Index("ix_period_totals_board", "period", "account_kind", "amount", "account_id"),
+        Index(
+            "ix_period_totals_board", "period", "account_kind", "amount", "account_id", "person_id"
+        ),
         CheckConstraint("account_kind IN ('wallet', 'issuance')", name="account_kind"),
     )
 
@@ -123,6 +126,9 @@ class PeriodTotal(Model):
     # The account's kind, kept beside its totals for the index.
     account_kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(Points, default=0)
+    # The person whose wallet it is (None for a household's wallet and an issuance
+    # account), kept beside the totals for the index; an account's owner never changes.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
 
 class BoardCount(Model):

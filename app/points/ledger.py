@@ -275,8 +275,16 @@ def _earn(leg: Leg, periods: Sequence[str]) -> list[tuple[str, int]]:
     """Add a wallet's earned points to its month, year and all-time totals in one upsert;
     returns (period, new total) for each."""
     table = table_of(PeriodTotal)
+    account = leg.account
+    person_id = account.owner_id if account.owner_type == "person" else None
     rows = [
-        dict(account_id=leg.account.id, period=p, account_kind="wallet", amount=leg.amount)
+        dict(
+            account_id=account.id,
+            period=p,
+            account_kind="wallet",
+            amount=leg.amount,
+            person_id=person_id,
+        )
         for p in periods
     ]
     result = add_to_counters(
@@ -710,17 +718,24 @@ def _expected_period_totals() -> sa.CTE:
 
 def _check_period_totals() -> list[str]:
     """The kept earned / issued totals are what the entries give, month, year and all time
-    (a kept row of zero and no row at all are the same)."""
+    (a kept row of zero and no row at all are the same), and each is kept beside the
+    wallet's person (the boards show them). One pass over the kept totals."""
     expected = _expected_period_totals()
-    kept = PeriodTotal
+    kept, account = PeriodTotal, Account
     have = sa.func.coalesce(kept.amount, 0)
     want = sa.func.coalesce(expected.c.amount, 0)
+    owner = sa.case(
+        (sa.and_(account.kind == "wallet", account.owner_type == "person"), account.owner_id),
+        else_=sa.null(),
+    )
     rows = db.session.execute(
         sa.select(
             sa.func.coalesce(expected.c.account_id, kept.account_id).label("account_id"),
             sa.func.coalesce(expected.c.period, kept.period).label("period"),
             have,
             want,
+            kept.person_id,
+            owner,
         )
         .select_from(expected)
         .join(
@@ -728,10 +743,19 @@ def _check_period_totals() -> list[str]:
             sa.and_(kept.account_id == expected.c.account_id, kept.period == expected.c.period),
             full=True,
         )
-        .where(have != want)
+        .outerjoin(account, account.id == kept.account_id)
+        .where(sa.or_(have != want, kept.person_id.is_distinct_from(owner)))
         .order_by(sa.literal_column("account_id"), sa.literal_column("period"))
     )
-    return [
-        f"account #{account_id} period {key}: kept total {held}, entries give {wanted}"
-        for account_id, key, held, wanted in rows
-    ]
+    problems = []
+    for account_id, key, held, wanted, person_id, owner_id in rows:
+        if held != wanted:
+            problems.append(
+                f"account #{account_id} period {key}: kept total {held}, entries give {wanted}"
+            )
+        if person_id != owner_id:
+            problems.append(
+                f"account #{account_id} period {key}: kept beside person #{person_id}, "
+                f"the wallet's person is #{owner_id}"
+            )
+    return problems

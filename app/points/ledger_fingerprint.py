@@ -166,12 +166,15 @@ def failing() -> set[str]:
     totals = db.session.execute(
         sa.text(
             f"SELECT coalesce(sum({_mod(signed)} * {kept}) % {P}, 0), "
-            f"coalesce(sum(CASE WHEN {shown} THEN {on_boards} END) % {P}, 0) "
+            f"coalesce(sum(CASE WHEN {shown} THEN {on_boards} END) % {P}, 0), "
+            # Each total beside its wallet's person (the boards show them), exactly.
+            "count(*) FILTER (WHERE t.person_id IS DISTINCT FROM CASE WHEN a.kind = 'wallet' "
+            "AND a.owner_type = 'person' THEN a.owner_id END) "
             "FROM period_totals t JOIN accounts a ON a.id = t.account_id"
         ),
         seeds,
     ).one()
-    kept_periods, shown_wallets = (int(value or 0) for value in totals)
+    kept_periods, shown_wallets, misplaced = (int(value or 0) for value in totals)
     scope = "CASE WHEN c.scope = 'street' THEN 0 ELSE CAST(substr(c.scope, 11) AS BIGINT) END"
     counted = int(
         db.session.execute(
@@ -191,7 +194,7 @@ def failing() -> set[str]:
         found.add("balances")
     if reversal_sums != 0 or reversal_counts % prime != 0 or mislinked or chained:
         found.add("reversals")
-    if periods != kept_periods:
+    if periods != kept_periods or misplaced:
         found.add("periods")
     if counted != shown_wallets:
         found.add("boards")
