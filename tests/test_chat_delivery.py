@@ -66,6 +66,40 @@ def test_a_linked_person_is_told_on_telegram(db, now, bot_api, make_volunteer):
     assert "楼道清洁" in payload["text"]
 
 
+def test_the_message_picks_its_channel_wechat_first_and_never_a_stopped_number(
+    db, now, make_volunteer
+):
+    # The channel is chosen inside the statement that writes the message: each case here.
+    person = make_volunteer(phone="+8613800138000")
+    message = outbox.queue(kind="sign_in_code", body="1", now=now, phone="+8613900139000")
+    assert (message.channel, message.recipient) == ("sms", "+8613900139000")
+    message = outbox.queue(kind="points", body="2", now=now, person=person)
+    assert (message.channel, message.recipient, message.status) == (
+        "sms",
+        "+8613800138000",
+        "pending",
+    )
+    outbox.stop_texts("+8613800138000", now)
+    assert outbox.queue(kind="points", body="3", now=now, person=person) is None
+    assert outbox.queue(kind="sign_in_code", body="4", now=now, phone=person.phone) is None
+    # A chat still reaches a person whose number texted STOP; WeChat before Telegram,
+    # whichever was linked first.
+    linked(db, person, "5288413701")
+    db.session.add(
+        ChatLink(
+            channel="wechat",
+            external_id="oWx1",
+            chat_id="oWx1",
+            person_id=person.id,
+            created_at=now,
+        )
+    )
+    db.session.flush()
+    message = outbox.queue(kind="points", body="5", now=now, person=person)
+    assert (message.channel, message.recipient, message.body) == ("wechat", "oWx1", "5")
+    assert message.id == db_message(person).id and message.created_at == now
+
+
 def test_a_bot_api_failing_twice_then_answering_delivers_once(db, now, bot_api, make_volunteer):
     person = make_volunteer()
     linked(db, person)
