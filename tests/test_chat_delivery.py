@@ -69,7 +69,6 @@ def test_a_linked_person_is_told_on_telegram(db, now, bot_api, make_volunteer):
 def test_the_message_picks_its_channel_wechat_first_and_never_a_stopped_number(
     db, now, make_volunteer
 ):
-    # The channel is chosen inside the statement that writes the message: each case here.
     person = make_volunteer(phone="+8613800138000")
     message = outbox.queue(kind="sign_in_code", body="1", now=now, phone="+8613900139000")
     assert (message.channel, message.recipient) == ("sms", "+8613900139000")

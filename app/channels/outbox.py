@@ -18,7 +18,7 @@ from app.core.database import delete_in_chunks, insert_unless_taken
 from app.core.errors import BusinessRuleError, NotFound
 from app.core.extensions import db
 from app.models import ChatLink, OrgUnit, OutboxMessage, Person, SmsOptOut
-from app.models.base import UTCDateTime, table_of
+from app.models.base import table_of
 
 MAX_ATTEMPTS = 6
 # A claimed message not reported back within this time is tried again (the sender died).
@@ -49,15 +49,27 @@ def after_quiet_hours(now: datetime, community: OrgUnit | None) -> datetime:
 CHATS = ("wechat", "telegram")
 
 
-def _linked_chat(person_id: int, column) -> sa.ScalarSelect:
-    """The person's chat (its channel or its id, per `column`): WeChat first, then Telegram."""
-    return (
-        sa.select(column)
-        .where(ChatLink.person_id == person_id, ChatLink.channel.in_(CHATS))
-        .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
-        .limit(1)
-        .scalar_subquery()
-    )
+def _channel(person: Person | None, phone: str | None) -> tuple[str, str | None]:
+    """A text message to the phone given; else WeChat or Telegram when the person linked a
+    chat, else a text message to their phone. ("sms", None) when that number texted STOP.
+    One statement."""
+    chat: sa.ColumnElement[Any] = sa.null()
+    if phone is None:
+        assert person is not None  # queue() refuses a message with neither
+        phone = person.phone
+        chat = (
+            sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
+            .where(ChatLink.person_id == person.id, ChatLink.channel.in_(CHATS))
+            .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
+            .limit(1)
+            .scalar_subquery()
+        )
+    stopped = sa.exists().where(SmsOptOut.phone == phone)
+    chat_id, texts_off = db.session.execute(sa.select(chat, stopped)).one()
+    if chat_id is not None:
+        channel, _colon, recipient = chat_id.partition(":")
+        return channel, recipient
+    return "sms", None if texts_off else phone
 
 
 def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | None:
@@ -102,44 +114,32 @@ def queue(
     """A message to a person over their channel (or by SMS to a bare phone number, e.g. a
     sign-in code). Notifications respect 退订 (None is returned) and wait out the quiet
     hours; urgent kinds go at once. Nothing at all goes by SMS to a number that texted STOP
-    (None): the caller of an urgent kind checks `texts_stopped` first and says so. One
-    statement."""
+    (None): the caller of an urgent kind checks `texts_stopped` first and says so."""
     if person is None and phone is None:
         raise ValueError("a message needs a person or a phone number")
     urgent = kind in URGENT_KINDS
     if not urgent and person is not None and person.notifications_off:
         return None
-    # Where it goes, decided by the database in the statement that writes it: a text
-    # message to the phone given; else WeChat or Telegram when the person linked a chat,
-    # else a text message to their phone; nothing when that number texted STOP.
-    channel: sa.ColumnElement[Any] = sa.literal("sms")
-    recipient: sa.ColumnElement[Any] = sa.literal(phone)
-    if phone is None:
-        assert person is not None
-        phone = person.phone
-        channel = sa.func.coalesce(_linked_chat(person.id, ChatLink.channel), "sms")
-        recipient = sa.func.coalesce(_linked_chat(person.id, ChatLink.chat_id), phone)
-    reachable = sa.or_(channel != "sms", ~sa.exists().where(SmsOptOut.phone == phone))
-    when = (
-        now
-        if urgent or kind in TIMELY_KINDS
-        else after_quiet_hours(now, person.community if person else None)
+    channel, recipient = _channel(person, phone)
+    if recipient is None:
+        return None
+    message = OutboxMessage(
+        person_id=person.id if person else None,
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        body=body,
+        status="pending",
+        next_attempt_at=(
+            now
+            if urgent or kind in TIMELY_KINDS
+            else after_quiet_hours(now, person.community if person else None)
+        ),
+        created_at=now,
     )
-    values = {
-        "person_id": sa.literal(person.id if person else None, sa.Integer),
-        "channel": channel,
-        "recipient": recipient,
-        "kind": sa.literal(kind),
-        "body": sa.literal(body, sa.Text),
-        "status": sa.literal("pending"),
-        "attempts": sa.literal(0),
-        "next_attempt_at": sa.literal(when, UTCDateTime),
-        "created_at": sa.literal(now, UTCDateTime),
-    }
-    written = sa.insert(OutboxMessage).from_select(
-        list(values), sa.select(*values.values()).where(reachable)
-    )
-    return db.session.scalars(written.returning(OutboxMessage)).first()
+    db.session.add(message)
+    db.session.flush()
+    return message
 
 
 # --- STOP / START by text: the carriers' opt-out, kept by number --------------------------
