@@ -26,10 +26,10 @@ def bot_api(app):
         app.extensions.pop("linli_telegram_sender", None)
 
 
-def linked(db, person, chat_id="5288413701"):
+def linked(db, person, chat_id="5288413701", channel="telegram"):
     db.session.add(
         ChatLink(
-            channel="telegram",
+            channel=channel,
             external_id=chat_id,
             chat_id=chat_id,
             person_id=person.id,
@@ -84,16 +84,7 @@ def test_the_message_picks_its_channel_wechat_first_and_never_a_stopped_number(
     # A chat still reaches a person whose number texted STOP; WeChat before Telegram,
     # whichever was linked first.
     linked(db, person, "5288413701")
-    db.session.add(
-        ChatLink(
-            channel="wechat",
-            external_id="oWx1",
-            chat_id="oWx1",
-            person_id=person.id,
-            created_at=now,
-        )
-    )
-    db.session.flush()
+    linked(db, person, "oWx1", channel="wechat")
     message = outbox.queue(kind="points", body="5", now=now, person=person)
     assert (message.channel, message.recipient, message.body) == ("wechat", "oWx1", "5")
     assert message.id == db_message(person).id and message.created_at == now
