@@ -203,7 +203,6 @@ def seed(
             "INSERT INTO period_totals (account_id, account_kind, period, amount, person_id) "
             + select,
         )
-
     run(_l("period totals"), "DROP TABLE bench_months")
     counts = board_counts.rebuild()
     progress(_l("the boards' counts"), time.perf_counter() - started)

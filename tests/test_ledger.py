@@ -303,7 +303,7 @@ def test_check_reports_bad_reversals_and_stray_period_totals(make_volunteer, sho
     assert f"reversal #{good.id}:" not in problems
 
 
-def test_each_total_is_kept_beside_the_wallets_person(make_volunteer, shop, db, now):
+def test_each_total_is_kept_beside_the_wallets_person(make_volunteer, db, now):
     ann, bob = make_volunteer(points=40), make_volunteer(points=25)
     wallet = ledger.wallet_for(ann)
     kept = db.session.scalars(sa.select(PeriodTotal).filter_by(account_id=wallet.id)).all()

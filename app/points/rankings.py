@@ -164,11 +164,11 @@ def board(scope: Scope, period: str, now: datetime, limit: int = 50) -> list[Boa
         rows = db.session.execute(_in_board_order(_ranked(key, scope)).limit(limit)).all()
     periods = [key[1:]] if key != "ALL" else []
     titles = honours.for_people([person_id for person_id, _name, _amount in rows], periods)
-    lines, position, previous, none = [], 0, None, ()
+    lines, position, previous = [], 0, None
     for index, (person_id, name, amount) in enumerate(rows, 1):
         if amount != previous:
             position, previous = index, amount
-        shown = tuple(titles[person_id]) if person_id in titles else none
+        shown = tuple(titles.get(person_id, ()))
         lines.append(BoardLine(position, person_id, mask_name(name), amount, shown))
     return lines
 
