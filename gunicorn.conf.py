@@ -4,6 +4,7 @@ Each may be set from the environment without editing this file: LINLI_BIND, LINL
 LINLI_WORKER_TIMEOUT.
 """
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -58,6 +59,10 @@ def when_ready(server):
         import pygal  # noqa: F401
         import qrcode.image.svg  # noqa: F401
         import urllib3  # noqa: F401
+
+        # These too, with the app frozen in wsgi.py: no worker's collection scans them (or
+        # writes to their pages, which would make each worker copy them).
+        gc.freeze()
 
 
 def on_starting(server):
