@@ -15,10 +15,9 @@ import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / "work"
+from common import ROOT, WORK, compiled_environ
+
 ANCHOR = ROOT.parent / "shared" / "anchors" / "web"
 
 # gunicorn is imported before the clock starts, as in a worker (and the app knows by it
@@ -43,10 +42,7 @@ SUBJECTS = {
 def measure(path: str, body: str) -> tuple[float, float]:
     WORK.mkdir(parents=True, exist_ok=True)
     env = {
-        # A server has its modules compiled (pip compiles what it installs; a checkout writes
-        # __pycache__ on first import): without bytecode, compiling the sources is a fifth of
-        # the time, and a session's PYTHONDONTWRITEBYTECODE would make every round pay it.
-        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        **compiled_environ(),
         "LINLI_ENV": "production",
         "SECRET_KEY": "bench-" + "x" * 40,
         "LINLI_PUBLIC_URL": "https://linli.example",
