@@ -73,6 +73,7 @@ def build_linli(use_sqlite: bool) -> str:
     if seed.returncode:
         sys.exit(seed.stderr)
     data = json.loads(seed.stdout.strip().splitlines()[-1])
+    (WORK / "redeem_data.json").write_text(json.dumps(data))  # bench/profile_redemption.py
     lua = (
         "return {\n"
         f"  threads = {THREADS},\n"
