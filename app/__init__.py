@@ -17,6 +17,7 @@ from urllib.parse import quote
 from flask import Flask, g, redirect, request, session, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
 
 from app.core import config
 from app.core.extensions import babel, csrf, db, limiter, login_manager
@@ -190,6 +191,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    from sqlalchemy.orm import joinedload
+
     from app.models import Person
 
     @login_manager.user_loader
@@ -198,7 +201,8 @@ def register_extensions(app: Flask) -> None:
         person_id, _dot, version = user_id.partition(".")
         if not (person_id.isdigit() and version.isdigit()):
             return None
-        person = db.session.get(Person, int(person_id))
+        # With their roles, in the same statement: every signed-in page's menu asks them.
+        person = db.session.get(Person, int(person_id), options=[joinedload(Person.roles)])
         if person is None or person.session_version != int(version) or not person.is_active:
             return None  # ended by sign-out, a new password, or deactivation
         return person
@@ -342,8 +346,6 @@ CONTENT_SECURITY_POLICY = (
 
 
 def _security_headers(app: Flask, response) -> None:
-    from flask_login import current_user
-
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     if app.config.get("HSTS"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
@@ -353,7 +355,7 @@ def _security_headers(app: Flask, response) -> None:
     personal = (
         request.blueprint in ("panel", "merchants")
         or g.get("database_down")
-        or (request.endpoint != "static" and current_user.is_authenticated)
+        or (request.endpoint != "static" and _signed_in())
     )
     if personal:
         response.headers["Cache-Control"] = "no-store"
@@ -378,10 +380,26 @@ def _loggable_path(path: str, args) -> str:
     return path
 
 
-def _user_id() -> int | None:
-    """Who made the request, if the request already asked (never a query for the log)."""
+def _signed_in() -> bool:
+    """Whether a signed-in person made the request, without a query: the person as the
+    request loaded them (after the commit their attributes are expired, and reading one,
+    even `is_active`, would load the row again), else what the session cookie claims."""
+    from flask_login import current_user
+
     user = g.get("_login_user")
-    return getattr(user, "id", None) if user is not None else None
+    if user is None:
+        return current_user.is_authenticated  # not asked yet: asked now, as before
+    return not user.is_anonymous
+
+
+def _user_id() -> int | None:
+    """Who made the request, if the request already asked (never a query for the log: the
+    id from the session's identity map, not the expired attribute)."""
+    user = g.get("_login_user")
+    if user is None or user.is_anonymous:
+        return None
+    identity = sa_inspect(user).identity
+    return identity[0] if identity else None
 
 
 # A year: a static file's URL names its content (?v=), so a changed file has a new URL.

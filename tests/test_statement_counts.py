@@ -115,3 +115,46 @@ def test_a_check_in_by_text_runs_a_bounded_number_of_statements(
     assert seen["SAVEPOINT"] == 2, dict(seen)
     work = sum(seen.values()) - seen["SAVEPOINT"] - seen["RELEASE"]
     assert work <= 6, dict(seen)
+
+
+def test_a_check_in_by_the_scan_page_runs_a_bounded_number_of_statements(
+    app, client, db, app_clock, make_activity, make_volunteer, monkeypatch
+):
+    """The scan page at an event of thousands, three requests: the QR code's URL (the
+    activity; the person), the confirmation page (the person with their roles, for the
+    menu; the activity with its community, whose zone its times are shown in), its POST
+    (the same two and the attendance). Nothing after the commit: the response's headers and
+    the log line know who asked without loading the person again (it was 11 statements:
+    every signed-in page loaded the roles in a statement of their own, and the POST the
+    person again after its commit and the community when showing the time)."""
+    from app.activities import scan_codes
+    from tests.conftest import csrf_from
+    from tests.test_volunteer_flow import sign_in_by_code
+
+    activity = make_activity(points=10, hours=2)
+    make_volunteer(community=activity.community, phone="+8613800138021")
+    sign_in_by_code(client, db, "13800138021")
+    monkeypatch.setitem(app.config, "DEMO_MODE", False)  # no demo outbox after the answer
+    token = scan_codes.scan_token(activity, "in", app_clock())
+    db.session.flush()
+    steps = {}
+
+    def step():
+        # Each request begins with nothing known, as in production (a session a request;
+        # the harness keeps one for the whole test).
+        db.session.expunge_all()
+        return counting()
+
+    with step() as steps["scan"]:
+        assert client.get(f"/scan/in/{token}").headers["Location"] == "/scan/confirm"
+    with step() as steps["confirm"]:
+        confirm = client.get("/scan/confirm")
+    with step() as steps["post"]:
+        done = client.post("/scan/confirm", data={"csrf_token": csrf_from(confirm.text)})
+    assert "签到成功" in done.text
+    assert done.headers["Cache-Control"] == "no-store"  # a signed-in person's page
+    work = {
+        step: sum(seen.values()) - seen["SAVEPOINT"] - seen["RELEASE"]
+        for step, seen in steps.items()
+    }
+    assert work == {"scan": 2, "confirm": 2, "post": 3}, {k: dict(v) for k, v in steps.items()}

@@ -211,7 +211,8 @@ def update_activity(
 def get_activity(activity_id: int, community_ids: set[int] | None = None) -> Activity:
     """The activity, if it is in one of `community_ids` (None: any community). Another
     community's activity is "not found", never a hint that it exists."""
-    activity = db.session.get(Activity, activity_id)
+    # With its community, in the same statement: its times are shown in the community's zone.
+    activity = db.session.get(Activity, activity_id, options=[joinedload(Activity.community)])
     if activity is None or (
         community_ids is not None and activity.community_id not in community_ids
     ):
