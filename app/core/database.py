@@ -139,27 +139,25 @@ def _leave_write_gate(info: dict) -> None:
 
 @event.listens_for(Engine, "commit")
 def _sqlite_commit_then_leave_gate(connection) -> None:
-    # SQLAlchemy tells of a commit before it makes it: made here, on the driver's connection,
-    # so that the gate opens only once SQLite's lock is free (its own commit() after this one
-    # finds no transaction and does nothing).
+    _end_then_leave_gate(connection, "commit")
+
+
+@event.listens_for(Engine, "rollback")
+def _sqlite_roll_back_then_leave_gate(connection) -> None:
+    _end_then_leave_gate(connection, "rollback")
+
+
+def _end_then_leave_gate(connection, end: str) -> None:
+    """SQLAlchemy tells of a commit or rollback before it makes it: made here, on the
+    driver's connection, so that the gate opens only once SQLite's lock is free (the
+    driver's own commit() or rollback() after this one finds no transaction and does
+    nothing)."""
     if connection.invalidated or connection.dialect.name != "sqlite":
         return  # an invalidated connection's gate was left by the pool (below)
     info = connection.connection.info
     if "linli_write_gate" in info:
         try:
-            connection.connection.dbapi_connection.commit()
-        finally:
-            _leave_write_gate(info)
-
-
-@event.listens_for(Engine, "rollback")
-def _sqlite_roll_back_then_leave_gate(connection) -> None:
-    if connection.invalidated or connection.dialect.name != "sqlite":
-        return
-    info = connection.connection.info
-    if "linli_write_gate" in info:
-        try:
-            connection.connection.dbapi_connection.rollback()
+            getattr(connection.connection.dbapi_connection, end)()
         finally:
             _leave_write_gate(info)
 
