@@ -295,7 +295,7 @@ def main() -> None:
         spans = [seconds for _c, seconds, _f in results]
         rates = [c / t if t else 0.0 for c, t in zip(counts, spans, strict=True)]
         p99s = [float(fields["p99_ms"]) for _c, _s, fields in results]
-        name = "by text (SMS webhook)" if via == "sms" else "by the scan page (3 requests each)"
+        name = "by text (SMS webhook)" if via == "sms" else "by the scan page (2 requests each)"
         print(
             f"| {name}: checked in | {statistics.median(counts):,.0f} "
             f"| {min(counts):,}–{max(counts):,} | all {VOLUNTEERS:,} |"

@@ -1,8 +1,9 @@
 -- wrk script: a check-in burst by the phone's scan page. Each of 5,000 signed-in volunteers
 -- opens the URL inside the projector's QR code once and goes through what the browser
--- does: GET /scan/in/<token> (302, the scan held in the session cookie), GET /scan/confirm
--- (the page with its CSRF token; with JavaScript it sends itself), POST /scan/confirm (the
--- check-in). One connection per thread (wrk -t N -c N): thread t takes volunteers t, t + N
+-- does: GET /scan/in/<token> (the scan held in the session cookie, and the confirmation
+-- page with its CSRF token; with JavaScript it sends itself), POST /scan/confirm (the
+-- check-in). (Before, the first answer was a redirect to GET /scan/confirm, which gave the
+-- page: followed when it comes.) One connection per thread (wrk -t N -c N): thread t takes volunteers t, t + N
 -- … and stops after its last check-in. bench/checkin.py writes bench/work/checkin_scan.tsv:
 -- "T rotation token" for each rotation of the run and "C volunteer cookie" for each
 -- volunteer's signed-in session.
@@ -60,7 +61,10 @@ end
 function response(status, response_headers, body)
   keep_cookie(response_headers)
   if step == 0 then
-    if status == 302 then step = 1 else
+    -- Signed in, the code's URL is the confirmation page itself (a redirect to it before).
+    csrf = body:match('name="csrf_token" type="hidden" value="([^"]+)"')
+    if status == 200 and csrf then step = 2
+    elseif status == 302 then step = 1 else
       if failed < 3 then io.stderr:write("scan HTTP " .. status .. " " .. body:sub(1, 200) .. "\n") end
       next_volunteer(false)
     end

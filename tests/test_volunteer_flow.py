@@ -132,10 +132,14 @@ def test_the_whole_day(
 
     # Scan the projector's check-in QR (a URL) with the phone.
     token = scan_codes.scan_token(activity, "in", app_clock())
-    response = client.get(f"/scan/in/{token}")
-    assert response.headers["Location"] == "/scan/confirm"
-    confirm = client.get("/scan/confirm")
-    assert "data-autosubmit" in confirm.text
+    # Signed in, the code's URL is the confirmation page itself (no redirect first): it
+    # records nothing (a link preview must not check anyone in); its form, which sends
+    # itself, posts to /scan/confirm.
+    confirm = client.get(f"/scan/in/{token}")
+    assert confirm.status_code == 200 and "data-autosubmit" in confirm.text
+    assert 'action="/scan/confirm"' in confirm.text
+    assert confirm.headers["Cache-Control"] == "no-store"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attendance)) == 0
     done = client.post("/scan/confirm", data={"csrf_token": csrf_from(confirm.text)})
     assert "签到成功" in done.text and "10:30" in done.text
     # The same code again: one check-in, a friendly answer.
