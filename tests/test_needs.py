@@ -728,7 +728,9 @@ def test_the_request_lists_run_as_many_statements_for_twenty_as_for_two(
     def statements(path: str) -> int:
         with counting() as seen:
             assert client.get(path).status_code == 200
-        return sum(seen.values())
+        # The harness's savepoints are not the page's work: when the one before is released
+        # depends on what the request before left open.
+        return sum(seen.values()) - seen["SAVEPOINT"] - seen["RELEASE"]
 
     post_some(2)
     sign_in_by_code(client, db, street["volunteer"].phone)
