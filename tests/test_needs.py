@@ -716,7 +716,7 @@ def test_the_request_lists_run_as_many_statements_for_twenty_as_for_two(
 ):
     """No statement per request on the phone's list or the panel's (they load together)."""
     from tests.conftest import csrf_from
-    from tests.test_statement_counts import counting
+    from tests.test_statement_counts import counting, work
     from tests.test_volunteer_flow import sign_in_by_code
 
     def post_some(count: int) -> None:
@@ -728,9 +728,7 @@ def test_the_request_lists_run_as_many_statements_for_twenty_as_for_two(
     def statements(path: str) -> int:
         with counting() as seen:
             assert client.get(path).status_code == 200
-        # The harness's savepoints are not the page's work: when the one before is released
-        # depends on what the request before left open.
-        return sum(seen.values()) - seen["SAVEPOINT"] - seen["RELEASE"]
+        return work(seen)
 
     post_some(2)
     sign_in_by_code(client, db, street["volunteer"].phone)
