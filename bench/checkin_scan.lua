@@ -2,8 +2,7 @@
 -- opens the URL inside the projector's QR code once and goes through what the browser
 -- does: GET /scan/in/<token> (the scan held in the session cookie, and the confirmation
 -- page with its CSRF token; with JavaScript it sends itself), POST /scan/confirm (the
--- check-in). (Before, the first answer was a redirect to GET /scan/confirm, which gave the
--- page: followed when it comes.) One connection per thread (wrk -t N -c N): thread t takes volunteers t, t + N
+-- check-in). One connection per thread (wrk -t N -c N): thread t takes volunteers t, t + N
 -- … and stops after its last check-in. bench/checkin.py writes bench/work/checkin_scan.tsv:
 -- "T rotation token" for each rotation of the run and "C volunteer cookie" for each
 -- volunteer's signed-in session.
@@ -33,8 +32,6 @@ function request()
   if step == 0 then
     local rotation = math.floor(os.time() / 30)
     return wrk.format("GET", "/scan/in/" .. (tokens[rotation] or tokens[rotation - 1]), headers())
-  elseif step == 1 then
-    return wrk.format("GET", "/scan/confirm", headers())
   end
   local h = headers()
   h["Content-Type"] = "application/x-www-form-urlencoded"
@@ -61,17 +58,10 @@ end
 function response(status, response_headers, body)
   keep_cookie(response_headers)
   if step == 0 then
-    -- Signed in, the code's URL is the confirmation page itself (a redirect to it before).
+    -- Signed in, the code's URL is the confirmation page itself.
     csrf = body:match('name="csrf_token" type="hidden" value="([^"]+)"')
-    if status == 200 and csrf then step = 2
-    elseif status == 302 then step = 1 else
+    if status == 200 and csrf then step = 1 else
       if failed < 3 then io.stderr:write("scan HTTP " .. status .. " " .. body:sub(1, 200) .. "\n") end
-      next_volunteer(false)
-    end
-  elseif step == 1 then
-    csrf = body:match('name="csrf_token" type="hidden" value="([^"]+)"')
-    if status == 200 and csrf then step = 2 else
-      if failed < 3 then io.stderr:write("confirm HTTP " .. status .. " " .. body:sub(1, 200) .. "\n") end
       next_volunteer(false)
     end
   else
