@@ -381,9 +381,9 @@ def _loggable_path(path: str, args) -> str:
 
 
 def _signed_in() -> bool:
-    """Whether a signed-in person made the request, without a query: the person as the
-    request loaded them (after the commit their attributes are expired, and reading one,
-    even `is_active`, would load the row again), else what the session cookie claims."""
+    """Whether a signed-in person made the request: the person as the request loaded them,
+    without a query (after the commit their attributes are expired, and reading one, even
+    `is_active`, would load the row again); when the request never asked, asked now."""
     from flask_login import current_user
 
     user = g.get("_login_user")
