@@ -110,6 +110,8 @@ def profile(step, count, first, label):
         step(n)
     profiler.disable()
     stats = pstats.Stats(profiler)
+    dump = os.path.join(os.environ["ANCHORS_WORK"], f"profile-{label.replace(' ', '-')}.pstats")
+    stats.dump_stats(dump)  # for a closer look: python -m pstats <file>
     by_area, total = defaultdict(float), 0.0
     for (filename, _line, function), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
         by_area[area(filename, function)] += tottime
@@ -124,7 +126,7 @@ def profile(step, count, first, label):
         for (filename, line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items()
         if "/app/" in filename and "site-packages" not in filename
     ]
-    print(f"\n{label}: Linli's functions by cumulative time (ms a request)\n")
+    print(f"\n{label}: Linli's functions by cumulative time (ms a request; all of it in {dump})\n")
     for ct, where in sorted(ours, reverse=True)[:top]:
         print(f"  {ct * 1000 / count:7.2f}  {where}")
 
