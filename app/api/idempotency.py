@@ -29,13 +29,14 @@ from flask_babel import lazy_gettext as _l
 from app.core import clock, strikes
 from app.core.database import (
     commit_unit_of_work,
-    insert_unless_taken,
+    insert_id_unless_taken,
     rollback_unit_of_work,
     rows_changed,
 )
 from app.core.errors import IdempotencyConflict, InvalidInput, LinliError
 from app.core.extensions import db
 from app.models import IdempotencyRecord
+from app.models.base import table_of
 
 HEADER = "Idempotency-Key"
 MAX_KEY = 100
@@ -74,7 +75,7 @@ def retention() -> timedelta:
 def service_key() -> str:
     """The key handed to a service (ledger, redemptions…) for this request: the id of the
     record that holds its Idempotency-Key, so the key may be used afresh once forgotten."""
-    return f"api:{g.idempotency_record.id}"
+    return f"api:{g.idempotency_record_id}"
 
 
 def _find(person_id: int, key: str, now: datetime) -> IdempotencyRecord | None:
@@ -102,10 +103,10 @@ def _replay(record: IdempotencyRecord, print_: str):
 
 def _claim(
     person_id: int, key: str, print_: str, now: datetime, status: int = 0, body: str = ""
-) -> IdempotencyRecord | None:
-    """The key's record (status 0: in flight, the work not done yet; or a stored answer);
-    None when the key is taken."""
-    return insert_unless_taken(
+) -> int | None:
+    """The id of the key's new record (status 0: in flight, the work not done yet; or a
+    stored answer); None when the key is taken."""
+    return insert_id_unless_taken(
         IdempotencyRecord,
         dict(
             person_id=person_id,
@@ -130,15 +131,15 @@ def idempotent(view):
         # Claim the key before doing the work, in one statement: a parallel request with the
         # same key waits here (PostgreSQL) or never got this far (SQLite) until this one has
         # finished, and then finds it taken.
-        record = _claim(person_id, key, print_, now)
-        if record is None:
+        record_id = _claim(person_id, key, print_, now)
+        if record_id is None:
             found = _find(person_id, key, now)
             if found is not None:
                 return _replay(found, print_)
-            record = _claim(person_id, key, print_, now)  # it had expired and is gone
-            if record is None:
+            record_id = _claim(person_id, key, print_, now)  # it had expired and is gone
+            if record_id is None:
                 raise IdempotencyConflict(_IN_FLIGHT, field=HEADER)
-        g.idempotency_record = record
+        g.idempotency_record_id = record_id
         try:
             response = make_response(view(*args, **kwargs))
         except LinliError as exc:
@@ -146,14 +147,28 @@ def idempotent(view):
                 raise
             return _store_refusal(exc, person_id, key, print_, now)
         if response.status_code < 300:
-            record.status = response.status_code
-            record.body = response.get_data(as_text=True)
-            db.session.flush()
+            db.session.execute(
+                _STORE,
+                {
+                    "record_id": record_id,
+                    "answer_status": response.status_code,
+                    "answer_body": response.get_data(as_text=True),
+                },
+            )
         else:  # nothing is kept for an answer that did nothing, the claim included
             rollback_unit_of_work()
         return response
 
     return wrapper
+
+
+_records = table_of(IdempotencyRecord)
+# The answer kept with the work, by one Core UPDATE built once (no ORM object to flush).
+_STORE = (
+    sa.update(_records)
+    .where(_records.c.id == sa.bindparam("record_id"))
+    .values(status=sa.bindparam("answer_status"), body=sa.bindparam("answer_body"))
+)
 
 
 def _store_refusal(exc: LinliError, person_id: int, key: str, print_: str, now: datetime):

@@ -7,6 +7,7 @@ transaction open, and records the result; a failed send is retried with backoff.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -53,23 +54,32 @@ def _channel(person: Person | None, phone: str | None) -> tuple[str, str | None]
     """A text message to the phone given; else WeChat or Telegram when the person linked a
     chat, else a text message to their phone. ("sms", None) when that number texted STOP.
     One statement."""
-    chat: sa.ColumnElement[Any] = sa.null()
+    by_chat = phone is None
     if phone is None:
         assert person is not None  # queue() refuses a message with neither
         phone = person.phone
-        chat = (
-            sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
-            .where(ChatLink.person_id == person.id, ChatLink.channel.in_(CHATS))
-            .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
-            .limit(1)
-            .scalar_subquery()
-        )
-    stopped = sa.exists().where(SmsOptOut.phone == phone)
-    chat_id, texts_off = db.session.execute(sa.select(chat, stopped)).one()
+    params = {"person_id": person.id if by_chat and person else None, "phone": phone}
+    chat_id, texts_off = db.session.execute(_recipient(by_chat), params).one()
     if chat_id is not None:
         channel, _colon, recipient = chat_id.partition(":")
         return channel, recipient
     return "sms", None if texts_off else phone
+
+
+@functools.cache
+def _recipient(by_chat: bool) -> sa.Select:
+    # Built once for each kind (every notice asks it): the person's first chat when
+    # `by_chat`, and whether the phone texted STOP.
+    chat: sa.ColumnElement[Any] = sa.null()
+    if by_chat:
+        chat = (
+            sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
+            .where(ChatLink.person_id == sa.bindparam("person_id"), ChatLink.channel.in_(CHATS))
+            .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
+            .limit(1)
+            .scalar_subquery()
+        )
+    return sa.select(chat, sa.exists().where(SmsOptOut.phone == sa.bindparam("phone")))
 
 
 def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | None:

@@ -283,11 +283,54 @@ def insert_unless_taken(model, values: dict):
     One round trip and no savepoint: a taken key is an answer, not an error that would
     spoil the transaction. On PostgreSQL an insert that meets a key another transaction
     has just written waits for it, and inserts after all if that one rolls back.
+
+    The row is loaded from a Core INSERT … RETURNING (`from_statement`), as a query would
+    load it: an ORM-enabled insert returning the entity goes through the ORM's bulk
+    machinery and costs twice as much (bench/profile_redemption.py).
     """
     dialect = db.session.get_bind().dialect.name
+    statement = _insert_unless_taken(dialect, model, tuple(sorted(values)))
+    return db.session.scalars(statement, values).first()
+
+
+@functools.cache
+def _insert_unless_taken(dialect: str, model, columns: tuple[str, ...]):
+    # Built once for each set of columns, the values bound at execution: building a
+    # statement and its cache key costs more than running it from SQLAlchemy's cache.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing().returning(model)
-    return db.session.scalars(statement).first()
+    table = model.__table__
+    return sa.select(model).from_statement(
+        insert(table)
+        .values({name: sa.bindparam(name) for name in columns})
+        .on_conflict_do_nothing()
+        .returning(*table.c)
+    )
+
+
+def insert_id_unless_taken(model, values: dict) -> int | None:
+    """`insert_unless_taken` for a caller that needs only the new row's id: a Core INSERT …
+    ON CONFLICT DO NOTHING RETURNING id, built once for each set of columns. No ORM object
+    is made, so none is flushed later: on the API's hot path (the Idempotency-Key's record,
+    a redemption code) that is half the cost of the request's writes
+    (bench/profile_redemption.py)."""
+    dialect = db.session.get_bind().dialect.name
+    statement = _insert_id_unless_taken(dialect, model, tuple(sorted(values)))
+    new_id = db.session.execute(statement, values).scalar()
+    if new_id is not None:
+        note_a_write()
+    return new_id
+
+
+@functools.cache
+def _insert_id_unless_taken(dialect: str, model, columns: tuple[str, ...]):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__
+    return (
+        insert(table)
+        .values({name: sa.bindparam(name) for name in columns})
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -300,8 +343,14 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 
 @event.listens_for(Session, "after_flush")
-def _note_a_write(session, _context) -> None:
+def _note_a_flush(session, _context) -> None:
     session.info["linli_wrote"] = True
+
+
+def note_a_write() -> None:
+    """Say that the unit of work wrote by a Core statement (a flush says so by itself), so
+    `finish_reads` never cuts it in two."""
+    db.session.info["linli_wrote"] = True
 
 
 def finish_reads() -> None:

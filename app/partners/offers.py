@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -342,10 +343,19 @@ def get_offer(offer_id: int) -> Offer:
 def operated_offer(person: Person, offer_id: int) -> Offer | None:
     """An offer of a shop `person` operates, with its shop and the shop's account, in one
     statement (the till's redemption path); None for anyone else's offer."""
-    return db.session.scalar(
+    return db.session.scalar(_operated_offer(), {"offer_id": offer_id, "person_id": person.id})
+
+
+@functools.cache
+def _operated_offer() -> sa.Select:
+    # Built once: every sale runs it.
+    return (
         sa.select(Offer)
         .join(MerchantOperator, MerchantOperator.merchant_id == Offer.merchant_id)
-        .where(Offer.id == offer_id, MerchantOperator.person_id == person.id)
+        .where(
+            Offer.id == sa.bindparam("offer_id"),
+            MerchantOperator.person_id == sa.bindparam("person_id"),
+        )
         .options(joinedload(Offer.merchant).joinedload(Merchant.account))
     )
 
@@ -433,10 +443,11 @@ def availability(offer: Offer, person: Person, balance: int, now: datetime) -> A
     return Availability(offer, reason, balance >= offer.points_cost, left_month, left_today)
 
 
-def serves_clause(merchant: Merchant) -> sa.ColumnElement[bool]:
-    """`serves` as SQL about a selected Person row, to ask together with loading them."""
+def serves_clause(merchant_id) -> sa.ColumnElement[bool]:
+    """`serves` as SQL about a selected Person row, to ask together with loading them
+    (`merchant_id`: an id or a bound parameter)."""
     return sa.exists().where(
-        MerchantCommunity.merchant_id == merchant.id,
+        MerchantCommunity.merchant_id == merchant_id,
         MerchantCommunity.community_id == Person.community_id,
     )
 

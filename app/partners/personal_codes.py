@@ -10,6 +10,7 @@ with a chance of live codes / 10^digits (app.redemptions counts and pauses wrong
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -21,7 +22,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
 
-from app.core.database import insert_unless_taken, rows_changed
+from app.core.database import insert_id_unless_taken, rows_changed
 from app.core.errors import CodeExpired, InvalidCode
 from app.core.extensions import db
 from app.models import Person, PersonalCode
@@ -68,7 +69,7 @@ def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> I
     secret = secrets.token_urlsafe(16)
     for _attempt in range(20):
         digits = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
-        row = insert_unless_taken(
+        code_id = insert_id_unless_taken(
             PersonalCode,
             dict(
                 person_id=person.id,
@@ -78,15 +79,15 @@ def issue(person: Person, *, now: datetime, lifetime: timedelta = LIFETIME) -> I
                 expires_at=now + lifetime,
             ),
         )
-        if row is None:  # live for someone else (draw again), or expired: free them first
+        if code_id is None:  # live for someone else (draw again), or expired: free them first
             db.session.execute(
                 sa.delete(PersonalCode)
                 .where(PersonalCode.digits == digits, _purgeable(now))
                 .execution_options(synchronize_session=False)
             )
             continue
-        token = _signer().sign(f"{row.id}.{secret}").decode()
-        return IssuedCode(token, digits, row.expires_at)
+        token = _signer().sign(f"{code_id}.{secret}").decode()
+        return IssuedCode(token, digits, now + lifetime)
     raise RuntimeError("no free code after 20 draws")
 
 
@@ -123,6 +124,30 @@ def _parse(text: str) -> tuple[str | None, int | None, str | None]:
         raise InvalidCode(_l("This is not a Linli volunteer code."), field="code") from None
 
 
+_table = table_of(PersonalCode)
+
+
+def _named(typed: bool) -> sa.ColumnElement[bool]:
+    """The code as the shop gave it: typed digits, or a scanned token's row and secret."""
+    if typed:
+        return _table.c.digits == sa.bindparam("typed_digits")
+    return sa.and_(
+        _table.c.id == sa.bindparam("code_id"),
+        _table.c.secret_hash == sa.bindparam("code_secret_hash"),
+    )
+
+
+@functools.cache
+def _spend(typed: bool) -> sa.Update:
+    # Built once for each form: every sale runs one.
+    return (
+        sa.update(_table)
+        .where(_named(typed), _table.c.used_at.is_(None), _table.c.expires_at > sa.bindparam("now"))
+        .values(used_at=sa.bindparam("now"))
+        .returning(_table.c.person_id, _table.c.id)
+    )
+
+
 def use(text: str, *, now: datetime) -> UsedCode:
     """Spend a code (scanned token or typed digits) and say whose it was.
 
@@ -130,20 +155,17 @@ def use(text: str, *, now: datetime) -> UsedCode:
     scanning the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
     """
     digits, row_id, secret = _parse(text)
-    table = table_of(PersonalCode)
-    named = table.c.digits == digits if digits else table.c.id == row_id
-    if secret is not None:
-        named = sa.and_(named, table.c.secret_hash == _hash(secret))
-    taken = db.session.execute(
-        sa.update(table)
-        .where(named, table.c.used_at.is_(None), table.c.expires_at > now)
-        .values(used_at=now)
-        .returning(table.c.person_id, table.c.id)
-    ).first()
+    typed = digits is not None
+    params = (
+        {"typed_digits": digits}
+        if typed
+        else {"code_id": row_id, "code_secret_hash": _hash(secret or "")}
+    )
+    taken = db.session.execute(_spend(typed), {**params, "now": now}).first()
     if taken is not None:
         return UsedCode(taken.person_id, taken.id)
     # Refused: say why (one more read, only on this path).
-    row = db.session.execute(sa.select(table.c.used_at).where(named)).first()
+    row = db.session.execute(sa.select(_table.c.used_at).where(_named(typed)), params).first()
     if row is None:
         raise InvalidCode(_l("No volunteer has this code. %(hint)s"), field="code", hint=_REFRESH)
     if row.used_at is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -54,19 +55,21 @@ def authenticate(token: str, *, now: datetime) -> ApiToken | None:
     """The token row (its `person` speaks), or None: unknown, revoked, person deactivated."""
     if not token or not token.startswith(PREFIX) or len(token) > 200:
         return None
-    # The person and their roles with the token: every API request asks who may do what.
-    row = (
-        db.session.execute(
-            sa.select(ApiToken)
-            .filter_by(token_hash=_digest(token))
-            .options(joinedload(ApiToken.person).joinedload(Person.roles))
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
+    row = db.session.execute(_by_digest(), {"digest": _digest(token)}).unique().scalar_one_or_none()
     if row is None or row.revoked_at is not None or not row.person.is_active:
         return None
     return row
+
+
+@functools.cache
+def _by_digest() -> sa.Select:
+    # Built once (every API request runs it). The person and their roles with the token:
+    # every API request asks who may do what.
+    return (
+        sa.select(ApiToken)
+        .where(ApiToken.token_hash == sa.bindparam("digest"))
+        .options(joinedload(ApiToken.person).joinedload(Person.roles))
+    )
 
 
 def needs_marking(row: ApiToken, now: datetime) -> bool:

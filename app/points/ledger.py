@@ -19,6 +19,7 @@ Locking, so that concurrent postings neither overdraw nor deadlock:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -430,7 +431,7 @@ def _write(
 
     earning = kind in EARNING_KINDS or (reverses is not None and reverses.kind in EARNING_KINDS)
     db.session.execute(
-        sa.insert(LedgerEntry),
+        _INSERT_ENTRIES,
         [
             dict(
                 transaction_id=txn.id,
@@ -458,6 +459,11 @@ def _write(
     return txn
 
 
+# A Core INSERT of the table, built once: an ORM-enabled insert of a list of rows goes
+# through the ORM's bulk machinery (and builds its statement anew) for the same SQL.
+_INSERT_ENTRIES = sa.insert(table_of(LedgerEntry))
+
+
 def _by_account(leg: Leg) -> int:
     return leg.account.id
 
@@ -465,17 +471,24 @@ def _by_account(leg: Leg) -> int:
 def _add_to_balance(leg: Leg, *, keep_positive: bool = False) -> bool:
     """Add the leg to its account's balance (only if it stays at or above zero, with
     `keep_positive`); the new balance is kept on the account object. False: refused."""
-    table = table_of(Account)
-    statement = sa.update(table).where(table.c.id == leg.account.id)
-    if keep_positive:
-        statement = statement.where(table.c.balance + leg.amount >= 0)
     row = db.session.execute(
-        statement.values(balance=table.c.balance + leg.amount).returning(table.c.balance)
+        _balance_update(keep_positive), {"account_id": leg.account.id, "amount": leg.amount}
     ).first()
     if row is None:
         return False
     set_committed_value(leg.account, "balance", row[0])
     return True
+
+
+@functools.cache
+def _balance_update(keep_positive: bool) -> sa.Update:
+    # Built once for each kind: every posting runs two or more.
+    table = table_of(Account)
+    amount = sa.bindparam("amount", type_=table.c.balance.type)
+    statement = sa.update(table).where(table.c.id == sa.bindparam("account_id"))
+    if keep_positive:
+        statement = statement.where(table.c.balance + amount >= 0)
+    return statement.values(balance=table.c.balance + amount).returning(table.c.balance)
 
 
 def _count_issued(leg: Leg, periods: Sequence[str], actor, may_exceed_budget: bool) -> None:
