@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.core.database import delete_in_chunks, insert_unless_taken
+from app.core.database import delete_in_chunks, insert_row, insert_unless_taken
 from app.core.errors import BusinessRuleError, NotFound
 from app.core.extensions import db
 from app.models import ChatLink, OrgUnit, OutboxMessage, Person, SmsOptOut
@@ -133,23 +133,23 @@ def queue(
     channel, recipient = _channel(person, phone)
     if recipient is None:
         return None
-    message = OutboxMessage(
-        person_id=person.id if person else None,
-        channel=channel,
-        recipient=recipient,
-        kind=kind,
-        body=body,
-        status="pending",
-        next_attempt_at=(
-            now
-            if urgent or kind in TIMELY_KINDS
-            else after_quiet_hours(now, person.community if person else None)
+    return insert_row(
+        OutboxMessage,
+        dict(
+            person_id=person.id if person else None,
+            channel=channel,
+            recipient=recipient,
+            kind=kind,
+            body=body,
+            status="pending",
+            next_attempt_at=(
+                now
+                if urgent or kind in TIMELY_KINDS
+                else after_quiet_hours(now, person.community if person else None)
+            ),
+            created_at=now,
         ),
-        created_at=now,
     )
-    db.session.add(message)
-    db.session.flush()
-    return message
 
 
 # --- STOP / START by text: the carriers' opt-out, kept by number --------------------------

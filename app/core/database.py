@@ -283,38 +283,38 @@ def insert_unless_taken(model, values: dict):
     One round trip and no savepoint: a taken key is an answer, not an error that would
     spoil the transaction. On PostgreSQL an insert that meets a key another transaction
     has just written waits for it, and inserts after all if that one rolls back.
-
-    The row is loaded from a Core INSERT … RETURNING (`from_statement`), as a query would
-    load it: an ORM-enabled insert returning the entity goes through the ORM's bulk
-    machinery and costs twice as much (bench/profile_redemption.py).
     """
-    dialect = db.session.get_bind().dialect.name
-    statement = _insert_unless_taken(dialect, model, tuple(sorted(values)))
-    return db.session.scalars(statement, values).first()
+    return _inserted(model, values, unless_taken=True)
 
 
-@functools.cache
-def _insert_unless_taken(dialect: str, model, columns: tuple[str, ...]):
-    # Built once for each set of columns, the values bound at execution: building a
-    # statement and its cache key costs more than running it from SQLAlchemy's cache.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    return sa.select(model).from_statement(
-        insert(table)
-        .values({name: sa.bindparam(name) for name in columns})
-        .on_conflict_do_nothing()
-        .returning(*table.c)
-    )
+def insert_row(model, values: dict):
+    """INSERT one row of `model` now and return it as an ORM object.
+
+    What `session.add(...)` then `flush()` does, for a row nothing else in the session
+    waits on: the unit of work's flush costs several times the statement."""
+    return _inserted(model, values, unless_taken=False)
+
+
+def _inserted(model, values: dict, *, unless_taken: bool):
+    # The row is loaded from a Core INSERT … RETURNING (`from_statement`), as a query would
+    # load it: persistent, nothing pending. An ORM-enabled insert returning the entity goes
+    # through the ORM's bulk machinery and costs twice as much (bench/profile_redemption.py).
+    session = db.session
+    dialect = session.get_bind().dialect.name
+    statement = _insert(dialect, model, tuple(sorted(values)), unless_taken, returning="row")
+    row = session.scalars(statement, values).first()
+    if row is not None:
+        note_a_write()
+    return row
 
 
 def insert_id_unless_taken(model, values: dict) -> int | None:
-    """`insert_unless_taken` for a caller that needs only the new row's id: a Core INSERT …
-    ON CONFLICT DO NOTHING RETURNING id, built once for each set of columns. No ORM object
-    is made, so none is flushed later: on the API's hot path (the Idempotency-Key's record,
-    a redemption code) that is half the cost of the request's writes
+    """`insert_unless_taken` for a caller that needs only the new row's id. No ORM object
+    is made, so none is loaded or flushed: on the API's hot path (the Idempotency-Key's
+    record, a redemption code) that is half the cost of the request's writes
     (bench/profile_redemption.py)."""
     dialect = db.session.get_bind().dialect.name
-    statement = _insert_id_unless_taken(dialect, model, tuple(sorted(values)))
+    statement = _insert(dialect, model, tuple(sorted(values)), True, returning="id")
     new_id = db.session.execute(statement, values).scalar()
     if new_id is not None:
         note_a_write()
@@ -322,15 +322,17 @@ def insert_id_unless_taken(model, values: dict) -> int | None:
 
 
 @functools.cache
-def _insert_id_unless_taken(dialect: str, model, columns: tuple[str, ...]):
+def _insert(dialect: str, model, columns: tuple[str, ...], unless_taken: bool, returning: str):
+    # Built once for each set of columns, the values bound at execution: building a
+    # statement and its cache key costs more than running it from SQLAlchemy's cache.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__
-    return (
-        insert(table)
-        .values({name: sa.bindparam(name) for name in columns})
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-    )
+    statement = insert(table).values({name: sa.bindparam(name) for name in columns})
+    if unless_taken:
+        statement = statement.on_conflict_do_nothing()
+    if returning == "id":
+        return statement.returning(table.c.id)
+    return sa.select(model).from_statement(statement.returning(*table.c))
 
 
 def after_commit(callback: Callable[[], None]) -> None:
