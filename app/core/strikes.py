@@ -60,9 +60,24 @@ class Limit:
 Pair = tuple[Limit, int | str]
 
 
+def pause_keys(pairs: Iterable[Pair]) -> list[str]:
+    """The rows that say whether these subjects are paused (for `not_paused`)."""
+    return [limit.key(subject) for limit, subject in pairs if limit.pauses]
+
+
+def not_paused() -> sa.ColumnElement[bool]:
+    """SQL that holds while none of the subjects is paused, for a statement that must do
+    nothing for a paused subject and so asks in the same round trip. Its parameters:
+    `paused_keys` (`pause_keys`, never empty) and `now`."""
+    return ~sa.exists().where(
+        Strike.key.in_(sa.bindparam("paused_keys", expanding=True)),
+        Strike.locked_until > sa.bindparam("now"),
+    )
+
+
 def paused_until(pairs: Iterable[Pair], now: datetime) -> datetime | None:
     """The latest moment any of these subjects is paused until, or None."""
-    keys = [limit.key(subject) for limit, subject in pairs if limit.pauses]
+    keys = pause_keys(pairs)
     if not keys:
         return None
     return db.session.scalar(_latest_pause(), {"keys": keys, "now": now})

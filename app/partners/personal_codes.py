@@ -14,6 +14,7 @@ import functools
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
 
+from app.core import strikes
 from app.core.database import insert_id_unless_taken, rows_changed
 from app.core.errors import CodeExpired, InvalidCode
 from app.core.extensions import db
@@ -138,21 +140,28 @@ def _named(typed: bool) -> sa.ColumnElement[bool]:
 
 
 @functools.cache
-def _spend(typed: bool) -> sa.Update:
+def _spend(typed: bool, guarded: bool) -> sa.Update:
     # Built once for each form: every sale runs one.
+    where = [_named(typed), _table.c.used_at.is_(None), _table.c.expires_at > sa.bindparam("now")]
+    if guarded:
+        where.append(strikes.not_paused())
     return (
         sa.update(_table)
-        .where(_named(typed), _table.c.used_at.is_(None), _table.c.expires_at > sa.bindparam("now"))
+        .where(*where)
         .values(used_at=sa.bindparam("now"))
         .returning(_table.c.person_id, _table.c.id)
     )
 
 
-def use(text: str, *, now: datetime) -> UsedCode:
+def use(text: str, *, now: datetime, unless_paused: Sequence[str] = ()) -> UsedCode:
     """Spend a code (scanned token or typed digits) and say whose it was.
 
     Single use: the code is marked used by one conditional update, so two merchants
     scanning the same code at once cannot both succeed. Raises CodeExpired or InvalidCode.
+
+    `unless_paused` (strikes.pause_keys): nothing is spent while one of these subjects is
+    paused, asked in the same update; the caller then says so (the error raised here is
+    about the code, which was not tried).
     """
     digits, row_id, secret = _parse(text)
     typed = digits is not None
@@ -161,7 +170,10 @@ def use(text: str, *, now: datetime) -> UsedCode:
         if typed
         else {"code_id": row_id, "code_secret_hash": _hash(secret or "")}
     )
-    taken = db.session.execute(_spend(typed), {**params, "now": now}).first()
+    guard = {"paused_keys": list(unless_paused)} if unless_paused else {}
+    taken = db.session.execute(
+        _spend(typed, bool(unless_paused)), {**params, **guard, "now": now}
+    ).first()
     if taken is not None:
         return UsedCode(taken.person_id, taken.id)
     # Refused: say why (one more read, only on this path).

@@ -100,14 +100,18 @@ def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: d
     guards: list[strikes.Pair] = [(SHOP_WRONG_CODES_DAY, merchant.id)]
     if operator is not None:
         guards += [(OPERATOR_WRONG_CODES, operator.id), (OPERATOR_WRONG_CODES_DAY, operator.id)]
-    if typed:
+    if typed and len(text) != personal_codes.DIGITS:
         strikes.ensure_open(guards, now)
-        if len(text) != personal_codes.DIGITS:
-            raise InvalidCode(_l("The redemption code has 8 digits."), field="code")
+        raise InvalidCode(_l("The redemption code has 8 digits."), field="code")
     try:
-        used = personal_codes.use(text, now=now)
+        # A typed code is not tried while the till or the shop is paused: the update that
+        # spends it asks that too, in the same round trip.
+        used = personal_codes.use(
+            text, now=now, unless_paused=strikes.pause_keys(guards) if typed else ()
+        )
     except LinliError as exc:
         if typed:
+            strikes.ensure_open(guards, now)  # paused: say so, and count no strike
             exc.strikes = tuple(guards)
         raise
     # Whose it was, whether this shop serves them, and what a sale then needs of them (their
