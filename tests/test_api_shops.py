@@ -4,7 +4,7 @@ till, voided; offers of one's own shops; rankings with public fields only."""
 import pytest
 import sqlalchemy as sa
 
-from app.models import MerchantOperator, Offer, PersonalCode, Redemption
+from app.models import ChatLink, MerchantOperator, Offer, OutboxMessage, PersonalCode, Redemption
 from app.people import people
 from app.points import ledger
 
@@ -61,6 +61,45 @@ def test_code_redeemed_by_the_till_once_then_voided(db, shop, app_clock):
     app_clock.advance(minutes=31)
     refused = shop["till"].post(f"/redemptions/{late['id']}/void", {"reason": "太晚了"})
     assert refused.status_code == 403
+
+
+def test_the_receipt_goes_by_the_volunteers_chat_and_never_to_a_phone_that_texted_stop(
+    db, shop, app_clock
+):
+    from app.channels import outbox
+
+    def sale(key):
+        digits = shop["phone"].post("/me/redemption-code").get_json()["code"]
+        body = {"code": digits, "offer_id": shop["offer"].id, "quantity": 1}
+        assert shop["till"].post("/redemptions", body, key=key).status_code == 201
+
+    def receipts():
+        return db.session.execute(
+            sa.select(OutboxMessage.channel, OutboxMessage.recipient)
+            .filter_by(person_id=shop["volunteer"].id, kind="redemption")
+            .order_by(OutboxMessage.id)
+        ).all()
+
+    volunteer = shop["volunteer"]
+    sale("by-sms")
+    # The channel is read with the volunteer when the code is spent: a chat linked since,
+    # WeChat before Telegram, and a STOP from the phone count at the next sale.
+    for channel, chat_id in (("telegram", "5288413701"), ("wechat", "oWx1")):
+        db.session.add(
+            ChatLink(
+                channel=channel,
+                external_id=chat_id,
+                chat_id=chat_id,
+                person_id=volunteer.id,
+                created_at=app_clock(),
+            )
+        )
+    db.session.flush()
+    sale("by-chat")
+    db.session.execute(sa.delete(ChatLink).where(ChatLink.person_id == volunteer.id))
+    outbox.stop_texts(volunteer.phone, app_clock())
+    sale("stopped")  # the sale stands; no text goes to that number
+    assert receipts() == [("sms", volunteer.phone), ("wechat", "oWx1")]
 
 
 def test_not_enough_points_is_refused_and_the_code_stays_good(db, shop):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -50,36 +51,60 @@ def after_quiet_hours(now: datetime, community: OrgUnit | None) -> datetime:
 CHATS = ("wechat", "telegram")
 
 
-def _channel(person: Person | None, phone: str | None) -> tuple[str, str | None]:
+@dataclass(frozen=True)
+class Route:
+    """What decides a person's channel, as `route_columns` selected it with the person:
+    their first chat ("wechat:<id>"), if any, and whether their phone texted STOP."""
+
+    chat: str | None
+    texts_stopped: bool
+
+
+def _channel(
+    person: Person | None, phone: str | None, route: Route | None = None
+) -> tuple[str, str | None]:
     """A text message to the phone given; else WeChat or Telegram when the person linked a
     chat, else a text message to their phone. ("sms", None) when that number texted STOP.
-    One statement."""
+    One statement, or none when the caller loaded the person's `route` already."""
     by_chat = phone is None
     if phone is None:
         assert person is not None  # queue() refuses a message with neither
         phone = person.phone
-    params = {"person_id": person.id if by_chat and person else None, "phone": phone}
-    chat_id, texts_off = db.session.execute(_recipient(by_chat), params).one()
-    if chat_id is not None:
-        channel, _colon, recipient = chat_id.partition(":")
+    if route is None or not by_chat:
+        params = {"person_id": person.id if by_chat and person else None, "phone": phone}
+        route = Route(*db.session.execute(_recipient(by_chat), params).one())
+    if route.chat is not None:
+        channel, _colon, recipient = route.chat.partition(":")
         return channel, recipient
-    return "sms", None if texts_off else phone
+    return "sms", None if route.texts_stopped else phone
+
+
+def _first_chat(person_id: Any) -> sa.ScalarSelect[Any]:  # a bound parameter, or Person.id
+    return (
+        sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
+        .where(ChatLink.person_id == person_id, ChatLink.channel.in_(CHATS))
+        .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 @functools.cache
 def _recipient(by_chat: bool) -> sa.Select:
     # Built once for each kind (every notice asks it): the person's first chat when
     # `by_chat`, and whether the phone texted STOP.
-    chat: sa.ColumnElement[Any] = sa.null()
-    if by_chat:
-        chat = (
-            sa.select(ChatLink.channel + ":" + ChatLink.chat_id)
-            .where(ChatLink.person_id == sa.bindparam("person_id"), ChatLink.channel.in_(CHATS))
-            .order_by(ChatLink.channel == "telegram", ChatLink.id)  # WeChat first
-            .limit(1)
-            .scalar_subquery()
-        )
+    chat = _first_chat(sa.bindparam("person_id")) if by_chat else sa.null()
     return sa.select(chat, sa.exists().where(SmsOptOut.phone == sa.bindparam("phone")))
+
+
+def route_columns() -> tuple[sa.ColumnElement[Any], sa.ColumnElement[bool]]:
+    """A selected Person row's `Route`, as two columns to select with the person: a caller
+    that loads them anyway and will queue them a notice (the till's sale) passes
+    `Route(chat, stopped)` to `queue`, which then asks nothing more."""
+    return (
+        _first_chat(Person.id).label("route_chat"),
+        sa.exists().where(SmsOptOut.phone == Person.phone).label("route_stopped"),
+    )
 
 
 def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | None:
@@ -120,17 +145,19 @@ def queue(
     now: datetime,
     person: Person | None = None,
     phone: str | None = None,
+    route: Route | None = None,
 ) -> OutboxMessage | None:
     """A message to a person over their channel (or by SMS to a bare phone number, e.g. a
     sign-in code). Notifications respect 退订 (None is returned) and wait out the quiet
     hours; urgent kinds go at once. Nothing at all goes by SMS to a number that texted STOP
-    (None): the caller of an urgent kind checks `texts_stopped` first and says so."""
+    (None): the caller of an urgent kind checks `texts_stopped` first and says so.
+    `route`: the person's, loaded with them in this unit of work (`route_columns`)."""
     if person is None and phone is None:
         raise ValueError("a message needs a person or a phone number")
     urgent = kind in URGENT_KINDS
     if not urgent and person is not None and person.notifications_off:
         return None
-    channel, recipient = _channel(person, phone)
+    channel, recipient = _channel(person, phone, route)
     if recipient is None:
         return None
     return insert_row(

@@ -67,6 +67,7 @@ class Ticket:
     token: str
     person: Person
     code_id: int
+    route: outbox.Route | None = None  # how the receipt's message reaches them, when known
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -115,8 +116,9 @@ def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: d
             exc.strikes = tuple(guards)
         raise
     # Whose it was, whether this shop serves them, and what a sale then needs of them (their
-    # community's clock for the message, their wallet), in one statement.
-    person, served = db.session.execute(
+    # community's clock for the message, their wallet, the message's channel), in one
+    # statement.
+    person, served, chat, texts_stopped = db.session.execute(
         _customer(), {"person_id": used.person_id, "merchant_id": merchant.id}
     ).one()
     if not served:
@@ -124,14 +126,16 @@ def start(code_text: str, merchant: Merchant, *, operator: Person | None, now: d
     token = _serializer().dumps(
         {"p": person.id, "m": merchant.id, "c": used.code_id, "t": now.timestamp()}
     )
-    return Ticket(token, person, used.code_id)
+    return Ticket(token, person, used.code_id, outbox.Route(chat, texts_stopped))
 
 
 @functools.cache
 def _customer() -> sa.Select:
     # Built once: every sale runs it.
     return (
-        sa.select(Person, offers.serves_clause(sa.bindparam("merchant_id")))
+        sa.select(
+            Person, offers.serves_clause(sa.bindparam("merchant_id")), *outbox.route_columns()
+        )
         .where(Person.id == sa.bindparam("person_id"))
         .options(joinedload(Person.community), joinedload(Person.wallet))
     )
@@ -388,7 +392,7 @@ def redeem(
             receipt=receipt_no,
             balance=wallet.balance,  # as the posting left it
         )
-    outbox.queue(person=person, kind="redemption", body=body, now=now)
+    outbox.queue(person=person, kind="redemption", body=body, now=now, route=ticket.route)
     metrics.count_after_commit(metrics.REDEMPTIONS)
     return redemption
 
