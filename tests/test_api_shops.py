@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from app.models import ChatLink, MerchantOperator, Offer, OutboxMessage, PersonalCode, Redemption
 from app.people import people
 from app.points import ledger
+from tests.test_chat_delivery import linked
 
 
 @pytest.fixture
@@ -84,17 +85,8 @@ def test_the_receipt_goes_by_the_volunteers_chat_and_never_to_a_phone_that_texte
     sale("by-sms")
     # The channel is read with the volunteer when the code is spent: a chat linked since,
     # WeChat before Telegram, and a STOP from the phone count at the next sale.
-    for channel, chat_id in (("telegram", "5288413701"), ("wechat", "oWx1")):
-        db.session.add(
-            ChatLink(
-                channel=channel,
-                external_id=chat_id,
-                chat_id=chat_id,
-                person_id=volunteer.id,
-                created_at=app_clock(),
-            )
-        )
-    db.session.flush()
+    linked(db, volunteer, "5288413701")
+    linked(db, volunteer, "oWx1", channel="wechat")
     sale("by-chat")
     db.session.execute(sa.delete(ChatLink).where(ChatLink.person_id == volunteer.id))
     outbox.stop_texts(volunteer.phone, app_clock())
