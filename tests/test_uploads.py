@@ -136,6 +136,40 @@ def test_purge_deletes_checks_never_confirmed_and_keeps_photos(db, desk, now):
     assert db.session.scalar(sa.select(ResidentImport).filter_by(id=record.id)) is None
 
 
+def test_reads_end_before_a_photo_is_decoded_only_while_nothing_was_written(
+    db, now, make_volunteer, monkeypatch
+):
+    """finish_reads ends the unit of work before slow work only when it has written
+    nothing: after a write of any kind (a flush, a Core statement, an insert loaded back)
+    it never cuts the unit in two."""
+    from app.channels import outbox
+    from app.core import audit, database
+    from app.models.base import table_of
+
+    person = make_volunteer()
+    commit_unit_of_work()
+    commits: list[int] = []
+    monkeypatch.setattr(database, "commit_unit_of_work", lambda: commits.append(1))
+    database.finish_reads()  # nothing written yet: ended
+    assert commits == [1]
+    people_table = table_of(Person)
+    writes = {
+        "a flush": lambda: (setattr(person, "name", "改名"), db.session.flush()),
+        "a Core statement": lambda: db.session.execute(
+            sa.update(people_table).where(people_table.c.id == person.id).values(name="再改")
+        ),
+        "an insert loaded back": lambda: outbox.stop_texts(person.phone, now),
+        "an audit event": lambda: audit.record(
+            "test.write", person, actor=None, source="cli", now=now
+        ),
+    }
+    for what, write in writes.items():
+        write()
+        database.finish_reads()
+        assert commits == [1], what
+        commit_unit_of_work()  # the real one: the next unit starts clean
+
+
 def test_a_photo_is_served_from_the_database_and_a_new_one_replaces_it(
     db, client, make_merchant, now
 ):

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.core.database import note_a_write
 from app.core.extensions import db
 from app.models import AuditEvent, Person
 from app.models.base import table_of
@@ -59,7 +58,6 @@ def record(
             created_at=now,
         ),
     )
-    note_a_write()
 
 
 _INSERT = sa.insert(table_of(AuditEvent))

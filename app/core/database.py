@@ -302,10 +302,7 @@ def _inserted(model, values: dict, *, unless_taken: bool):
     session = db.session
     dialect = session.get_bind().dialect.name
     statement = _insert(dialect, model, tuple(sorted(values)), unless_taken, returning="row")
-    row = session.scalars(statement, values).first()
-    if row is not None:
-        note_a_write()
-    return row
+    return session.scalars(statement, values).first()
 
 
 def insert_id_unless_taken(model, values: dict) -> int | None:
@@ -315,10 +312,7 @@ def insert_id_unless_taken(model, values: dict) -> int | None:
     (bench/profile_redemption.py)."""
     dialect = db.session.get_bind().dialect.name
     statement = _insert(dialect, model, tuple(sorted(values)), True, returning="id")
-    new_id = db.session.execute(statement, values).scalar()
-    if new_id is not None:
-        note_a_write()
-    return new_id
+    return db.session.execute(statement, values).scalar()
 
 
 @functools.cache
@@ -344,15 +338,17 @@ def after_commit(callback: Callable[[], None]) -> None:
     db.session.info.setdefault("linli_after_commit", []).append(callback)
 
 
+# What the unit of work has written, for `finish_reads`: a flush, or any INSERT, UPDATE or
+# DELETE run through the session (Core statements and inserts loaded back included).
 @event.listens_for(Session, "after_flush")
 def _note_a_flush(session, _context) -> None:
     session.info["linli_wrote"] = True
 
 
-def note_a_write() -> None:
-    """Say that the unit of work wrote by a Core statement (a flush says so by itself), so
-    `finish_reads` never cuts it in two."""
-    db.session.info["linli_wrote"] = True
+@event.listens_for(Session, "do_orm_execute")
+def _note_a_write(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["linli_wrote"] = True
 
 
 def finish_reads() -> None:
