@@ -65,14 +65,19 @@ def pause_keys(pairs: Iterable[Pair]) -> list[str]:
     return [limit.key(subject) for limit, subject in pairs if limit.pauses]
 
 
+def _live_pauses() -> tuple[sa.ColumnElement[bool], ...]:
+    # The strike rows pausing one of the subjects now; parameters `paused_keys`, `now`.
+    return (
+        Strike.key.in_(sa.bindparam("paused_keys", expanding=True)),
+        Strike.locked_until > sa.bindparam("now"),
+    )
+
+
 def not_paused() -> sa.ColumnElement[bool]:
     """SQL that holds while none of the subjects is paused, for a statement that must do
     nothing for a paused subject and so asks in the same round trip. Its parameters:
     `paused_keys` (`pause_keys`, never empty) and `now`."""
-    return ~sa.exists().where(
-        Strike.key.in_(sa.bindparam("paused_keys", expanding=True)),
-        Strike.locked_until > sa.bindparam("now"),
-    )
+    return ~sa.exists().where(*_live_pauses())
 
 
 def paused_until(pairs: Iterable[Pair], now: datetime) -> datetime | None:
@@ -80,16 +85,13 @@ def paused_until(pairs: Iterable[Pair], now: datetime) -> datetime | None:
     keys = pause_keys(pairs)
     if not keys:
         return None
-    return db.session.scalar(_latest_pause(), {"keys": keys, "now": now})
+    return db.session.scalar(_latest_pause(), {"paused_keys": keys, "now": now})
 
 
 @functools.cache
 def _latest_pause() -> sa.Select:
     # Built once: every typed code asks it.
-    return sa.select(sa.func.max(Strike.locked_until)).where(
-        Strike.key.in_(sa.bindparam("keys", expanding=True)),
-        Strike.locked_until > sa.bindparam("now"),
-    )
+    return sa.select(sa.func.max(Strike.locked_until)).where(*_live_pauses())
 
 
 def minutes_until(moment: datetime, now: datetime) -> int:
