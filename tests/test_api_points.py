@@ -192,6 +192,14 @@ def test_field_errors_speak_the_callers_language(db, desk):
     )
     fields = response.get_json()["error"]["fields"]
     assert fields == {"points": ["不是整数。"], "why": ["未知字段。"]}
+    # The same schema (one instance serves every request) in the next caller's language.
+    response = staff_api.client.post(
+        "/api/v1/awards",
+        json={"person_id": resident.id, "points": 5.5, "reason": "x", "why": 1},
+        headers={**staff_api._headers(), "Accept-Language": "en"},
+    )
+    fields = response.get_json()["error"]["fields"]
+    assert fields == {"points": ["Not a whole number."], "why": ["Unknown field."]}
     english = staff_api.client.get(
         "/api/v1/ledger?person_id=1&limit=0",
         headers={**staff_api._headers(False), "Accept-Language": "en"},

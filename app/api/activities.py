@@ -12,6 +12,7 @@ from app.api import bp
 from app.api.base import (
     caller,
     describe,
+    dump,
     is_staff,
     keyset,
     load_body,
@@ -73,7 +74,7 @@ def _staff_activity(activity_id: int) -> Activity:
     answer=ActivityPage,
 )
 def activity_list():
-    query = load_query(ActivityQuery())
+    query = load_query(ActivityQuery)
     scope = staff_scope() if is_staff(caller()) else {volunteer().community_id}
     select = sa.select(Activity)
     if query.get("community_id") is not None:
@@ -83,8 +84,8 @@ def activity_list():
     elif scope is not None:
         select = select.where(Activity.community_id.in_(scope))
     rows, next_cursor = keyset(select, Activity.id, query)
-    return ActivityPage().dump(
-        {"items": [_activity(row[0]) for row in rows], "next_cursor": next_cursor}
+    return dump(
+        ActivityPage, {"items": [_activity(row[0]) for row in rows], "next_cursor": next_cursor}
     )
 
 
@@ -100,7 +101,7 @@ def activity_list():
 @idempotent
 def activity_create():
     scope = staff_scope()
-    data = load_body(ActivityIn())
+    data = load_body(ActivityIn)
     if scope is not None and data["community_id"] not in scope:
         raise NotFound(field="community_id")
     community = org.community_by_id(data["community_id"])
@@ -126,7 +127,7 @@ def activity_create():
     activity = activities.create_activity(
         community, fields, actor=caller(), now=clock.now(), source="api"
     )
-    return ActivityOut().dump(_activity(activity)), 201
+    return dump(ActivityOut, _activity(activity)), 201
 
 
 @bp.post("/activities/<int:activity_id>/attendances")
@@ -142,13 +143,14 @@ def activity_create():
 @idempotent
 def attendance_create(activity_id: int):
     activity = _staff_activity(activity_id)
-    data = load_body(AttendanceIn())
+    data = load_body(AttendanceIn)
     person = find_person(data, staff_scope())
     result = attendance.check_in(
         activity, person, now=clock.now(), method="staff", recorded_by=caller()
     )
     record = result.attendance
-    return AttendanceOut().dump(
+    return dump(
+        AttendanceOut,
         {
             "id": record.id,
             "activity_id": activity.id,
@@ -158,7 +160,7 @@ def attendance_create(activity_id: int):
             "checked_in_at": record.checked_in_at,
             "checked_out_at": record.checked_out_at,
             "already": result.repeated,
-        }
+        },
     ), (200 if result.repeated else 201)
 
 
@@ -171,7 +173,7 @@ def attendance_create(activity_id: int):
 )
 def checkin_code(activity_id: int):
     activity = _staff_activity(activity_id)
-    query = load_query(CheckinCodeQuery())
+    query = load_query(CheckinCodeQuery)
     now = clock.now()
     if activity.is_cancelled:
         raise BusinessRuleError(_l("This activity was cancelled."), field="activity")
@@ -179,7 +181,8 @@ def checkin_code(activity_id: int):
     # The current code and the one before are both taken, so this one counts until the end
     # of the next rotation.
     left = scan_codes.seconds_to_next_rotation(now) + scan_codes.ROTATION_SECONDS
-    return CheckinCodeOut().dump(
+    return dump(
+        CheckinCodeOut,
         {
             "activity_id": activity.id,
             "kind": kind,
@@ -187,5 +190,5 @@ def checkin_code(activity_id: int):
             "token": scan_codes.scan_token(activity, kind, now),
             "url": scan_url(activity, kind, now),
             "valid_for_seconds": math.floor(left),
-        }
+        },
     )

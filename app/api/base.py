@@ -7,6 +7,7 @@ JSON under /api/)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 
@@ -113,19 +114,32 @@ def _flatten(value) -> list:
     return [value]
 
 
-def load_query(schema: Schema) -> dict:
+@functools.cache
+def _schema(kind: type[Schema]) -> Schema:
+    """The one instance of a schema: making one deep-copies its fields, a tenth of what a
+    whole simple request costs, and an instance keeps nothing between loads and dumps (its
+    messages are lazy, said in each caller's language)."""
+    return kind()
+
+
+def dump(kind: type[Schema], data) -> dict:
+    """An answer, through its schema."""
+    return _schema(kind).dump(data)
+
+
+def load_query(kind: type[Schema]) -> dict:
     try:
-        return schema.load(request.args)
+        return _schema(kind).load(request.args)
     except ValidationError as exc:
         raise InvalidFields(exc.normalized_messages()) from None
 
 
-def load_body(schema: Schema) -> dict:
+def load_body(kind: type[Schema]) -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise InvalidInput(_l("The body must be a JSON object."), field="body")
     try:
-        return schema.load(data)
+        return _schema(kind).load(data)
     except ValidationError as exc:
         raise InvalidFields(exc.normalized_messages()) from None
 

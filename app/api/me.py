@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.api import bp
-from app.api.base import describe, volunteer
+from app.api.base import describe, dump, volunteer
 from app.api.idempotency import idempotent
 from app.api.schemas import RedemptionCodeOut
 from app.core import clock
@@ -26,6 +26,7 @@ def redemption_code():
     issued = personal_codes.issue(
         person, now=clock.now(), lifetime=personal_codes.READ_OUT_LIFETIME
     )
-    return RedemptionCodeOut().dump(
-        {"code": issued.digits, "token": issued.token, "expires_at": issued.expires_at}
+    return dump(
+        RedemptionCodeOut,
+        {"code": issued.digits, "token": issued.token, "expires_at": issued.expires_at},
     ), 201

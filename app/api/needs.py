@@ -8,7 +8,16 @@ from flask import abort
 from flask_babel import lazy_gettext as _l
 
 from app.api import bp
-from app.api.base import caller, describe, is_staff, keyset, load_body, load_query, staff_scope
+from app.api.base import (
+    caller,
+    describe,
+    dump,
+    is_staff,
+    keyset,
+    load_body,
+    load_query,
+    staff_scope,
+)
 from app.api.idempotency import idempotent
 from app.api.schemas import (
     NeedIn,
@@ -73,7 +82,7 @@ def need_kinds():
         {"id": k.id, "name": k.name, "points": k.points, "step_hours": k.step_hours}
         for k in needs.kinds_for(scope, active_only=True)
     ]
-    return NeedKindList().dump({"items": items})
+    return dump(NeedKindList, {"items": items})
 
 
 @bp.get("/needs")
@@ -84,7 +93,7 @@ def need_kinds():
     answer=NeedPage,
 )
 def need_list():
-    query = load_query(NeedQuery())
+    query = load_query(NeedQuery)
     person = _caller()
     select = sa.select(Need)
     view = query.get("view") or ("staff" if is_staff(person) else "open")
@@ -114,8 +123,8 @@ def need_list():
         if query.get("status") and view != "open":
             select = select.where(Need.status == query["status"])
     rows, next_cursor = keyset(select, Need.id, query)
-    return NeedPage().dump(
-        {"items": [_out(row[0], person) for row in rows], "next_cursor": next_cursor}
+    return dump(
+        NeedPage, {"items": [_out(row[0], person) for row in rows], "next_cursor": next_cursor}
     )
 
 
@@ -130,7 +139,7 @@ def need_list():
 )
 @idempotent
 def need_create():
-    data = load_body(NeedIn())
+    data = load_body(NeedIn)
     poster = _caller()
     resident = people.find_by_phone(data["phone"]) if data["phone"] else poster
     # Whom one may not post for is not told apart from whom there is not.
@@ -153,7 +162,7 @@ def need_create():
         posted_by=poster,
         place_note=data["place_note"],
     )
-    return NeedOut().dump(_out(need, poster)), 201
+    return dump(NeedOut, _out(need, poster)), 201
 
 
 def _need(need_id: int) -> Need:
@@ -163,7 +172,7 @@ def _need(need_id: int) -> Need:
 @bp.get("/needs/<int:need_id>")
 @describe(_l("One request"), who=_l("volunteer, staff"), answer=NeedOut)
 def need_get(need_id: int):
-    return NeedOut().dump(_out(_need(need_id), caller()))
+    return dump(NeedOut, _out(_need(need_id), caller()))
 
 
 def _step(need_id: int, action: str) -> dict:
@@ -173,18 +182,18 @@ def _step(need_id: int, action: str) -> dict:
     elif action == "release":
         needs.release(need, person, now=now, source="api")
     elif action == "done":
-        note = load_body(NeedStepIn())["note"]
+        note = load_body(NeedStepIn)["note"]
         needs.done(need, person, note=note, now=now, source="api")
     elif action == "confirm":
         needs.confirm(need, person, now=now, source="api")
     elif action == "dispute":
-        note = load_body(NeedStepIn())["note"]
+        note = load_body(NeedStepIn)["note"]
         needs.dispute(need, person, reason=note, now=now, source="api")
     elif action == "withdraw":
         if person.id != need.resident_id:
             raise NotPermitted(_l("Only the resident may withdraw it."), field="need")
         needs.close(need, actor=person, reason="", now=now)
-    return NeedOut().dump(_out(need, person))
+    return dump(NeedOut, _out(need, person))
 
 
 def _register(action: str, summary, who, body=None) -> None:
@@ -226,6 +235,6 @@ _register("withdraw", _l("Withdraw one's own request while nobody has done it"),
 @idempotent
 def need_rate(need_id: int):
     need, person = _need(need_id), caller()
-    data = load_body(NeedRatingIn())
+    data = load_body(NeedRatingIn)
     needs.rate(need, person, data["rating"], comment=data["comment"], now=clock.now())
-    return NeedOut().dump(_out(need, person))
+    return dump(NeedOut, _out(need, person))

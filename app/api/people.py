@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.api import bp
-from app.api.base import describe, field_error, load_query, staff_scope, visible_person
+from app.api.base import describe, dump, field_error, load_query, staff_scope, visible_person
 from app.api.schemas import PeopleQuery, PersonOut
 from app.core import clock
 from app.core.errors import LinliError, NotFound
@@ -15,7 +15,8 @@ from app.people import people
 
 def person_json(person: Person) -> dict:
     summary = people.summary(person, clock.now())
-    return PersonOut().dump(
+    return dump(
+        PersonOut,
         {
             "id": person.id,
             "name": person.name,
@@ -25,7 +26,7 @@ def person_json(person: Person) -> dict:
             "earned_this_month": summary.earned_this_month,
             "verified_minutes": summary.verified_minutes,
             "star_level": summary.star.stars,
-        }
+        },
     )
 
 
@@ -50,7 +51,7 @@ def find_person(data: dict, scope: set[int] | None) -> Person:
 )
 def people_by_phone():
     scope = staff_scope()
-    query = load_query(PeopleQuery())
+    query = load_query(PeopleQuery)
     return person_json(find_person({"phone": query["phone"]}, scope))
 
 

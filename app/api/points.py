@@ -10,6 +10,7 @@ from app.api import bp
 from app.api.base import (
     caller,
     describe,
+    dump,
     field_error,
     is_staff,
     keyset,
@@ -36,7 +37,8 @@ from app.points import awards, deeds, ledger
 
 
 def _award_json(txn: LedgerTransaction, person, points: int, rule_id: int | None) -> dict:
-    return AwardOut().dump(
+    return dump(
+        AwardOut,
         {
             "transaction_id": txn.id,
             "person_id": person.id,
@@ -45,7 +47,7 @@ def _award_json(txn: LedgerTransaction, person, points: int, rule_id: int | None
             "rule_id": rule_id,
             "balance": ledger.balance(ledger.wallet_for(person)),
             "created_at": txn.created_at,
-        }
+        },
     )
 
 
@@ -61,7 +63,7 @@ def _award_json(txn: LedgerTransaction, person, points: int, rule_id: int | None
 @idempotent
 def create_award():
     scope = staff_scope()
-    data = load_body(AwardIn())
+    data = load_body(AwardIn)
     person = find_person(data, scope)
     actor, now = caller(), clock.now()
     key = service_key()
@@ -109,7 +111,7 @@ def create_award():
 @idempotent
 def create_adjustment():
     scope = staff_scope()
-    data = load_body(AdjustmentIn())
+    data = load_body(AdjustmentIn)
     person = find_person(data, scope)
     adjustment = deeds.propose_adjustment(
         person,
@@ -121,7 +123,8 @@ def create_adjustment():
         now=clock.now(),
         source="api",
     )
-    return AdjustmentOut().dump(
+    return dump(
+        AdjustmentOut,
         {
             "id": adjustment.id,
             "person_id": person.id,
@@ -130,7 +133,7 @@ def create_adjustment():
             "status": adjustment.status,
             "transaction_id": adjustment.transaction_id,
             "created_at": adjustment.created_at,
-        }
+        },
     ), 201
 
 
@@ -142,7 +145,7 @@ def create_adjustment():
     answer=LedgerPage,
 )
 def ledger_lines():
-    query = load_query(LedgerQuery())
+    query = load_query(LedgerQuery)
     person = caller()
     if is_staff(person):
         if query.get("person_id") is None:
@@ -162,7 +165,8 @@ def ledger_lines():
             LedgerEntry.id,
             query,
         )
-    return LedgerPage().dump(
+    return dump(
+        LedgerPage,
         {
             "person_id": person.id,
             "balance": wallet.balance if wallet else 0,
@@ -179,5 +183,5 @@ def ledger_lines():
                 for entry, txn in rows
             ],
             "next_cursor": next_cursor,
-        }
+        },
     )

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.api import bp
-from app.api.base import describe, field_error, load_query
+from app.api.base import describe, dump, field_error, load_query
 from app.api.schemas import Rankings, RankingsQuery
 from app.core import clock
 from app.points import rankings
@@ -20,7 +20,7 @@ from app.points import rankings
     answer=Rankings,
 )
 def ranking_board():
-    query = load_query(RankingsQuery())
+    query = load_query(RankingsQuery)
     scope = rankings.Scope.parse(query["scope"])
     now, period, limit = clock.now(), query["period"], query["limit"]
     if query["board"] == "people":
@@ -50,6 +50,6 @@ def ranking_board():
             }
             for line in group_board(scope.id, period, now, limit=limit)
         ]
-    return Rankings().dump(
-        {"board": query["board"], "period": period, "scope": str(scope), "items": items}
+    return dump(
+        Rankings, {"board": query["board"], "period": period, "scope": str(scope), "items": items}
     )

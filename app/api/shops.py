@@ -12,6 +12,7 @@ from app.api import bp
 from app.api.base import (
     caller,
     describe,
+    dump,
     field_error,
     is_staff,
     keyset,
@@ -116,12 +117,12 @@ def _listed_shop_ids(merchant_id: int | None) -> set[int]:
     answer=OfferPage,
 )
 def offer_list():
-    query = load_query(OfferQuery())
+    query = load_query(OfferQuery)
     ids = _listed_shop_ids(query.get("merchant_id"))
     rows, next_cursor = keyset(
         sa.select(Offer).where(Offer.merchant_id.in_(ids)), Offer.id, query, newest_first=False
     )
-    return OfferPage().dump({"items": [_offer(row[0]) for row in rows], "next_cursor": next_cursor})
+    return dump(OfferPage, {"items": [_offer(row[0]) for row in rows], "next_cursor": next_cursor})
 
 
 @bp.post("/offers")
@@ -135,7 +136,7 @@ def offer_list():
 )
 @idempotent
 def offer_create():
-    data = load_body(OfferIn())
+    data = load_body(OfferIn)
     shop, as_staff = _shop(data.pop("merchant_id", None))
     offer = offers.create_offer(
         shop,
@@ -145,7 +146,7 @@ def offer_create():
         now=clock.now(),
         source="api",
     )
-    return OfferOut().dump(_offer(offer)), 201
+    return dump(OfferOut, _offer(offer)), 201
 
 
 @bp.get("/redemptions")
@@ -156,14 +157,14 @@ def offer_create():
     answer=RedemptionPage,
 )
 def redemption_list():
-    query = load_query(RedemptionQuery())
+    query = load_query(RedemptionQuery)
     ids = _listed_shop_ids(query.get("merchant_id"))
     select = sa.select(Redemption).where(Redemption.merchant_id.in_(ids))
     if query.get("day"):
         select = select.where(Redemption.day == query["day"])
     rows, next_cursor = keyset(select, Redemption.id, query)
-    return RedemptionPage().dump(
-        {"items": [_redemption(row[0]) for row in rows], "next_cursor": next_cursor}
+    return dump(
+        RedemptionPage, {"items": [_redemption(row[0]) for row in rows], "next_cursor": next_cursor}
     )
 
 
@@ -178,7 +179,7 @@ def redemption_list():
 )
 @idempotent
 def redemption_create():
-    data = load_body(RedemptionIn())
+    data = load_body(RedemptionIn)
     if not caller().has_role("merchant"):
         abort(403)
     # The offer names its shop: one of the caller's, and the one named if they name one.
@@ -199,7 +200,7 @@ def redemption_create():
         source="api",
         new_key=True,
     )
-    return RedemptionOut().dump(_redemption(redemption)), 201
+    return dump(RedemptionOut, _redemption(redemption)), 201
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
@@ -212,7 +213,7 @@ def redemption_create():
 )
 @idempotent
 def redemption_void(redemption_id: int):
-    data = load_body(VoidIn())
+    data = load_body(VoidIn)
     shops, as_staff = _shops_of_caller()
     redemption = db.session.get(Redemption, redemption_id)
     if redemption is None or redemption.merchant_id not in {shop.id for shop in shops}:
@@ -220,4 +221,4 @@ def redemption_void(redemption_id: int):
     redemptions.void(
         redemption, actor=caller(), reason=data["reason"], now=clock.now(), as_staff=as_staff
     )
-    return RedemptionOut().dump(_redemption(redemption))
+    return dump(RedemptionOut, _redemption(redemption))

@@ -160,6 +160,11 @@ class UpdateSchema(_Lenient):
     message = fields.Nested(_Message, load_default=None)
 
 
+# Made once: an instance deep-copies its fields, and every chat message at a check-in burst
+# is loaded through it.
+UPDATE = UpdateSchema()
+
+
 def _verify_telegram_secret() -> None:
     secret = current_app.config["TELEGRAM_WEBHOOK_SECRET"]
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -190,7 +195,7 @@ def _send(chat_id: int, text: str, *, ask_contact: bool = False, qr_token: str |
 def telegram_webhook():
     _verify_telegram_secret()
     try:
-        update = UpdateSchema().load(request.get_json(silent=True) or {})
+        update = UPDATE.load(request.get_json(silent=True) or {})
     except ValidationError:
         abort(400)
     message = update["message"]

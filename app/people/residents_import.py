@@ -229,6 +229,7 @@ def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
     text, encoding = _as_big5(data, *decode(data))
     result = ImportPlan(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
+    schema = ResidentRowSchema()  # one for every row: making one deep-copies its fields
     try:
         header = next(reader)
     except StopIteration:
@@ -258,7 +259,7 @@ def plan(data: bytes, community: OrgUnit, *, may_move: bool) -> ImportPlan:
 
         values = {key: record[index] for key, index in columns.items() if index < len(record)}
         try:
-            row = ResidentRowSchema().load(values)
+            row = schema.load(values)
         except ValidationError as exc:
             result.errors += [
                 RowError(row_line, key, " ".join(str(m) for m in messages))
