@@ -32,6 +32,7 @@ URGENT_KINDS = frozenset({"sign_in_code", "password_link"})
 # Sent in quiet hours too (an activity at 07:30 needs its reminder at 06:30), but still
 # subject to 退订.
 TIMELY_KINDS = frozenset({"activity_reminder", "code_guessing"})
+_DUE_AT_ONCE = URGENT_KINDS | TIMELY_KINDS
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
 
 
@@ -119,23 +120,7 @@ def fall_back_to_sms(message: OutboxMessage, now: datetime) -> OutboxMessage | N
     phone = message.person.phone
     if texts_stopped(phone):
         return None
-    copy = OutboxMessage(
-        person_id=message.person_id,
-        channel="sms",
-        recipient=phone,
-        kind=message.kind,
-        body=message.body,
-        status="pending",
-        next_attempt_at=(
-            now
-            if message.kind in URGENT_KINDS | TIMELY_KINDS
-            else after_quiet_hours(now, message.person.community)
-        ),
-        created_at=now,
-    )
-    db.session.add(copy)
-    db.session.flush()
-    return copy
+    return _pending(message.person, "sms", phone, message.kind, message.body, now)
 
 
 def queue(
@@ -160,6 +145,14 @@ def queue(
     channel, recipient = _channel(person, phone, route)
     if recipient is None:
         return None
+    return _pending(person, channel, recipient, kind, body, now)
+
+
+def _pending(
+    person: Person | None, channel: str, recipient: str, kind: str, body: str, now: datetime
+) -> OutboxMessage:
+    """The message written, pending: urgent and timely kinds due at once, the rest after
+    the quiet hours of the person's community."""
     return insert_row(
         OutboxMessage,
         dict(
@@ -171,7 +164,7 @@ def queue(
             status="pending",
             next_attempt_at=(
                 now
-                if urgent or kind in TIMELY_KINDS
+                if kind in _DUE_AT_ONCE
                 else after_quiet_hours(now, person.community if person else None)
             ),
             created_at=now,
