@@ -116,9 +116,9 @@ def _flatten(value) -> list:
 
 @functools.cache
 def _schema(kind: type[Schema]) -> Schema:
-    """The one instance of a schema: making one deep-copies its fields, a tenth of what a
-    whole simple request costs, and an instance keeps nothing between loads and dumps (its
-    messages are lazy, said in each caller's language)."""
+    """The one instance of a schema: making one deep-copies its fields (0.02–0.03 ms, twice
+    a request), and an instance keeps nothing between loads and dumps (its messages are
+    lazy, said in each caller's language)."""
     return kind()
 
 
