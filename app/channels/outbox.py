@@ -90,12 +90,16 @@ def _first_chat(person_id: Any) -> sa.ScalarSelect[Any]:  # a bound parameter, o
     )
 
 
+def _stopped(phone: Any) -> sa.Exists:  # a bound parameter, or Person.phone
+    return sa.exists().where(SmsOptOut.phone == phone)
+
+
 @functools.cache
 def _recipient(by_chat: bool) -> sa.Select:
     # Built once for each kind (every notice asks it): the person's first chat when
     # `by_chat`, and whether the phone texted STOP.
     chat = _first_chat(sa.bindparam("person_id")) if by_chat else sa.null()
-    return sa.select(chat, sa.exists().where(SmsOptOut.phone == sa.bindparam("phone")))
+    return sa.select(chat, _stopped(sa.bindparam("phone")))
 
 
 def route_columns() -> tuple[sa.ColumnElement[Any], sa.ColumnElement[bool]]:
@@ -104,7 +108,7 @@ def route_columns() -> tuple[sa.ColumnElement[Any], sa.ColumnElement[bool]]:
     `Route(chat, stopped)` to `queue`, which then asks nothing more."""
     return (
         _first_chat(Person.id).label("route_chat"),
-        sa.exists().where(SmsOptOut.phone == Person.phone).label("route_stopped"),
+        _stopped(Person.phone).label("route_stopped"),
     )
 
 
